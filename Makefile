@@ -1,0 +1,38 @@
+# The two set-up commands (README): `make demo` and `make test`. Both create .venv on first use,
+# install the CPU build of PyTorch first (pinned), then spikeforge; later runs reuse the install.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+TORCH  := torch==2.13.0
+
+.PHONY: demo test lint format bench clean
+
+$(VENV)/.torch:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH)
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.torch pyproject.toml
+	$(PIP) install -q -e ".[dev]" "$(TORCH)"
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/spikeforge train --dataset digits --out runs/demo --overwrite
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -1,0 +1,42 @@
+"""spikeforge: spiking neural networks on PyTorch.
+
+Importing spikeforge pulls in torch and numpy only; plotting, data formats and file formats load on first use.
+
+>>> import torch, spikeforge as sf
+>>> model = sf.SequentialState(torch.nn.Linear(4, 8), sf.LIF(8), torch.nn.Linear(8, 2), sf.LI(2))
+>>> out, state = model(torch.rand(20, 3, 4))
+>>> tuple(out.shape)
+(20, 3, 2)
+"""
+
+from . import functional, init, kernels, state, surrogate, units
+from .neurons import IF, LI, LIF, RLIF, IFCell, LICell, LIFCell, RLIFCell
+from .nn import Lift, SequentialState, Stateful
+from .units import Hz, ms, s, us
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IF",
+    "LI",
+    "LIF",
+    "RLIF",
+    "Hz",
+    "IFCell",
+    "LICell",
+    "LIFCell",
+    "Lift",
+    "RLIFCell",
+    "SequentialState",
+    "Stateful",
+    "__version__",
+    "functional",
+    "init",
+    "kernels",
+    "ms",
+    "s",
+    "state",
+    "surrogate",
+    "units",
+    "us",
+]

@@ -1,0 +1,63 @@
+"""Backends behind a registry.
+
+Every sequence-level neuron function (``lif_seq`` ...) is registered here under ``"torch"``: the plain scan over
+time that every other backend is tested against. A fast backend registers the same function signature under its
+own name with an ``available()`` check (is its dependency importable? is there a GPU?) and a ``supports(**ctx)``
+check (dtype, device, surrogate ...). ``backend="auto"`` takes the first registered fast backend that is
+available and supports the call, and the torch reference otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Backend", "available", "register", "resolve"]
+
+
+@dataclass
+class Backend:
+    name: str
+    fn: Callable[..., Any]
+    available: Callable[[], bool] = field(default=lambda: True)
+    supports: Callable[..., bool] = field(default=lambda **ctx: True)
+
+
+_REGISTRY: dict[str, dict[str, Backend]] = {}
+
+
+def register(model: str, name: str, fn: Callable[..., Any], *, available: Callable[[], bool] | None = None,
+             supports: Callable[..., bool] | None = None) -> None:
+    """Register ``fn`` as backend ``name`` of the sequence function of ``model`` (e.g. ``"lif"``)."""
+    backend = Backend(name, fn)
+    if available is not None:
+        backend.available = available
+    if supports is not None:
+        backend.supports = supports
+    _REGISTRY.setdefault(model, {})[name] = backend
+
+
+def available(model: str) -> list[str]:
+    """Names of the backends of ``model`` that can run here."""
+    return [name for name, b in _REGISTRY.get(model, {}).items() if b.available()]
+
+
+def resolve(model: str, backend: str = "auto", **ctx: Any) -> Callable[..., Any]:
+    """The function that runs ``model`` for this call. ``ctx`` describes the call (dtype, device, surrogate ...)."""
+    backends = _REGISTRY.get(model)
+    if not backends or "torch" not in backends:
+        raise KeyError(f"kernels: no reference backend registered for {model!r}")
+    if backend == "auto":
+        for name, b in backends.items():
+            if name != "torch" and b.available() and b.supports(**ctx):
+                return b.fn
+        return backends["torch"].fn
+    if backend not in backends:
+        raise ValueError(f"backend: expected 'auto' or one of {sorted(backends)} for {model!r}, got {backend!r}")
+    chosen = backends[backend]
+    if not chosen.available():
+        raise RuntimeError(f"backend {backend!r} for {model!r} is not available here (missing dependency or device)")
+    if not chosen.supports(**ctx):
+        raise ValueError(f"backend {backend!r} for {model!r} does not support this call ({ctx}); use 'torch'")
+    return chosen.fn

@@ -1,0 +1,207 @@
+"""Shared machinery of neuron modules: parameter registration, input/state validation, the time scan."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, NamedTuple
+
+import torch
+from torch import nn
+
+from .. import surrogate as _surrogate
+from ..init import Distribution
+from ..units import check_dt
+
+ResetMode = Literal["subtract", "zero", "none"]
+RESET_MODES: tuple[str, ...] = ("subtract", "zero", "none")
+
+__all__ = ["RESET_MODES", "CellModule", "NeuronModule", "ResetMode", "SequenceModule", "scan"]
+
+
+def check_reset(reset: str) -> str:
+    if reset not in RESET_MODES:
+        raise ValueError(f"reset: expected one of {', '.join(map(repr, RESET_MODES))}, got {reset!r}")
+    return reset
+
+
+def scan(update: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]], x_seq: torch.Tensor, state: Any,
+         *, record: bool = False) -> tuple[torch.Tensor, Any]:
+    """Run a one-step ``update(x, state) -> (out, state)`` over the leading (time) axis of ``x_seq``.
+
+    Returns ``(out_seq, final_state)``, or with ``record=True`` ``(out_seq, state_seq)`` where every field of the
+    state tuple is stacked over time (``state_seq.v[t]`` is the state after step ``t``).
+    """
+    outs = []
+    states = []
+    for x in x_seq.unbind(0):
+        out, state = update(x, state)
+        outs.append(out)
+        if record:
+            states.append(state)
+    if record:
+        stacked = type(state)(*(torch.stack(fields) for fields in zip(*states)))
+        return torch.stack(outs), stacked
+    return torch.stack(outs), state
+
+
+def _shape_tuple(shape: int | Sequence[int] | None) -> tuple[int, ...] | None:
+    if shape is None:
+        return None
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(int(s) for s in shape)
+    if any(s <= 0 for s in shape):
+        raise ValueError(f"shape: expected positive sizes, got {shape}")
+    return shape
+
+
+class NeuronModule(nn.Module):
+    """Base of every neuron module: hyperparameters as buffers or (on request) Parameters.
+
+    Positive quantities (time constants) are stored through their logarithm, so gradient steps can never make them
+    zero or negative; read them back with :meth:`get`.
+    """
+
+    #: names of the hyperparameters this neuron accepts in ``learn=``
+    learnable: tuple[str, ...] = ()
+    #: names of hyperparameters stored in log space (strictly positive)
+    positive: tuple[str, ...] = ()
+
+    def __init__(self, shape: int | Sequence[int] | None, *, dt: float, learn: Iterable[str] = (),
+                 surrogate: str | dict | _surrogate.Surrogate | None = None,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        self.shape = _shape_tuple(shape)
+        self.dt = check_dt(dt)
+        if isinstance(learn, str):
+            learn = (learn,)
+        learn = tuple(learn)
+        unknown = [name for name in learn if name not in self.learnable]
+        if unknown:
+            raise ValueError(
+                f"learn: {type(self).__name__} can learn {list(self.learnable)}, got unknown {unknown}"
+            )
+        self.learn = learn
+        self.surrogate = _surrogate.get(surrogate)
+        self._factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        self._specs: dict[str, Any] = {}
+
+    # -- hyperparameters -------------------------------------------------------------------------------
+    def _add(self, name: str, value: float | torch.Tensor | Distribution | None) -> None:
+        """Register hyperparameter ``name`` from a number, a tensor (per-neuron) or a :class:`Distribution`."""
+        self._specs[name] = value
+        if value is None:
+            setattr(self, name, None)
+            return
+        tensor = self._materialise(name, value)
+        if name in self.positive:
+            if torch.isnan(tensor).any() or (tensor <= 0).any():
+                bad = tensor[~(tensor > 0)].flatten()[0].item()
+                raise ValueError(f"{name}: expected a positive time constant in seconds, got {bad!r}")
+            tensor = torch.log(tensor)
+            key = f"log_{name}"
+        else:
+            if torch.isnan(tensor).any():
+                raise ValueError(f"{name}: expected a number, got NaN")
+            key = name
+        if key in self._parameters or key in self._buffers:
+            delattr(self, key)
+        if name in self.learn:
+            self.register_parameter(key, nn.Parameter(tensor))
+        else:
+            self.register_buffer(key, tensor)
+
+    def _materialise(self, name: str, value: Any) -> torch.Tensor:
+        if isinstance(value, Distribution):
+            if self.shape is None:
+                raise ValueError(
+                    f"{name}: a distribution ({value!r}) needs the layer's shape; pass e.g. {type(self).__name__}(256, ...)"
+                )
+            return value.sample(self.shape, **self._factory)
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().clone().to(**self._factory)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            tensor = torch.tensor(float(value), **self._factory)
+        else:
+            raise TypeError(f"{name}: expected a number, a tensor or a spikeforge.init distribution, "
+                            f"got {type(value).__name__}")
+        if tensor.dim() > 0 and self.shape is not None:
+            try:
+                torch.broadcast_shapes(tensor.shape, self.shape)
+            except RuntimeError:
+                raise ValueError(f"{name}: per-neuron values of shape {tuple(tensor.shape)} do not broadcast "
+                                 f"to the layer shape {self.shape}") from None
+        if name in self.learn and tensor.dim() == 0 and self.shape is not None:
+            tensor = tensor.expand(self.shape).clone()  # learn one value per neuron
+        return tensor
+
+    def get(self, name: str) -> torch.Tensor | None:
+        """Current value of hyperparameter ``name`` (time constants in seconds)."""
+        if name in self.positive:
+            raw = getattr(self, f"log_{name}", None)
+            return None if raw is None else torch.exp(raw)
+        return getattr(self, name)
+
+    def reset_parameters(self) -> None:
+        """Re-draw every hyperparameter from the value or distribution it was built with."""
+        for name, spec in list(self._specs.items()):
+            self._add(name, spec)
+
+    def _ms(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            return "None"
+        if value.numel() == 1:
+            return f"{float(value) * 1e3:.4g} ms"
+        return f"[{float(value.min()) * 1e3:.3g}..{float(value.max()) * 1e3:.3g}] ms"
+
+    # -- validation ------------------------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor, *, min_dim: int, layout: str) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"input: expected a torch.Tensor {layout}, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(
+                f"input: expected a floating-point tensor {layout}, got dtype {x.dtype}; convert with x.float()"
+            )
+        if x.dim() < min_dim:
+            raise ValueError(f"input: expected {layout} (at least {min_dim} dims), got shape {tuple(x.shape)}")
+        if self.shape is not None and tuple(x.shape[x.dim() - len(self.shape):]) != self.shape:
+            raise ValueError(
+                f"input: expected {layout} with features {self.shape}, got shape {tuple(x.shape)}"
+                " (time first: [T, B, ...]; transpose a [B, T, ...] batch with x.transpose(0, 1))"
+            )
+        if not torch.compiler.is_compiling() and torch.isnan(x).any():
+            raise ValueError("input: contains NaN values")
+
+    @staticmethod
+    def _check_state(state: NamedTuple, like: torch.Tensor) -> None:
+        for field, value in zip(state._fields, state):
+            if not isinstance(value, torch.Tensor):
+                continue
+            if value.shape != like.shape:
+                raise ValueError(
+                    f"state.{field}: shape {tuple(value.shape)} does not match the input step {tuple(like.shape)}; "
+                    "pass state=None to start from rest, or the state returned for the same batch size"
+                )
+            if value.device != like.device or value.dtype != like.dtype:
+                raise ValueError(
+                    f"state.{field}: on {value.device}/{value.dtype} but the input is on {like.device}/{like.dtype};"
+                    " move it with the input (e.g. state = type(state)(*(s.to(x) for s in state)))"
+                )
+
+
+class CellModule(NeuronModule):
+    """A neuron that advances one time step: ``cell(x[B, ...], state) -> (out, state)``."""
+
+    is_sequence = False
+
+
+class SequenceModule(NeuronModule):
+    """A neuron that runs a whole sequence: ``module(x_seq[T, B, ...], state) -> (out_seq, state)``."""
+
+    is_sequence = True
+
+
+def finite_or_inf(value: float | None) -> float:
+    return math.inf if value is None else float(value)

@@ -1,0 +1,259 @@
+r"""Leaky integrate-and-fire neuron, optionally current-based (``tau_syn``) and refractory.
+
+Continuous dynamics (between spikes), with input current ``I`` and membrane resistance ``R``:
+
+.. math::
+    \tau_{syn} \dot{i} = -i + \tau_{syn} \textstyle\sum_k x_k \delta(t - t_k), \qquad
+    \tau_{mem} \dot{v} = -(v - v_{leak}) + R I
+
+Discrete update, exact for input held constant over a step (``beta = exp(-dt/tau_mem)``,
+``alpha = exp(-dt/tau_syn)``):
+
+.. math::
+    i_{t+1} = \alpha i_t + x_t \;(\text{or } i_{t+1} = x_t \text{ without } \tau_{syn}), \qquad
+    h = v_{leak} + \beta (v_t - v_{leak}) + i_{t+1}, \qquad
+    z_{t+1} = H(h - \vartheta)
+
+and the reset ``v_{t+1} = h - z\vartheta`` (subtract), ``h(1 - z) + z v_{reset}`` (zero) or ``h`` (none).
+``x_t`` is the charge delivered in one step: a constant current gives ``x = (1 - beta) R I``. During the refractory
+period (``t_ref``, rounded to whole steps) the membrane is held at ``v_reset`` and input is ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import torch
+
+from .. import kernels
+from .. import surrogate as _surrogate
+from ..init import Distribution
+from ..units import check_dt, ms
+from ._base import CellModule, NeuronModule, ResetMode, SequenceModule, check_reset, scan
+
+__all__ = ["LIF", "LIFCell", "LIFParams", "LIFState", "lif_init", "lif_seq", "lif_step"]
+
+Value = float | torch.Tensor
+
+
+class LIFParams(NamedTuple):
+    """LIF hyperparameters. Times in seconds; tensors broadcast against the neurons (per-neuron values)."""
+
+    tau_mem: Value = 20 * ms
+    threshold: Value = 1.0
+    tau_syn: Value | None = None
+    v_reset: Value = 0.0
+    v_leak: Value = 0.0
+    t_ref: float = 0.0
+    reset: ResetMode = "subtract"
+    detach_reset: bool = False
+
+
+class LIFState(NamedTuple):
+    """``v``: membrane; ``i``: synaptic current (the last input without ``tau_syn``); ``ref``: refractory steps left."""
+
+    v: torch.Tensor
+    i: torch.Tensor
+    ref: torch.Tensor
+
+
+def lif_init(like: torch.Tensor, params: LIFParams = LIFParams()) -> LIFState:
+    """Resting state for one time step shaped like ``like`` ([B, ...]): ``v = v_leak``, no current."""
+    zeros = torch.zeros_like(like)
+    return LIFState(v=zeros + torch.as_tensor(params.v_leak, dtype=like.dtype, device=like.device), i=zeros,
+                    ref=zeros.clone())
+
+
+def _coefficients(params: LIFParams, dt: float, like: torch.Tensor):
+    beta = torch.exp(-dt / torch.as_tensor(params.tau_mem, dtype=like.dtype, device=like.device))
+    alpha = None
+    if params.tau_syn is not None:
+        alpha = torch.exp(-dt / torch.as_tensor(params.tau_syn, dtype=like.dtype, device=like.device))
+    n_ref = round(params.t_ref / dt) if params.t_ref else 0
+    return beta, alpha, n_ref
+
+
+def integrate_and_fire(h: torch.Tensor, params: LIFParams, surrogate: _surrogate.Surrogate):
+    """Spike where ``h >= threshold`` and apply the reset mode; returns ``(z, v_after_reset)``."""
+    z = surrogate(h - params.threshold)
+    zr = z.detach() if params.detach_reset else z
+    if params.reset == "subtract":
+        v = h - zr * params.threshold
+    elif params.reset == "zero":
+        v = h - zr * (h - params.v_reset)
+    else:
+        v = h
+    return z, v
+
+
+def _update(x, state: LIFState, params: LIFParams, beta, alpha, n_ref: int, surrogate):
+    i = x if alpha is None else alpha * state.i + x
+    if params.v_leak is None or (not isinstance(params.v_leak, torch.Tensor) and params.v_leak == 0):
+        h = beta * state.v + i
+    else:
+        h = params.v_leak + beta * (state.v - params.v_leak) + i
+    if n_ref:
+        free = state.ref <= 0
+        h = torch.where(free, h, torch.as_tensor(params.v_reset, dtype=h.dtype, device=h.device))
+    z, v = integrate_and_fire(h, params, surrogate)
+    if n_ref:
+        z = z * free
+        ref = torch.where(z.detach() > 0, torch.full_like(state.ref, n_ref), (state.ref - 1).clamp(min=0))
+    else:
+        ref = state.ref
+    return z, LIFState(v, i, ref)
+
+
+def lif_step(x: torch.Tensor, state: LIFState | None, params: LIFParams = LIFParams(), *, dt: float = 1 * ms,
+             surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, LIFState]:
+    """One LIF step. ``x``: input charge for this step, ``[B, ...]``. Returns ``(z, new_state)``.
+
+    >>> import torch
+    >>> z, s = lif_step(torch.full((1, 2), 1.5), None)
+    >>> z.tolist(), s.v.tolist()
+    ([[1.0, 1.0]], [[0.5, 0.5]])
+    """
+    dt = check_dt(dt)
+    state = lif_init(x, params) if state is None else state
+    surrogate = _surrogate.get(surrogate)
+    beta, alpha, n_ref = _coefficients(params, dt, x)
+    return _update(x, state, params, beta, alpha, n_ref, surrogate)
+
+
+def _lif_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
+    beta, alpha, n_ref = _coefficients(params, dt, x_seq)
+    return scan(lambda x, s: _update(x, s, params, beta, alpha, n_ref, surrogate), x_seq, state, record=record)
+
+
+kernels.register("lif", "torch", _lif_seq_torch)
+
+
+def lif_seq(x_seq: torch.Tensor, state: LIFState | None = None, params: LIFParams = LIFParams(), *,
+            dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
+            record: bool = False) -> tuple[torch.Tensor, LIFState]:
+    """LIF over a sequence ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)``.
+
+    With ``record=True`` the second element holds every state over time (``state.v[t]``) and the torch reference
+    runs, whatever ``backend`` says.
+    """
+    dt = check_dt(dt)
+    state = lif_init(x_seq[0], params) if state is None else state
+    surrogate = _surrogate.get(surrogate)
+    if record:
+        return _lif_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
+    fn = kernels.resolve("lif", backend, x=x_seq, params=params, surrogate=surrogate,
+                         requires_grad=torch.is_grad_enabled())
+    return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
+
+
+class _LIFBase(NeuronModule):
+    learnable = ("tau_mem", "tau_syn", "threshold")
+    positive = ("tau_mem", "tau_syn")
+
+    def __init__(self, shape: int | Sequence[int] | None = None, *,
+                 tau_mem: Value | Distribution = 20 * ms, threshold: Value | Distribution = 1.0,
+                 tau_syn: Value | Distribution | None = None, v_reset: float = 0.0, v_leak: float = 0.0,
+                 t_ref: float = 0.0, reset: ResetMode = "subtract", detach_reset: bool = False,
+                 dt: float = 1 * ms, learn: Iterable[str] = (),
+                 surrogate: str | dict | _surrogate.Surrogate | None = None,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
+        self.reset = check_reset(reset)
+        self.detach_reset = bool(detach_reset)
+        if not (isinstance(t_ref, int | float) and math.isfinite(t_ref) and t_ref >= 0):
+            raise ValueError(f"t_ref: expected a refractory period >= 0 in seconds, got {t_ref!r}")
+        self.t_ref = float(t_ref)
+        self.v_reset = float(v_reset)
+        self.v_leak = float(v_leak)
+        self._add("tau_mem", tau_mem)
+        self._add("tau_syn", tau_syn)
+        self._add("threshold", threshold)
+
+    def params(self) -> LIFParams:
+        """The current hyperparameters as a :class:`LIFParams` (differentiable when learned)."""
+        return LIFParams(tau_mem=self.get("tau_mem"), threshold=self.get("threshold"), tau_syn=self.get("tau_syn"),
+                         v_reset=self.v_reset, v_leak=self.v_leak, t_ref=self.t_ref, reset=self.reset,
+                         detach_reset=self.detach_reset)
+
+    def extra_repr(self) -> str:
+        parts = [f"shape={self.shape}" if self.shape else None, f"tau_mem={self._ms('tau_mem')}",
+                 f"tau_syn={self._ms('tau_syn')}" if self.tau_syn_set else None,
+                 f"reset={self.reset!r}", f"dt={self.dt * 1e3:g} ms",
+                 f"t_ref={self.t_ref * 1e3:g} ms" if self.t_ref else None,
+                 f"learn={self.learn}" if self.learn else None, f"surrogate={self.surrogate!r}"]
+        return ", ".join(p for p in parts if p)
+
+    @property
+    def tau_syn_set(self) -> bool:
+        return self._specs.get("tau_syn") is not None
+
+
+class LIFCell(_LIFBase, CellModule):
+    """One LIF step as a module: ``LIFCell(...)(x[B, ...], state=None) -> (z, state)``.
+
+    Args:
+        shape: neurons per sample (int or tuple); needed for per-neuron or learned parameters. Default None.
+        tau_mem: membrane time constant (s), number, tensor or :mod:`spikeforge.init` distribution. Default 20 ms.
+        threshold: firing threshold. Default 1.
+        tau_syn: synaptic current time constant (s); None feeds input straight to the membrane. Default None.
+        v_reset: membrane after a zero reset and during refractoriness. Default 0.
+        v_leak: resting potential. Default 0.
+        t_ref: refractory period (s), rounded to whole steps. Default 0.
+        reset: ``"subtract"``, ``"zero"`` or ``"none"``. Default ``"subtract"``.
+        detach_reset: stop gradients through the reset. Default False.
+        dt: time step (s). Default 1 ms.
+        learn: names among ``tau_mem``, ``tau_syn``, ``threshold`` to train.
+        surrogate: a :class:`~spikeforge.surrogate.Surrogate`, a name or a dict. Default fast sigmoid.
+
+    Shape:
+        x: ``[B, *shape]``; z and state fields: the same.
+
+    >>> import torch
+    >>> cell = LIFCell(3)
+    >>> z, state = cell(torch.ones(2, 3))
+    >>> tuple(z.shape), state.v.shape == z.shape
+    ((2, 3), True)
+    """
+
+    def forward(self, x: torch.Tensor, state: LIFState | None = None) -> tuple[torch.Tensor, LIFState]:
+        self._check_input(x, min_dim=2, layout="[B, *features]")
+        params = self.params()
+        if state is None:
+            state = lif_init(x, params)
+        else:
+            self._check_state(state, x)
+        beta, alpha, n_ref = _coefficients(params, self.dt, x)
+        return _update(x, state, params, beta, alpha, n_ref, self.surrogate)
+
+
+class LIF(_LIFBase, SequenceModule):
+    """LIF over a sequence: ``LIF(...)(x_seq[T, B, ...], state=None) -> (z_seq, state)``.
+
+    Takes :class:`LIFCell`'s arguments plus ``backend`` (``"auto"``, ``"torch"`` or a registered fast kernel)
+    and ``record`` (return the state at every step instead of the final one).
+
+    Shape:
+        x_seq: ``[T, B, *shape]``; z_seq: the same; state fields: ``[B, *shape]`` (``[T, B, *shape]`` if record).
+
+    >>> import torch
+    >>> lif = LIF(4, tau_mem=10 * ms)
+    >>> z_seq, state = lif(torch.rand(25, 2, 4))
+    >>> tuple(z_seq.shape), tuple(state.v.shape)
+    ((25, 2, 4), (2, 4))
+    """
+
+    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
+                 **kwargs) -> None:
+        super().__init__(shape, **kwargs)
+        self.backend = backend
+        self.record = bool(record)
+
+    def forward(self, x_seq: torch.Tensor, state: LIFState | None = None) -> tuple[torch.Tensor, LIFState]:
+        self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
+        if state is not None:
+            self._check_state(state, x_seq[0])
+        return lif_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend,
+                       record=self.record)
+

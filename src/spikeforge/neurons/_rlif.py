@@ -1,0 +1,139 @@
+r"""Recurrent LIF layer: LIF neurons that also receive their own spikes of the previous step.
+
+.. math::
+    x'_t = x_t + W_{rec} z_t, \qquad (z_{t+1}, v_{t+1}) = \mathrm{LIF}(x'_t, v_t)
+
+``W_rec`` is the layer's own ``[N, N]`` weight matrix (``recurrent.weight``), initialised uniformly in
+``+-1/sqrt(N)`` like ``torch.nn.Linear`` (scaled by ``recurrent_scale``), with self-connections kept unless
+``self_connections=False``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .. import kernels
+from .. import surrogate as _surrogate
+from ..units import check_dt, ms
+from ._base import CellModule, SequenceModule, scan
+from ._lif import LIFParams, LIFState, _coefficients, _LIFBase, _update, lif_init
+
+__all__ = ["RLIF", "RLIFCell", "RLIFState", "rlif_init", "rlif_seq", "rlif_step"]
+
+
+class RLIFState(NamedTuple):
+    v: torch.Tensor
+    i: torch.Tensor
+    ref: torch.Tensor
+    z: torch.Tensor
+
+
+def rlif_init(like: torch.Tensor, params: LIFParams = LIFParams()) -> RLIFState:
+    return RLIFState(*lif_init(like, params), torch.zeros_like(like))
+
+
+def _update_rec(x, state: RLIFState, weight, params, beta, alpha, n_ref, surrogate):
+    x = x + state.z @ weight.t()
+    z, s = _update(x, LIFState(state.v, state.i, state.ref), params, beta, alpha, n_ref, surrogate)
+    return z, RLIFState(*s, z)
+
+
+def rlif_step(x: torch.Tensor, state: RLIFState | None, weight: torch.Tensor, params: LIFParams = LIFParams(),
+              *, dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, RLIFState]:
+    """One recurrent LIF step with recurrent matrix ``weight[N, N]``; ``x``: ``[B, N]``."""
+    dt = check_dt(dt)
+    state = rlif_init(x, params) if state is None else state
+    beta, alpha, n_ref = _coefficients(params, dt, x)
+    return _update_rec(x, state, weight, params, beta, alpha, n_ref, _surrogate.get(surrogate))
+
+
+def _rlif_seq_torch(x_seq, state, weight, params, *, dt, surrogate, record=False):
+    beta, alpha, n_ref = _coefficients(params, dt, x_seq)
+    return scan(lambda x, s: _update_rec(x, s, weight, params, beta, alpha, n_ref, surrogate), x_seq, state,
+                record=record)
+
+
+kernels.register("rlif", "torch", _rlif_seq_torch)
+
+
+def rlif_seq(x_seq: torch.Tensor, state: RLIFState | None, weight: torch.Tensor, params: LIFParams = LIFParams(),
+             *, dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
+             record: bool = False) -> tuple[torch.Tensor, RLIFState]:
+    """Recurrent LIF over ``x_seq[T, B, N]``."""
+    dt = check_dt(dt)
+    state = rlif_init(x_seq[0], params) if state is None else state
+    surrogate = _surrogate.get(surrogate)
+    if record:
+        return _rlif_seq_torch(x_seq, state, weight, params, dt=dt, surrogate=surrogate, record=True)
+    fn = kernels.resolve("rlif", backend, x=x_seq, params=params, surrogate=surrogate,
+                         requires_grad=torch.is_grad_enabled())
+    return fn(x_seq, state, weight, params, dt=dt, surrogate=surrogate)
+
+
+class _RLIFBase(_LIFBase):
+    def __init__(self, shape: int, *, recurrent_scale: float = 1.0, self_connections: bool = True, **kwargs):
+        if not isinstance(shape, int) or shape <= 0:
+            raise ValueError(f"shape: a recurrent layer needs its number of neurons as a positive int, got {shape!r}")
+        super().__init__(shape, **kwargs)
+        self.recurrent = nn.Linear(shape, shape, bias=False, **self._factory)
+        self.recurrent_scale = float(recurrent_scale)
+        self.self_connections = bool(self_connections)
+        self._init_recurrent()
+
+    def _init_recurrent(self) -> None:
+        bound = self.recurrent_scale / math.sqrt(self.shape[0])
+        with torch.no_grad():
+            self.recurrent.weight.uniform_(-bound, bound)
+            if not self.self_connections:
+                self.recurrent.weight.fill_diagonal_(0.0)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        self._init_recurrent()
+
+    def _weight(self) -> torch.Tensor:
+        w = self.recurrent.weight
+        if not self.self_connections:
+            w = w * (1 - torch.eye(w.shape[0], dtype=w.dtype, device=w.device))
+        return w
+
+
+class RLIFCell(_RLIFBase, CellModule):
+    """One recurrent LIF step: ``RLIFCell(N)(x[B, N], state) -> (z, state)``. Takes LIFCell's arguments plus
+    ``recurrent_scale`` and ``self_connections``."""
+
+    def forward(self, x: torch.Tensor, state: RLIFState | None = None) -> tuple[torch.Tensor, RLIFState]:
+        self._check_input(x, min_dim=2, layout="[B, N]")
+        params = self.params()
+        if state is None:
+            state = rlif_init(x, params)
+        else:
+            self._check_state(state, x)
+        beta, alpha, n_ref = _coefficients(params, self.dt, x)
+        return _update_rec(x, state, self._weight(), params, beta, alpha, n_ref, self.surrogate)
+
+
+class RLIF(_RLIFBase, SequenceModule):
+    """Recurrent LIF over a sequence: ``RLIF(N)(x_seq[T, B, N], state) -> (z_seq, state)``.
+
+    >>> import torch
+    >>> z, s = RLIF(8)(torch.rand(10, 3, 8))
+    >>> tuple(z.shape), tuple(s.z.shape)
+    ((10, 3, 8), (3, 8))
+    """
+
+    def __init__(self, shape: int, *, backend: str = "auto", record: bool = False, **kwargs) -> None:
+        super().__init__(shape, **kwargs)
+        self.backend = backend
+        self.record = bool(record)
+
+    def forward(self, x_seq: torch.Tensor, state: RLIFState | None = None) -> tuple[torch.Tensor, RLIFState]:
+        self._check_input(x_seq, min_dim=3, layout="[T, B, N]")
+        if state is not None:
+            self._check_state(state, x_seq[0])
+        return rlif_seq(x_seq, state, self._weight(), self.params(), dt=self.dt, surrogate=self.surrogate,
+                        backend=self.backend, record=self.record)
