@@ -55,7 +55,7 @@ def decay(tau: float | torch.Tensor, dt: float) -> torch.Tensor:
 
 def tau_from_decay(beta: float | torch.Tensor, dt: float) -> torch.Tensor:
     """Inverse of :func:`decay`: the time constant (s) whose per-step decay over ``dt`` is ``beta``."""
-    beta_t = torch.as_tensor(beta, dtype=torch.get_default_dtype())
+    beta_t = beta if isinstance(beta, torch.Tensor) else torch.as_tensor(beta, dtype=torch.get_default_dtype())
     if ((beta_t <= 0) | (beta_t >= 1)).any():
         raise ValueError(f"beta: expected decay factors in (0, 1), got {beta_t}")
     return -dt / torch.log(beta_t)

@@ -1,0 +1,43 @@
+"""The `spikeforge` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    from . import _evaluate, _train
+
+    parser = argparse.ArgumentParser(prog="spikeforge", description="Spiking neural networks on PyTorch.")
+    parser.add_argument("--version", action="version", version=f"spikeforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _train.add_parser(sub)
+    _evaluate.add_parser(sub)
+    try:
+        from . import _simulate
+    except ImportError:  # pragma: no cover - the simulate command is optional until its models are present
+        pass
+    else:
+        _simulate.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+        print(f"spikeforge {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; no run folder was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

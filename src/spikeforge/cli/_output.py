@@ -1,0 +1,68 @@
+"""Terminal output of the CLI: progress bars and summary tables (rich)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Reporter"]
+
+
+class Reporter:
+    def __init__(self, *, quiet: bool = False) -> None:
+        from rich.console import Console
+
+        self.console = Console()
+        self.quiet = quiet
+
+    def header(self, config: dict, split, n_params: int, out: Path) -> None:
+        t = config["train"]
+        self.console.print(
+            f"[bold]spikeforge train[/] {config['dataset']} ({len(split.x_train)}/{len(split.x_val)}/"
+            f"{len(split.x_test)} train/val/test) model={config['model_config']['model']} "
+            f"hidden={config['model_config']['hidden']} params={n_params:,} T={t['timesteps']} "
+            f"encoding={t['encoding']} readout={t['readout']} seed={t['seed']} -> {out}"
+        )
+
+    @contextmanager
+    def progress(self, epochs: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        if self.quiet:
+            yield {}
+            return
+        columns = [TextColumn("epoch {task.fields[epoch]:>3}/" + str(epochs)), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2%}  {task.fields[val]}"),
+                   TimeElapsedColumn()]
+        with Progress(*columns, console=self.console) as bar:
+            state: dict[str, Any] = {}
+
+            def on_epoch_start(epoch: int, batches: int) -> None:
+                state["task"] = bar.add_task("", total=batches, epoch=epoch + 1, loss=0.0, acc=0.0, val="")
+
+            def on_batch(b: int, loss: float, acc: float) -> None:
+                bar.update(state["task"], completed=b + 1, loss=loss, acc=acc)
+
+            def on_epoch_end(epoch: int, row: dict) -> None:
+                bar.update(state["task"], val=f"val {row['val_accuracy']:6.2%}")
+
+            yield {"on_epoch_start": on_epoch_start, "on_batch": on_batch, "on_epoch_end": on_epoch_end}
+
+    def summary(self, metrics: dict, out: Path) -> None:
+        from rich.table import Table
+
+        table = Table(title="spikeforge train: summary", show_header=True)
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%} ({metrics['n_test']} samples)")
+        table.add_row("validation accuracy", f"{metrics['val_accuracy']:.2%}")
+        for name, rate in metrics["firing_rate_per_step"].items():
+            table.add_row(f"mean firing rate, {metrics['layers'].get(name, name)}",
+                          f"{rate:.4f} spikes/neuron/step ({metrics['firing_rate_hz'][name]:.1f} Hz)")
+        table.add_row("spikes per sample", f"{metrics['spikes_per_sample']:.1f}")
+        table.add_row("parameters", f"{metrics['n_parameters']:,}")
+        table.add_row("training time", f"{metrics['train_seconds']:.1f} s")
+        table.add_row("wall time", f"{metrics['wall_seconds']:.1f} s")
+        self.console.print(table)
+        self.console.print(f"wrote {out}/: model.safetensors config.json metrics.json raster.png curves.png")

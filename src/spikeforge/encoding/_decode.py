@@ -1,0 +1,57 @@
+"""Decoders: outputs over time ``[T, B, C]`` -> per-class scores ``[B, C]`` (higher is more likely)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+__all__ = ["DECODERS", "decode", "first_spike", "max_membrane", "mean_membrane", "spike_count"]
+
+
+def _check_seq(name: str, x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        raise ValueError(f"{name}: expected a sequence [T, B, ...], got {getattr(x, 'shape', type(x).__name__)}")
+
+
+def spike_count(z_seq: torch.Tensor) -> torch.Tensor:
+    """Number of spikes per output over time."""
+    _check_seq("z_seq", z_seq)
+    return z_seq.sum(0)
+
+
+def mean_membrane(v_seq: torch.Tensor) -> torch.Tensor:
+    """Membrane averaged over time."""
+    _check_seq("v_seq", v_seq)
+    return v_seq.mean(0)
+
+
+def max_membrane(v_seq: torch.Tensor) -> torch.Tensor:
+    """Maximum membrane over time."""
+    _check_seq("v_seq", v_seq)
+    return v_seq.amax(0)
+
+
+def first_spike(z_seq: torch.Tensor) -> torch.Tensor:
+    """Scores from spike latency: ``-(time of first spike)``, ``-T`` where an output never fires.
+
+    >>> import torch
+    >>> z = torch.tensor([[[0., 0.]], [[1., 0.]], [[1., 1.]]])
+    >>> first_spike(z).tolist()
+    [[-1.0, -2.0]]
+    """
+    _check_seq("z_seq", z_seq)
+    t = z_seq.shape[0]
+    steps = torch.arange(t, device=z_seq.device, dtype=z_seq.dtype).view(-1, *([1] * (z_seq.dim() - 1)))
+    first = torch.where(z_seq > 0, steps, torch.full_like(z_seq, float(t))).amin(0)
+    return -first
+
+
+DECODERS = {"count": spike_count, "mean": mean_membrane, "max": max_membrane, "first": first_spike}
+
+
+def decode(out_seq: torch.Tensor, how: Literal["count", "mean", "max", "first"]) -> torch.Tensor:
+    """Apply the decoder named ``how``."""
+    if how not in DECODERS:
+        raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {how!r}")
+    return DECODERS[how](out_seq)

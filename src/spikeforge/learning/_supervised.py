@@ -1,0 +1,153 @@
+"""Supervised surrogate-gradient training of classifiers (backpropagation through time)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..encoding import decode, encode
+from ..metrics import SpikeRecorder
+
+__all__ = ["TrainConfig", "encode_batch", "evaluate", "fit"]
+
+Encoding = Literal["direct", "rate", "poisson", "latency"]
+Readout = Literal["max", "mean", "count", "first", "last"]
+
+
+@dataclass
+class TrainConfig:
+    """Training hyperparameters (all JSON-able)."""
+
+    epochs: int = 30
+    timesteps: int = 16
+    encoding: Encoding = "direct"
+    readout: Readout = "max"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    seed: int = 0
+    eval_seed: int = 12345
+    label_smoothing: float = 0.0
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "timesteps", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr: expected a positive learning rate, got {self.lr!r}")
+        if self.encoding not in ("direct", "rate", "poisson", "latency"):
+            raise ValueError(f"encoding: expected one of direct, rate, poisson, latency; got {self.encoding!r}")
+        if self.readout not in ("max", "mean", "count", "first", "last"):
+            raise ValueError(f"readout: expected one of max, mean, count, first, last; got {self.readout!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def encode_batch(x: torch.Tensor, cfg: TrainConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Images ``[B, ...]`` in [0, 1] -> network input ``[T, B, ...]``."""
+    kwargs: dict[str, Any] = {}
+    if cfg.encoding in ("rate", "poisson"):
+        kwargs["generator"] = generator
+    if cfg.encoding == "poisson":
+        kwargs["max_rate"] = 500.0
+    return encode(x, cfg.timesteps, cfg.encoding, **kwargs)
+
+
+def _scores(out_seq: torch.Tensor, readout: str) -> torch.Tensor:
+    if readout == "last":
+        return out_seq[-1]
+    return decode(out_seq, readout)
+
+
+@dataclass
+class EpochResult:
+    loss: float
+    accuracy: float
+    rates: dict[str, float] = field(default_factory=dict)
+    spikes_per_sample: float = 0.0
+    seconds: float = 0.0
+
+
+def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, *,
+         optimizer: torch.optim.Optimizer | None, generator: torch.Generator,
+         on_batch: Callable[[int, float, float], None] | None = None) -> EpochResult:
+    training = optimizer is not None
+    model.train(training)
+    n = len(x)
+    order = torch.randperm(n, generator=generator) if training else torch.arange(n)
+    total_loss, correct = 0.0, 0
+    start = time.perf_counter()
+    with SpikeRecorder(model, keep=False) as rec, torch.set_grad_enabled(training):
+        for b, lo in enumerate(range(0, n, cfg.batch_size)):
+            idx = order[lo:lo + cfg.batch_size]
+            xb, yb = x[idx], y[idx]
+            out_seq, _ = model(encode_batch(xb, cfg, generator))
+            scores = _scores(out_seq, cfg.readout)
+            loss = F.cross_entropy(scores, yb, label_smoothing=cfg.label_smoothing if training else 0.0)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            total_loss += float(loss.detach()) * len(idx)
+            correct += int((scores.argmax(1) == yb).sum())
+            if on_batch is not None:
+                on_batch(b, total_loss / (lo + len(idx)), correct / (lo + len(idx)))
+    spikes = sum(rec.counts.values())
+    return EpochResult(total_loss / n, correct / n, rec.rates(), spikes / n, time.perf_counter() - start)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> EpochResult:
+    """Accuracy, loss, firing rate per spiking layer and spikes per sample on ``(x, y)``.
+
+    Stochastic encoders draw from a generator seeded with ``cfg.eval_seed``, so the result is reproducible.
+    """
+    return _run(model, x, y, cfg, optimizer=None, generator=torch.Generator().manual_seed(cfg.eval_seed))
+
+
+def fit(model: nn.Module, split, cfg: TrainConfig, *,
+        on_epoch_start: Callable[[int, int], None] | None = None,
+        on_batch: Callable[[int, float, float], None] | None = None,
+        on_epoch_end: Callable[[int, dict], None] | None = None) -> list[dict]:
+    """Train ``model`` on ``split`` (Adam, cosine learning-rate decay); keep the weights of the best validation
+    epoch when ``cfg.restore_best``. Returns the history, one dict per epoch."""
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batches = math.ceil(len(split.x_train) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
+
+    history: list[dict] = []
+    best_acc, best_state = -1.0, None
+    for epoch in range(cfg.epochs):
+        if on_epoch_start is not None:
+            on_epoch_start(epoch, batches)
+
+        def batch_hook(b, loss, acc):
+            scheduler.step()
+            if on_batch is not None:
+                on_batch(b, loss, acc)
+
+        tr = _run(model, split.x_train, split.y_train, cfg, optimizer=optimizer, generator=generator,
+                  on_batch=batch_hook)
+        va = evaluate(model, split.x_val, split.y_val, cfg)
+        row = {"epoch": epoch + 1, "train_loss": tr.loss, "train_accuracy": tr.accuracy, "val_loss": va.loss,
+               "val_accuracy": va.accuracy, "lr": scheduler.get_last_lr()[0], "seconds": tr.seconds}
+        history.append(row)
+        if cfg.restore_best and va.accuracy > best_acc:
+            best_acc, best_state = va.accuracy, copy.deepcopy(model.state_dict())
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+    if cfg.restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    return history

@@ -1,0 +1,95 @@
+"""Raster plots and training curves (matplotlib is imported inside the functions)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+__all__ = ["plot_curves", "plot_raster", "save_figure"]
+
+
+def save_figure(fig, path: str | Path, *, dpi: int = 120) -> Path:
+    """Save a figure atomically (a temporary file renamed into place) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _figure(rows: int, cols: int = 1, *, size: tuple[float, float]):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, cols, figsize=size, squeeze=False)
+
+
+def plot_raster(layers: Mapping[str, torch.Tensor], path: str | Path, *, dt: float = 1e-3,
+                title: str | None = None, max_neurons: int = 256) -> Path:
+    """Spike raster of one sample through every layer: ``layers[name]`` is ``[T, *features]`` (0/1).
+
+    Each layer gets its own panel; time in ms on the x axis, neuron index on the y axis (at most ``max_neurons``
+    shown per layer, the first ones).
+    """
+    if not layers:
+        raise ValueError("layers: expected at least one layer of spikes to plot")
+    fig, axes = _figure(len(layers), size=(8, 1.6 + 1.6 * len(layers)))
+    for ax, (name, z) in zip(axes[:, 0], layers.items()):
+        z = z.detach().reshape(z.shape[0], -1)[:, :max_neurons].cpu()
+        if not bool(((z == 0) | (z == 1)).all()):  # analog input (direct encoding): show the values
+            extent = (-0.5 * dt * 1e3, (z.shape[0] - 0.5) * dt * 1e3, -0.5, z.shape[1] - 0.5)
+            im = ax.imshow(z.t().float().numpy(), aspect="auto", origin="lower", cmap="viridis", extent=extent,
+                           interpolation="nearest")
+            fig.colorbar(im, ax=ax, pad=0.01, label="value")
+            ax.set_ylabel(f"{name}\nchannel")
+            ax.set_title(f"{name}: analog input current", fontsize=9, loc="left")
+            continue
+        t, n = torch.nonzero(z > 0, as_tuple=True)
+        ax.scatter(t.numpy() * dt * 1e3, n.numpy(), s=2, marker="|", color="black")
+        rate = float(z.mean()) / dt
+        ax.set_ylabel(f"{name}\nneuron")
+        ax.set_xlim(-0.5 * dt * 1e3, z.shape[0] * dt * 1e3)
+        ax.set_ylim(-1, z.shape[1])
+        ax.set_title(f"{name}: {int(z.sum())} spikes, {rate:.1f} Hz mean", fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("time (ms)")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def plot_curves(history: Sequence[Mapping[str, float]], path: str | Path, *, title: str | None = None) -> Path:
+    """Training curves: loss and accuracy per epoch (train and validation)."""
+    if not history:
+        raise ValueError("history: expected at least one epoch")
+    epochs = [h["epoch"] for h in history]
+    fig, axes = _figure(1, 2, size=(10, 3.6))
+    ax_loss, ax_acc = axes[0]
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train")
+    ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.legend()
+    ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train")
+    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in history], label="validation")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.legend()
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
