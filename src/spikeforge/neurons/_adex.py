@@ -1,0 +1,280 @@
+r"""Adaptive exponential integrate-and-fire neuron (AdEx; Brette & Gerstner 2005) with the Naud et al. (2008)
+firing-pattern presets.
+
+Continuous dynamics (``V``, ``E_L``, ``V_T``, ``Delta_T``, ``V_r``, ``V_peak`` in mV; ``C`` in pF; ``g_L``, ``a`` in
+nS; ``w``, ``b`` and the input ``I`` in pA; ``tau_w`` in seconds, time converted to ms inside):
+
+.. math::
+    C \dot V = -g_L (V - E_L) + g_L \Delta_T e^{(V - V_T)/\Delta_T} - w + I, \qquad
+    \tau_w \dot w = a (V - E_L) - w, \qquad V \ge V_{peak} \Rightarrow V \leftarrow V_r,\; w \leftarrow w + b
+
+Discrete update: exponential Euler, i.e. the leak is integrated exactly and the exponential, adaptation and input
+currents are held at their start-of-step values (``beta = exp(-dt g_L / C)``); ``w`` is integrated exactly with
+``V`` held (``rho = exp(-dt/tau_w)``). First order; stable for any ``dt`` below the spike upswing:
+
+.. math::
+    h = E_L + (V_t - E_L)\beta + (1 - \beta)\Big(\Delta_T e^{(V_t - V_T)/\Delta_T} + \frac{I_t - w_t}{g_L}\Big),
+    \qquad \tilde w = a (V_t - E_L) + (w_t - a (V_t - E_L))\rho,
+
+    z_{t+1} = H(h - V_{peak}), \qquad V_{t+1} = h - z_{t+1}(h - V_r), \qquad w_{t+1} = \tilde w + b z_{t+1}
+
+The exponent is capped at its value at ``V_peak`` so that large steps cannot overflow. The surrogate sees
+``(h - V_peak) / (V_peak - V_T)``. Steps above 0.5 ms, or above half of ``C/g_L`` or ``tau_w``, warn.
+
+Presets (:data:`PRESETS`, ``AdEx.preset("adapting")``): Naud et al. (2008), Table 1 (recalled values, checked in
+the tests by the pattern each produces at its listed current, :data:`PRESET_CURRENTS`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import torch
+
+from .. import kernels
+from .. import surrogate as _surrogate
+from ..init import Distribution
+from ..units import check_dt, ms
+from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._izhikevich import resolve_preset, spike
+
+__all__ = ["ADEX_PRESETS", "AdEx", "AdExCell", "AdExParams", "AdExState", "adex_init", "adex_seq", "adex_step"]
+
+Value = float | torch.Tensor
+
+#: Naud et al. (2008) Table 1: C (pF), g_L (nS), E_L (mV), V_T (mV), Delta_T (mV), a (nS), tau_w (s), b (pA), V_r (mV)
+PRESETS: dict[str, dict[str, float]] = {
+    "tonic": dict(C=200.0, g_L=10.0, E_L=-70.0, V_T=-50.0, Delta_T=2.0, a=2.0, tau_w=30 * ms, b=0.0, V_r=-58.0),
+    "adapting": dict(C=200.0, g_L=12.0, E_L=-70.0, V_T=-50.0, Delta_T=2.0, a=2.0, tau_w=300 * ms, b=60.0,
+                     V_r=-58.0),
+    "initial_burst": dict(C=130.0, g_L=18.0, E_L=-58.0, V_T=-50.0, Delta_T=2.0, a=4.0, tau_w=150 * ms, b=120.0,
+                          V_r=-50.0),
+    "regular_bursting": dict(C=200.0, g_L=10.0, E_L=-58.0, V_T=-50.0, Delta_T=2.0, a=2.0, tau_w=120 * ms,
+                             b=100.0, V_r=-46.0),
+    "delayed_accelerating": dict(C=200.0, g_L=12.0, E_L=-70.0, V_T=-50.0, Delta_T=2.0, a=-10.0, tau_w=300 * ms,
+                                 b=0.0, V_r=-58.0),
+    "delayed_regular_bursting": dict(C=100.0, g_L=10.0, E_L=-65.0, V_T=-50.0, Delta_T=2.0, a=-10.0,
+                                     tau_w=90 * ms, b=30.0, V_r=-47.0),
+    "transient_spiking": dict(C=100.0, g_L=10.0, E_L=-65.0, V_T=-50.0, Delta_T=2.0, a=10.0, tau_w=90 * ms,
+                              b=100.0, V_r=-47.0),
+    "irregular_spiking": dict(C=100.0, g_L=12.0, E_L=-60.0, V_T=-50.0, Delta_T=2.0, a=-11.0, tau_w=130 * ms,
+                              b=30.0, V_r=-48.0),
+}
+ADEX_PRESETS = PRESETS
+#: step current (pA) of each preset in Naud et al. (2008)
+PRESET_CURRENTS: dict[str, float] = {
+    "tonic": 500.0, "adapting": 500.0, "initial_burst": 400.0, "regular_bursting": 210.0,
+    "delayed_accelerating": 300.0, "delayed_regular_bursting": 110.0, "transient_spiking": 350.0,
+    "irregular_spiking": 160.0,
+}
+NAMES = ("C", "g_L", "E_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r")
+
+
+class AdExParams(NamedTuple):
+    """Units: ``C`` pF; ``g_L``, ``a`` nS; ``E_L``, ``V_T``, ``Delta_T``, ``V_r``, ``V_peak`` mV; ``tau_w`` s;
+    ``b`` pA. Defaults: the ``adapting`` preset."""
+
+    C: Value = 200.0
+    g_L: Value = 12.0
+    E_L: Value = -70.0
+    V_T: Value = -50.0
+    Delta_T: Value = 2.0
+    a: Value = 2.0
+    tau_w: Value = 300 * ms
+    b: Value = 60.0
+    V_r: Value = -58.0
+    V_peak: Value = 0.0
+    detach_reset: bool = False
+
+
+class AdExState(NamedTuple):
+    """``v``: membrane (mV); ``w``: adaptation current (pA)."""
+
+    v: torch.Tensor
+    w: torch.Tensor
+
+
+def adex_init(like: torch.Tensor, params: AdExParams = AdExParams()) -> AdExState:
+    """Resting state shaped like ``like``: ``v = E_L``, ``w = 0``."""
+    zeros = torch.zeros_like(like)
+    return AdExState(v=zeros + torch.as_tensor(params.E_L, dtype=like.dtype, device=like.device), w=zeros)
+
+
+def _check_stability(params: AdExParams, dt: float) -> None:
+    tau_m = float(torch.as_tensor(params.C / torch.as_tensor(params.g_L)).min()) * ms
+    tau_w = float(torch.as_tensor(params.tau_w).min())
+    limit = min(0.5 * ms, 0.5 * tau_m, 0.5 * tau_w)
+    if dt > limit:
+        warnings.warn(f"dt: {dt / ms:g} ms is above {limit / ms:.3g} ms (0.5 ms, or half of C/g_L or tau_w); the "
+                      "AdEx upswing and the V-w coupling are then poorly resolved; use a smaller dt",
+                      RuntimeWarning, stacklevel=3)
+
+
+def _coefficients(params: AdExParams, dt: float, like: torch.Tensor):
+    def t(value):
+        return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+    dt_ms = dt / ms
+    beta = torch.exp(-dt_ms * t(params.g_L) / t(params.C))
+    rho = torch.exp(-dt / t(params.tau_w))
+    cap = (t(params.V_peak) - t(params.V_T)) / t(params.Delta_T)
+    return beta, rho, cap
+
+
+def _update(x, state: AdExState, params: AdExParams, beta, rho, cap, surrogate):
+    v, w = state
+    arg = torch.minimum((v - params.V_T) / params.Delta_T, cap)
+    drive = params.Delta_T * torch.exp(arg) + (x - w) / params.g_L
+    h = params.E_L + (v - params.E_L) * beta + (1 - beta) * drive
+    target = params.a * (v - params.E_L)
+    w = target + (w - target) * rho
+    z = spike(surrogate, (h - params.V_peak) / (params.V_peak - params.V_T))
+    zr = z.detach() if params.detach_reset else z
+    v = h - zr * (h - params.V_r)
+    return z, AdExState(v, w + zr * params.b)
+
+
+def adex_step(x: torch.Tensor, state: AdExState | None, params: AdExParams = AdExParams(), *,
+              dt: float = 0.1 * ms, surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, AdExState]:
+    """One AdEx step. ``x``: input current (pA) ``[B, ...]``; ``dt`` in seconds. Returns ``(z, new_state)``.
+
+    >>> import torch
+    >>> z, s = adex_step(torch.full((1, 1), 500.0), None)
+    >>> z.item(), round(s.v.item(), 3)
+    (0.0, -69.751)
+    """
+    dt = check_dt(dt)
+    _check_stability(params, dt)
+    state = adex_init(x, params) if state is None else state
+    return _update(x, state, params, *_coefficients(params, dt, x), _surrogate.get(surrogate))
+
+
+def _adex_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
+    coeffs = _coefficients(params, dt, x_seq)
+    return scan(lambda x, s: _update(x, s, params, *coeffs, surrogate), x_seq, state, record=record)
+
+
+kernels.register("adex", "torch", _adex_seq_torch)
+
+
+def adex_seq(x_seq: torch.Tensor, state: AdExState | None = None, params: AdExParams = AdExParams(), *,
+             dt: float = 0.1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
+             record: bool = False) -> tuple[torch.Tensor, AdExState]:
+    """AdEx over ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)`` (every state if ``record``)."""
+    dt = check_dt(dt)
+    _check_stability(params, dt)
+    state = adex_init(x_seq[0], params) if state is None else state
+    surrogate = _surrogate.get(surrogate)
+    if record:
+        return _adex_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
+    fn = kernels.resolve("adex", backend, x=x_seq, params=params, surrogate=surrogate,
+                         requires_grad=torch.is_grad_enabled())
+    return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
+
+
+class _AdExBase(NeuronModule):
+    #: named parameter sets and a current at which each shows its behaviour
+    PRESETS = PRESETS
+    PRESET_CURRENTS = PRESET_CURRENTS
+    learnable = NAMES
+    positive = ("tau_w",)
+
+    def __init__(self, shape: int | Sequence[int] | None = None, *, preset: str | None = None,
+                 C: Value | Distribution | None = None, g_L: Value | Distribution | None = None,
+                 E_L: Value | Distribution | None = None, V_T: Value | Distribution | None = None,
+                 Delta_T: Value | Distribution | None = None, a: Value | Distribution | None = None,
+                 tau_w: Value | Distribution | None = None, b: Value | Distribution | None = None,
+                 V_r: Value | Distribution | None = None, V_peak: float = 0.0, detach_reset: bool = False,
+                 dt: float = 0.1 * ms, learn: Iterable[str] = (),
+                 surrogate: str | dict | _surrogate.Surrogate | None = None,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
+        given = dict(C=C, g_L=g_L, E_L=E_L, V_T=V_T, Delta_T=Delta_T, a=a, tau_w=tau_w, b=b, V_r=V_r)
+        values = resolve_preset(PRESETS, preset, "AdEx", given, PRESETS["adapting"])
+        self.preset_name = preset
+        for name in NAMES:
+            self._add(name, values[name])
+        for name, unit in (("C", "pF"), ("g_L", "nS"), ("Delta_T", "mV")):
+            if (self.get(name) <= 0).any():
+                raise ValueError(f"{name}: expected a positive value in {unit}, got {values[name]!r}")
+        if not (isinstance(V_peak, int | float) and math.isfinite(V_peak)):
+            raise ValueError(f"V_peak: expected a finite number of mV, got {V_peak!r}")
+        if (self.get("V_T") >= V_peak).any():
+            raise ValueError(f"V_peak: expected a cut-off above V_T, got V_peak={V_peak!r} mV")
+        self.V_peak = float(V_peak)
+        self.detach_reset = bool(detach_reset)
+        _check_stability(self.params(), self.dt)
+
+    @classmethod
+    def preset(cls, name: str, shape: int | Sequence[int] | None = None, **kwargs):
+        """Build the module with a Naud et al. (2008) parameter set (keys of :data:`PRESETS`)."""
+        return cls(shape, preset=name, **kwargs)
+
+    def params(self) -> AdExParams:
+        """Current hyperparameters as :class:`AdExParams` (differentiable when learned)."""
+        return AdExParams(*(self.get(n) for n in NAMES), V_peak=self.V_peak, detach_reset=self.detach_reset)
+
+    def extra_repr(self) -> str:
+        preset = f"preset={self.preset_name!r}, " if self.preset_name else ""
+        return (f"{preset}tau_w={self._ms('tau_w')}, V_peak={self.V_peak:g} mV, dt={self.dt / ms:g} ms"
+                + (f", learn={self.learn}" if self.learn else ""))
+
+
+class AdExCell(_AdExBase, CellModule):
+    """One AdEx step: ``AdExCell(...)(x[B, ...], state=None) -> (z, state)``.
+
+    Args:
+        shape: neurons per sample; needed for learned or distribution-drawn parameters. Default None.
+        preset: a key of :data:`PRESETS`; explicit parameters override it. Default: ``"adapting"``.
+        C: membrane capacitance (pF). g_L: leak conductance (nS). E_L: leak reversal (mV).
+        V_T: threshold slope point (mV). Delta_T: slope factor (mV, > 0). a: subthreshold adaptation (nS).
+        tau_w: adaptation time constant (s). b: spike-triggered adaptation (pA). V_r: reset potential (mV).
+        V_peak: spike cut-off (mV). Default 0.
+        detach_reset: stop gradients through the reset. Default False.
+        dt: time step (s). Default 0.1 ms.
+        learn: names among the parameters above (not ``V_peak``).
+        surrogate: surrogate gradient. Default fast sigmoid.
+
+    Shape:
+        x: ``[B, *shape]`` input current (pA); z and state fields: the same.
+
+    >>> import torch
+    >>> z, state = AdExCell.preset("tonic")(torch.full((2, 3), 500.0))
+    >>> tuple(state.w.shape)
+    (2, 3)
+    """
+
+    def forward(self, x: torch.Tensor, state: AdExState | None = None):
+        self._check_input(x, min_dim=2, layout="[B, *features]")
+        params = self.params()
+        state = adex_init(x, params) if state is None else state
+        self._check_state(state, x)
+        return _update(x, state, params, *_coefficients(params, self.dt, x), self.surrogate)
+
+
+class AdEx(_AdExBase, SequenceModule):
+    """AdEx over a sequence: ``AdEx(...)(x_seq[T, B, ...], state=None) -> (z_seq, state)``.
+
+    Takes :class:`AdExCell`'s arguments plus ``backend`` and ``record`` (``v`` and ``w`` at every step).
+
+    >>> import torch
+    >>> z, state = AdEx.preset("tonic")(torch.full((2000, 1, 1), 500.0))
+    >>> int(z.sum()) > 5
+    True
+    """
+
+    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
+                 **kwargs) -> None:
+        super().__init__(shape, **kwargs)
+        self.backend = backend
+        self.record = bool(record)
+
+    def forward(self, x_seq: torch.Tensor, state: AdExState | None = None):
+        self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
+        if state is not None:
+            self._check_state(state, x_seq[0])
+        return adex_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend,
+                        record=self.record)
