@@ -34,5 +34,10 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
+# Side-by-side benchmark against snnTorch, Norse and SpikingJelly in .venv-bench (its own venv, pinned CPU torch).
+# `make bench BENCH_ARGS=--quick` for a short run.
+bench:
+	bash benchmarks/bench.sh $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -61,3 +61,6 @@ def resolve(model: str, backend: str = "auto", **ctx: Any) -> Callable[..., Any]
     if not chosen.supports(**ctx):
         raise ValueError(f"backend {backend!r} for {model!r} does not support this call ({ctx}); use 'torch'")
     return chosen.fn
+
+
+from . import _fused  # noqa: E402,F401  (fused backends; each checks its own dependencies)

@@ -1,0 +1,320 @@
+"""Side-by-side benchmark of spikeforge against snnTorch, Norse, SpikingJelly, a plain PyTorch loop and the floor.
+
+Run by ``make bench`` (which builds ``.venv-bench`` with the pinned CPU torch and the peers). Every measured
+configuration (workload, size, mode, implementation) runs in its own process, so its peak memory is its own; the
+agreement check runs all implementations on the same weights and inputs in one process.
+
+    python benchmarks/run.py            # the full run (about 20-30 minutes on 2 cores)
+    python benchmarks/run.py --quick    # W1 (100, 32) only, fewer repeats
+
+Output: a table on the terminal and ``benchmarks/results/<name>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+IMPLS_W1 = [
+    "floor",
+    "hand",
+    "snntorch",
+    "norse",
+    "spikingjelly",
+    "spikeforge:torch",
+    "spikeforge:cpu",
+    "spikeforge:cpu_lean",
+    "spikeforge:cpu+event",
+]
+IMPLS_W1R = ["floor", "hand", "snntorch", "norse", "spikingjelly", "spikeforge:torch", "spikeforge:auto"]
+IMPLS_W2 = [
+    "floor",
+    "hand",
+    "snntorch",
+    "norse",
+    "spikingjelly",
+    "spikeforge:torch",
+    "spikeforge:cpu",
+    "spikeforge:cpu+event",
+]
+PEERS = ("snntorch", "norse", "spikingjelly")
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def worker(cfg: dict) -> dict:
+    """Measure one configuration in this process: median ms per batch and peak memory above the baseline."""
+    import impls
+    import torch
+
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(0)
+    w = impls.canonical_weights(cfg["kind"])
+    step, _ = impls.build(cfg["impl"], cfg["kind"], w)
+    x, y = impls.make_data(cfg["kind"], cfg["T"], cfg["B"])
+    train = cfg["mode"] == "train"
+
+    def once():
+        if train:
+            loss, _ = step(x, y)
+            loss.backward()
+        else:
+            with torch.no_grad():
+                step(x, y)
+
+    base = _rss_bytes()
+    times = []
+    deadline = time.perf_counter() + cfg["budget_s"]
+    for i in range(cfg["warmup"] + cfg["repeats"]):
+        t0 = time.perf_counter()
+        once()
+        dt = time.perf_counter() - t0
+        if i >= cfg["warmup"]:
+            times.append(dt)
+        if i >= cfg["warmup"] + 2 and time.perf_counter() > deadline:
+            break  # slow configurations: at least 3 timed runs, then stop at the time budget
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {
+        **cfg,
+        "ms": 1e3 * statistics.median(times),
+        "runs": len(times),
+        "ms_min": 1e3 * min(times),
+        "peak_mib": max(0, peak - base) / 2**20,
+    }
+
+
+def run_isolated(cfg: dict, timeout: float) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(cfg)]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**cfg, "error": f"timeout after {timeout:.0f} s"}
+    if res.returncode != 0:
+        return {**cfg, "error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"rc {res.returncode}"}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def agreement(kind: str, impls_list: list[str], steps: int = 100, batch: int = 16) -> list[dict]:
+    """Spike agreement of the hidden layer and cosine of the first-layer weight gradient, against
+    spikeforge's torch reference, on the same weights and inputs."""
+    import impls
+    import torch
+
+    w = impls.canonical_weights(kind)
+    x, y = impls.make_data(kind, steps, batch)
+    out = {}
+    for name in impls_list:
+        step, weight = impls.build(name, kind, w)
+        loss, z = step(x, y)
+        loss.backward()
+        out[name] = (z.detach().float(), weight.grad.detach().flatten().clone())
+    z_ref, g_ref = out["spikeforge:torch"]
+    rows = []
+    for name, (z, g) in out.items():
+        zr = z_ref
+        if name == "norse":  # Norse's input reaches the membrane one step later
+            z, zr = z[1:], z_ref[:-1]
+        cos = float(torch.nn.functional.cosine_similarity(g, g_ref, dim=0))
+        rows.append(
+            {
+                "kind": kind,
+                "impl": name,
+                "spike_agreement": float((z == zr).float().mean()),
+                "hidden_rate": float(z.mean()),
+                "grad_cosine": cos,
+            }
+        )
+    return rows
+
+
+def table(results: list[dict]) -> str:
+    lines = []
+    hdr = (
+        f"{'workload':8} {'T':>5} {'B':>3} {'mode':5} {'implementation':22} {'ms':>9} {'x floor':>8} "
+        f"{'x best peer':>11} {'peak MiB':>9}"
+    )
+    lines.append(hdr)
+    lines.append("-" * len(hdr))
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["kind"], r["T"], r["B"], r["mode"]), []).append(r)
+    for key, rows in groups.items():
+        ok = {r["impl"]: r for r in rows if "ms" in r}
+        floor = ok.get("floor", {}).get("ms")
+        peers = [ok[p]["ms"] for p in PEERS if p in ok]
+        best = min(peers) if peers else None
+        for r in rows:
+            if "ms" not in r:
+                lines.append(f"{key[0]:8} {key[1]:>5} {key[2]:>3} {key[3]:5} {r['impl']:22} {r['error']}")
+                continue
+            rf = f"{r['ms'] / floor:8.2f}" if floor else f"{'-':>8}"
+            rp = f"{r['ms'] / best:11.2f}" if best else f"{'-':>11}"
+            lines.append(
+                f"{key[0]:8} {key[1]:>5} {key[2]:>3} {key[3]:5} {r['impl']:22} {r['ms']:9.2f} {rf} "
+                f"{rp} {r['peak_mib']:9.1f}"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="W1 at (100, 32) only, 3 timed runs")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", default="", help="comma-separated implementations to run (default: all)")
+    ap.add_argument(
+        "--parts",
+        default="speed,agree,memory,density",
+        help="comma-separated parts: speed, agree, memory (training memory vs T), density",
+    )
+    ap.add_argument("--name", default=None, help="results file name (default: quick or full)")
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    parts = set(args.parts.split(","))
+    only = set(filter(None, args.only.split(",")))
+
+    def pick(names):
+        return [n for n in names if not only or n in only or n == "floor"]
+
+    repeats, warmup = (3, 1) if args.quick else (5, 2)
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": platform.machine(),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "peers": _peer_versions(),
+        "argv": sys.argv[1:],
+        "note": "shared machine: other developers' jobs ran at the same time; times are noisy",
+    }
+    print(
+        f"# {meta['date']}  {meta['cpu']}  {meta['cores']} cores, torch {meta['torch']}, "
+        f"{args.threads} threads, peers {meta['peers']}"
+    )
+    results, agree, memory, density = [], [], [], []
+
+    if "speed" in parts:
+        plans = (
+            [("w1", (100, 32))]
+            if args.quick
+            else [("w1", (100, 32)), ("w1", (250, 32)), ("w1", (500, 16)), ("w1r", (100, 32)), ("w2", (100, 16))]
+        )
+        impls_for = {"w1": IMPLS_W1, "w1r": IMPLS_W1R, "w2": IMPLS_W2}
+        for kind, (steps, batch) in plans:
+            for mode in ("infer", "train"):
+                for impl in pick(impls_for[kind]):
+                    cfg = {
+                        "kind": kind,
+                        "T": steps,
+                        "B": batch,
+                        "mode": mode,
+                        "impl": impl,
+                        "threads": args.threads,
+                        "repeats": repeats,
+                        "warmup": warmup,
+                        "budget_s": 60,
+                    }
+                    r = run_isolated(cfg, timeout=400)
+                    results.append(r)
+                    msg = f"{r['ms']:.2f} ms, {r['peak_mib']:.1f} MiB" if "ms" in r else r["error"]
+                    print(f"  {kind} T={steps} B={batch} {mode:5} {impl:22} {msg}", flush=True)
+        print()
+        print(table(results))
+
+    if "agree" in parts:
+        for kind in ["w1"] if args.quick else ["w1", "w1r", "w2"]:
+            names = {"w1": IMPLS_W1, "w1r": IMPLS_W1R, "w2": IMPLS_W2}[kind]
+            agree += agreement(kind, [n for n in pick(names) if n != "floor"])
+        print("\nDynamics agreement with spikeforge:torch (hidden spikes, first-layer weight gradient), T=100 B=16")
+        for a in agree:
+            print(
+                f"  {a['kind']:4} {a['impl']:22} spikes equal {100 * a['spike_agreement']:7.3f}%  "
+                f"rate {100 * a['hidden_rate']:5.2f}%  grad cosine {a['grad_cosine']:+.4f}"
+            )
+
+    if "memory" in parts:
+        lengths = [100, 1000] if args.quick else [100, 500, 1000, 2000]
+        print("\nPeak training memory (MiB above the process baseline) against T, W1, B=16")
+        for impl in pick(
+            ["snntorch", "norse", "spikingjelly", "spikeforge:torch", "spikeforge:cpu", "spikeforge:cpu_lean+event"]
+        ):
+            for steps in lengths:
+                cfg = {
+                    "kind": "w1",
+                    "T": steps,
+                    "B": 16,
+                    "mode": "train",
+                    "impl": impl,
+                    "threads": args.threads,
+                    "repeats": 1,
+                    "warmup": 0,
+                    "budget_s": 1,
+                }
+                r = run_isolated(cfg, timeout=400)
+                memory.append(r)
+                msg = f"{r['peak_mib']:8.1f} MiB ({r['ms']:.0f} ms)" if "ms" in r else r["error"]
+                print(f"  {impl:26} T={steps:5}  {msg}", flush=True)
+
+    if "density" in parts:
+        import density as density_mod
+
+        density = density_mod.sweep(quick=args.quick)
+        print(density_mod.format_sweep(density))
+
+    out = HERE / "results" / f"{args.name or ('quick' if args.quick else 'full')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {"meta": meta, "speed": results, "agreement": agree, "memory_vs_T": memory, "density": density}, indent=1
+        )
+    )
+    print(f"\nwrote {out.relative_to(HERE.parent)}")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _peer_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("snntorch", "norse", "spikingjelly"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""C source of the fused CPU neuron kernels (compiled at first use by :mod:`._cpu_build`).
+
+One kernel family covers LIF and IF (IF is LIF with ``beta = 1``, ``v_leak = 0``). Each call runs a whole sequence:
+threads split the neurons, every thread walks over time for its own neurons (the inner loop over neurons
+vectorises). The forward stores only the pre-reset membrane ``h`` (spikes are ``h >= threshold`` again in the
+backward), or, lean, ``h - threshold`` in half precision (precise where the surrogate peaks) plus spike bits; the backward is the exact BPTT recursion of the discrete update, written
+out by hand (see ``_cpu_lif.py`` for the derivation). Floating-point contraction is off so that the forward is
+bit-identical to the torch reference.
+"""
+
+SOURCE = r"""
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* surrogate ids: 0 fast sigmoid, 1 sigmoid, 2 atan, 3 triangle, 4 boxcar, 5 straight through */
+#define ABS(a) ((a) < 0 ? -(a) : (a))
+#define SURR(T, s, kind, k) \
+    ((kind) == 0 ? (T)1 / (((T)1 + (k) * ABS(s)) * ((T)1 + (k) * ABS(s))) : \
+     (kind) == 1 ? sigm_##T((k) * (s)) * (k) * ((T)1 - sigm_##T((k) * (s))) : \
+     (kind) == 2 ? (k) / (T)2 / ((T)1 + ((T)1.5707963267948966 * (k) * (s)) * ((T)1.5707963267948966 * (k) * (s))) : \
+     (kind) == 3 ? ((T)1 - ABS(s) / (k) > 0 ? ((T)1 - ABS(s) / (k)) / (k) : (T)0) : \
+     (kind) == 4 ? (ABS(s) < (k) / (T)2 ? (T)1 / (k) : (T)0) : (T)1)
+
+static inline float sigm_float(float a) { return 1.0f / (1.0f + expf(-a)); }
+static inline double sigm_double(double a) { return 1.0 / (1.0 + exp(-a)); }
+
+/* half-precision storage of h (IEEE binary16, round to nearest even) */
+static inline uint16_t f2h(float f) {
+    uint32_t x; memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    int32_t e = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t m = x & 0x7fffffu;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00u | (m ? 0x200u : 0));
+    if (e >= 31) return (uint16_t)(sign | 0x7c00u);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)sign;
+        m |= 0x800000u;
+        uint32_t shift = (uint32_t)(14 - e);
+        uint32_t hm = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (hm & 1))) hm++;
+        return (uint16_t)(sign | hm);
+    }
+    uint32_t hm = m >> 13, rem = m & 0x1fffu;
+    uint32_t out = sign | ((uint32_t)e << 10) | hm;
+    if (rem > 0x1000u || (rem == 0x1000u && (hm & 1))) out++;
+    return (uint16_t)out;
+}
+static inline float h2f(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu, x;
+    if (e == 0) {
+        if (m == 0) { x = sign; }
+        else { e = 1; while (!(m & 0x400u)) { m <<= 1; e--; } m &= 0x3ffu; x = sign | ((e + 112) << 23) | (m << 13); }
+    } else if (e == 31) { x = sign | 0x7f800000u | (m << 13); }
+    else { x = sign | ((e + 112) << 23) | (m << 13); }
+    float f; memcpy(&f, &x, 4); return f;
+}
+
+/* work is handed out in blocks, dynamically: on a shared machine a descheduled thread delays one block */
+#define SF_BLK 256
+#define SF_BLK_COLS 32
+
+/* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference), 1 same dtype, 2 half. */
+#define DEFINE_FWD(T, NAME) \
+void NAME(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, T *v, \
+          long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) v[j] = v0[j]; \
+        for (long t = 0; t < nt_; t++) { \
+            const T *xt = x + t * n; T *zt = z + t * n; \
+            for (long j = lo; j < hi; j++) { \
+                T h = (vl + beta[j] * (v[j] - vl)) + xt[j]; \
+                T s = (h - thr[j] >= 0) ? (T)1 : (T)0; \
+                zt[j] = s; \
+                if (store == 1) ((T *)hs)[t * n + j] = h; \
+                else if (store == 2) ((uint16_t *)hs)[t * n + j] = f2h((float)(h - thr[j])); \
+                v[j] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
+            } \
+        } \
+    } \
+}
+
+/* Backward of the sequence. a = dL/dv_t carried backwards, starting from dL/dv_T.
+   dh_t = dz_t * g_t + a * dv_t/dh_t ; dthr += -dz_t * g_t + a * dv_t/dthr ; dx_t = dh_t ;
+   dbeta += dh_t * (v_{t-1} - vl) ; a = beta * dh_t. Spikes are recomputed from h (store 1) or kept as bits. */
+#define DEFINE_BWD(T, NAME) \
+void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *v0, const T *beta, \
+          const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, T vr, int reset, \
+          int detach, int store, int surr, T k, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { \
+            dv0[j] = dvT ? dvT[j] : (T)0; \
+            if (dbeta) dbeta[j] = 0; \
+            if (dthr) dthr[j] = 0; \
+        } \
+        for (long t = nt_ - 1; t >= 0; t--) { \
+            for (long j = lo; j < hi; j++) { \
+                long i = t * n + j; \
+                T th = thr[j]; \
+                T h = store == 1 ? ((const T *)hs)[i] : (T)h2f(((const uint16_t *)hs)[i]) + th; \
+                T s = h - th; \
+                T zz = store == 1 ? (s >= 0 ? (T)1 : (T)0) : (T)((zbits[i >> 3] >> (i & 7)) & 1); \
+                T g = SURR(T, s, surr, k); \
+                T a = dv0[j]; \
+                T gz = dz ? dz[i] : (T)0; \
+                T dvdh, dvdth; \
+                if (reset == 0) { dvdh = detach ? (T)1 : (T)1 - th * g; dvdth = detach ? -zz : -zz + th * g; } \
+                else if (reset == 1) { \
+                    dvdh = detach ? (T)1 - zz : (T)1 - zz - (h - vr) * g; dvdth = detach ? (T)0 : (h - vr) * g; } \
+                else { dvdh = (T)1; dvdth = (T)0; } \
+                T dh = gz * g + a * dvdh; \
+                if (dthr) dthr[j] += -gz * g + a * dvdth; \
+                dx[i] = dh; \
+                if (dbeta) { \
+                    T vp; \
+                    if (t == 0) vp = v0[j]; \
+                    else { \
+                        long ip = i - n; \
+                        T hp = store == 1 ? ((const T *)hs)[ip] : (T)h2f(((const uint16_t *)hs)[ip]) + th; \
+                        T zp = store == 1 ? (hp - th >= 0 ? (T)1 : (T)0) : (T)((zbits[ip >> 3] >> (ip & 7)) & 1); \
+                        vp = reset == 0 ? hp - zp * th : reset == 1 ? hp - zp * (hp - vr) : hp; \
+                    } \
+                    dbeta[j] += dh * (vp - vl); \
+                } \
+                dv0[j] = beta[j] * dh; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_FWD(float, sf_lif_fwd_f32)
+DEFINE_FWD(double, sf_lif_fwd_f64)
+DEFINE_BWD(float, sf_lif_bwd_f32)
+DEFINE_BWD(double, sf_lif_bwd_f64)
+
+/* pack spikes (0/1 values) of n elements into bits, parallel over bytes */
+void sf_pack_bits_f32(const float *z, uint8_t *bits, long n, int threads) {
+    long nb = (n + 7) / 8;
+    if (threads < 1) threads = 1;
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (long b = 0; b < nb; b++) {
+        uint8_t byte = 0;
+        for (int k = 0; k < 8 && b * 8 + k < n; k++) byte |= (uint8_t)((z[b * 8 + k] != 0.0f) << k);
+        bits[b] = byte;
+    }
+}
+void sf_pack_bits_f64(const double *z, uint8_t *bits, long n, int threads) {
+    long nb = (n + 7) / 8;
+    if (threads < 1) threads = 1;
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (long b = 0; b < nb; b++) {
+        uint8_t byte = 0;
+        for (int k = 0; k < 8 && b * 8 + k < n; k++) byte |= (uint8_t)((z[b * 8 + k] != 0.0) << k);
+        bits[b] = byte;
+    }
+}
+
+/* Leaky integrator v_t = beta v_{t-1} + x_t: forward writes every v_t; backward a_t = dv_t + beta a_{t+1}. */
+#define DEFINE_LI(T, FWD, BWD) \
+void FWD(const T *x, const T *v0, const T *beta, T *vs, long nt_, long n, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long t = 0; t < nt_; t++) { \
+            const T *prev = t == 0 ? v0 : vs + (t - 1) * n; \
+            for (long j = lo; j < hi; j++) vs[t * n + j] = beta[j] * prev[j] + x[t * n + j]; \
+        } \
+    } \
+} \
+void BWD(const T *dvs, const T *dvT, const T *vs, const T *v0, const T *beta, T *dx, T *dv0, T *dbeta, \
+         long nt_, long n, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { dv0[j] = dvT ? dvT[j] : (T)0; if (dbeta) dbeta[j] = 0; } \
+        for (long t = nt_ - 1; t >= 0; t--) { \
+            const T *prev = t == 0 ? v0 : vs + (t - 1) * n; \
+            for (long j = lo; j < hi; j++) { \
+                T a = dv0[j] + (dvs ? dvs[t * n + j] : (T)0); \
+                dx[t * n + j] = a; \
+                if (dbeta) dbeta[j] += a * prev[j]; \
+                dv0[j] = beta[j] * a; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_LI(float, sf_li_fwd_f32, sf_li_bwd_f32)
+DEFINE_LI(double, sf_li_fwd_f64, sf_li_bwd_f64)
+
+/* Event-driven synapses. x[R, I] holds spikes; count active inputs per row and flag non-binary values. */
+#define DEFINE_EVENTS(T, COUNT, FILL) \
+long COUNT(const T *x, long r, long in, int64_t *counts, int *nonbinary, int threads) { \
+    long total = 0; int bad = 0; \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64) reduction(+:total) reduction(|:bad)") \
+    for (long i = 0; i < r; i++) { \
+        const T *row = x + i * in; long c = 0; \
+        for (long j = 0; j < in; j++) { T v = row[j]; c += v != 0; bad |= (v != 0) & (v != 1); } \
+        counts[i] = c; total += c; \
+    } \
+    *nonbinary = bad; \
+    return total; \
+} \
+void FILL(const T *x, long r, long in, const int64_t *offsets, int32_t *cols, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64)") \
+    for (long i = 0; i < r; i++) { \
+        const T *row = x + i * in; int64_t k = offsets[i]; \
+        for (long j = 0; j < in; j++) if (row[j] != 0) cols[k++] = (int32_t)j; \
+    } \
+}
+
+/* out[r, :] = bias + sum of wt[c, :] over the active inputs c of row r (wt = weight transposed, [I, O]). */
+#define DEFINE_GATHER(T, GATHER, SCATTER) \
+void GATHER(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, T *out, long r, long o, \
+            int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64)") \
+    for (long i = 0; i < r; i++) { \
+        T *dst = out + i * o; \
+        for (long k = 0; k < o; k++) dst[k] = bias ? bias[k] : (T)0; \
+        for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
+            const T *src = wt + (long)cols[e] * o; \
+            for (long k = 0; k < o; k++) dst[k] += src[k]; \
+        } \
+    } \
+} \
+/* gwt[c, :] += grad[r, :] for every event (r, c); threads split the output columns, so no two write alike. */ \
+void SCATTER(const int32_t *cols, const int64_t *offsets, const T *grad, T *gwt, long r, long in, long o, \
+             int threads) { \
+    if (threads < 1) threads = 1; \
+    memset(gwt, 0, sizeof(T) * (size_t)in * (size_t)o); \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (o + SF_BLK_COLS - 1) / SF_BLK_COLS; blk++) { \
+        long lo = blk * SF_BLK_COLS, hi = lo + SF_BLK_COLS < o ? lo + SF_BLK_COLS : o; \
+        for (long i = 0; i < r; i++) { \
+            const T *g = grad + i * o; \
+            for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
+                T *dst = gwt + (long)cols[e] * o; \
+                for (long k = lo; k < hi; k++) dst[k] += g[k]; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_EVENTS(float, sf_events_count_f32, sf_events_fill_f32)
+DEFINE_EVENTS(double, sf_events_count_f64, sf_events_fill_f64)
+DEFINE_GATHER(float, sf_events_gather_f32, sf_events_scatter_f32)
+DEFINE_GATHER(double, sf_events_gather_f64, sf_events_scatter_f64)
+"""

@@ -1,0 +1,196 @@
+r"""Event-driven linear synapses: for binary spike input, add the weight rows of the active inputs.
+
+For spikes ``x \in \{0, 1\}``, ``y = W x + b`` is ``b`` plus the sum of the columns of ``W`` whose input spiked: no
+multiplications, and work proportional to the number of spikes instead of the number of synapses. The backward is
+event-driven too: ``dL/dW[:, c]`` collects ``dL/dy`` of the rows where input ``c`` spiked; ``dL/dx = dL/dy W`` stays
+dense (a surrogate gradient reaches silent inputs too). Only the spike indices are kept for the backward
+(4 bytes per spike instead of 4 bytes per input).
+
+``mode="auto"`` measures the input's density on every call and takes the event path below ``crossover`` (measured
+by ``benchmarks/density.py`` on a 2-core CPU), the dense ``torch.nn.functional.linear`` otherwise, or when the
+input is not binary; ``"event"`` and ``"dense"`` force a path. Results equal the dense layer's up to the order of
+floating-point additions.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..kernels._cpu_build import build_error, library
+
+__all__ = ["EventLinear", "event_linear"]
+
+Mode = Literal["auto", "event", "dense"]
+MODES = ("auto", "event", "dense")
+#: default density below which "auto" takes the event path (see benchmarks/density.py)
+CROSSOVER = 0.15
+
+
+def _threads(work: int) -> int:
+    return 1 if work < (1 << 15) else max(1, torch.get_num_threads())
+
+
+def _suffix(dtype: torch.dtype) -> str:
+    return "f64" if dtype == torch.float64 else "f32"
+
+
+def _events(x2: torch.Tensor) -> tuple[int, bool, torch.Tensor]:
+    """Active inputs per row (int64 [R]), whether every value is 0 or 1, and the total."""
+    lib = library()
+    rows, width = x2.shape
+    counts = torch.empty(rows, dtype=torch.int64)
+    bad = ctypes.c_int(0)
+    total = getattr(lib, f"sf_events_count_{_suffix(x2.dtype)}")(
+        x2.data_ptr(), rows, width, counts.data_ptr(), ctypes.byref(bad), _threads(x2.numel())
+    )
+    return int(total), not bad.value, counts
+
+
+def _indices(x2: torch.Tensor, counts: torch.Tensor, total: int) -> tuple[torch.Tensor, torch.Tensor]:
+    offsets = torch.zeros(x2.shape[0] + 1, dtype=torch.int64)
+    torch.cumsum(counts, 0, out=offsets[1:])
+    cols = torch.empty(total, dtype=torch.int32)
+    getattr(library(), f"sf_events_fill_{_suffix(x2.dtype)}")(
+        x2.data_ptr(), x2.shape[0], x2.shape[1], offsets.data_ptr(), cols.data_ptr(), _threads(x2.numel())
+    )
+    return cols, offsets
+
+
+class _EventLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x2, weight, bias, cols, offsets):  # type: ignore[override]
+        rows = x2.shape[0]
+        out_features = weight.shape[0]
+        wt = weight.detach().t().contiguous()
+        out = torch.empty((rows, out_features), dtype=x2.dtype)
+        b = None if bias is None else bias.detach().contiguous()
+        getattr(library(), f"sf_events_gather_{_suffix(x2.dtype)}")(
+            cols.data_ptr(),
+            offsets.data_ptr(),
+            wt.data_ptr(),
+            None if b is None else b.data_ptr(),
+            out.data_ptr(),
+            rows,
+            out_features,
+            _threads(rows * out_features),
+        )
+        ctx.save_for_backward(cols, offsets, weight)
+        ctx.in_features = x2.shape[1]
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        cols, offsets, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = grad @ weight
+        if ctx.needs_input_grad[1]:
+            gwt = torch.empty((ctx.in_features, weight.shape[0]), dtype=grad.dtype)
+            getattr(library(), f"sf_events_scatter_{_suffix(grad.dtype)}")(
+                cols.data_ptr(),
+                offsets.data_ptr(),
+                grad.data_ptr(),
+                gwt.data_ptr(),
+                grad.shape[0],
+                ctx.in_features,
+                weight.shape[0],
+                _threads(grad.numel()),
+            )
+            gw = gwt.t()
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = grad.sum(0)
+        return gx, gw, gb, None, None
+
+
+def _event_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    return (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and weight.dtype == x.dtype
+        and not torch.compiler.is_compiling()
+        and not torch._C._are_functorch_transforms_active()
+    )
+
+
+def event_linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    mode: Mode = "auto",
+    crossover: float = CROSSOVER,
+) -> torch.Tensor:
+    """``x @ weight.T + bias`` computed from the spikes of ``x[..., in]`` where that is faster (see module doc)."""
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    if mode == "dense" or x.numel() == 0:
+        return nn.functional.linear(x, weight, bias)
+    usable = _event_ok(x, weight) and library() is not None
+    if not usable:
+        if mode == "event":
+            why = build_error() or "needs a float32/float64 CPU tensor outside torch.compile / torch.func"
+            raise RuntimeError(f"EventLinear(mode='event') cannot run here: {why}; use mode='dense' or 'auto'")
+        return nn.functional.linear(x, weight, bias)
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()
+    total, binary, counts = _events(x2)
+    if not binary:
+        if mode == "event":
+            raise ValueError(
+                "EventLinear(mode='event'): input must hold only 0 and 1 (spikes); use mode='dense' for graded input"
+            )
+        return nn.functional.linear(x, weight, bias)
+    if mode == "auto" and total > crossover * x2.numel():
+        return nn.functional.linear(x, weight, bias)
+    cols, offsets = _indices(x2, counts, total)
+    out = _EventLinear.apply(x2, weight, bias, cols, offsets)
+    return out.reshape(*x.shape[:-1], weight.shape[0])
+
+
+class EventLinear(nn.Linear):
+    """A ``torch.nn.Linear`` that adds weight rows of active inputs when its input is sparse binary spikes.
+
+    Same parameters and state dict as ``nn.Linear``. Works on any ``[..., in_features]`` input, so a time-first
+    ``[T, B, in]`` sequence runs in one call.
+
+    Args:
+        in_features, out_features, bias, device, dtype: as ``nn.Linear``.
+        mode: ``"auto"`` (event path below ``crossover`` density for binary input), ``"event"`` or ``"dense"``.
+        crossover: input density (fraction of ones) below which ``"auto"`` uses the event path.
+
+    >>> import torch
+    >>> layer = EventLinear(100, 8)
+    >>> x = (torch.rand(20, 4, 100) < 0.05).float()
+    >>> torch.allclose(layer(x), torch.nn.functional.linear(x, layer.weight, layer.bias), atol=1e-6)
+    True
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        mode: Mode = "auto",
+        crossover: float = CROSSOVER,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+        if mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+        if not 0.0 <= float(crossover) <= 1.0:
+            raise ValueError(f"crossover: expected a density in [0, 1], got {crossover!r}")
+        self.mode = mode
+        self.crossover = float(crossover)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return event_linear(x, self.weight, self.bias, mode=self.mode, crossover=self.crossover)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, mode={self.mode!r}, crossover={self.crossover:g}"

@@ -1,0 +1,74 @@
+"""Event-driven linear synapses give the dense layer's results, forward and backward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spikeforge.kernels import _cpu_lif
+from spikeforge.synapses._event import EventLinear, event_linear
+
+pytestmark = pytest.mark.skipif(not _cpu_lif.available(), reason="no C compiler: compiled CPU kernels unavailable")
+
+TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("density", [0.0, 0.01, 0.1, 0.6])
+@pytest.mark.parametrize("bias", [True, False])
+def test_event_path_equals_dense(dtype, density, bias):
+    g = torch.Generator().manual_seed(2)
+    x = (torch.rand(30, 4, 50, generator=g) < density).to(dtype).requires_grad_()
+    layer = EventLinear(50, 13, bias=bias, mode="event", dtype=dtype)
+    y = layer(x)
+    y_ref = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    torch.testing.assert_close(y, y_ref, atol=TOL[dtype], rtol=0)
+    go = torch.randn(y.shape, generator=g, dtype=dtype)
+    params = (x, layer.weight) + ((layer.bias,) if bias else ())
+    got = torch.autograd.grad(y, params, go)
+    want = torch.autograd.grad(y_ref, params, go)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=TOL[dtype] * 10, rtol=0)
+
+
+def test_two_threads_large_input():
+    torch.set_num_threads(2)
+    x = (torch.rand(64, 32, 200) < 0.05).double()
+    w = torch.randn(96, 200, dtype=torch.float64, requires_grad=True)
+    y = event_linear(x, w, mode="event")
+    torch.testing.assert_close(y, x @ w.t(), atol=1e-12, rtol=0)
+    go = torch.randn_like(y)
+    (gw,) = torch.autograd.grad(y, w, go)
+    torch.testing.assert_close(gw, (go.reshape(-1, 96).t() @ x.reshape(-1, 200)), atol=1e-10, rtol=0)
+
+
+def test_auto_chooses_by_density_and_binary_input(monkeypatch):
+    from spikeforge.synapses import _event
+
+    calls = []
+    real = _event._EventLinear.apply
+    monkeypatch.setattr(_event._EventLinear, "apply", lambda *a: calls.append(1) or real(*a))
+    layer = EventLinear(40, 5, crossover=0.2)
+    sparse = (torch.rand(10, 40) < 0.05).float()
+    dense = (torch.rand(10, 40) < 0.6).float()
+    graded = torch.rand(10, 40) * (torch.rand(10, 40) < 0.05)
+    layer(sparse)
+    assert len(calls) == 1
+    layer(dense)
+    layer(graded)  # not spikes: dense path, same result as nn.Linear
+    assert len(calls) == 1
+    torch.testing.assert_close(layer(graded), torch.nn.functional.linear(graded, layer.weight, layer.bias))
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="mode"):
+        EventLinear(3, 2, mode="sparse")
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        EventLinear(3, 2, mode="event")(torch.full((2, 3), 0.5))
+    layer = EventLinear(3, 2, mode="dense")
+    assert "mode='dense'" in repr(layer)
+    # state dict compatible with nn.Linear
+    lin = torch.nn.Linear(3, 2)
+    layer.load_state_dict(lin.state_dict())
+    x = (torch.rand(4, 3) < 0.5).float()
+    torch.testing.assert_close(layer(x), lin(x))
