@@ -232,3 +232,68 @@ def test_activation_bytes_per_neuron_per_step():
     assert per["cpu"] <= 4.1, per  # h in float32 (+ per-neuron parameters)
     assert per["cpu_lean"] <= 2.2, per  # h - threshold in float16 + 1 bit per spike
     assert per["torch"] >= 2.5 * per["cpu"], per
+
+
+def _run_two_state(seq_fn, params_cls, state_cls, make_params, dtype, reset, detach, surr, scale):
+    out = []
+    for backend in ("torch", "cpu"):
+        g = torch.Generator().manual_seed(11)
+        x = (torch.rand(50, 3, 7, generator=g, dtype=dtype) * scale).requires_grad_()
+        learned = make_params(dtype)
+        v0 = torch.rand(3, 7, generator=g, dtype=dtype).requires_grad_()
+        s0 = torch.rand(3, 7, generator=g, dtype=dtype).requires_grad_()
+        params = params_cls(**learned, reset=reset, detach_reset=detach, v_reset=0.1)
+        z, s = seq_fn(x, state_cls(v0, s0), params, surrogate=surr, backend=backend)
+        loss = (z * torch.arange(50, dtype=dtype)[:, None, None]).sum() + (s[0] ** 2).sum() + (s[1] ** 2).sum()
+        out.append((z.detach(), s[0].detach(), torch.autograd.grad(loss, (x, *learned.values(), v0, s0))))
+    (z_ref, v_ref, g_ref), (z, v, g) = out
+    assert z_ref.sum() > 5, "the case must spike"
+    assert torch.equal(z, z_ref) and torch.equal(v, v_ref)
+    for a, b in zip(g, g_ref):
+        _close(a, b, TOL[dtype] * 5, "grad")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("detach", [False, True])
+@pytest.mark.parametrize("surr", [surrogate.ATan(), surrogate.Triangle()], ids=repr)
+def test_cubalif_fused_matches_reference(dtype, reset, detach, surr):
+    from spikeforge.neurons._cubalif import CubaLIFParams, CubaLIFState, cubalif_seq
+
+    def make(dt):
+        return {
+            "tau_mem": torch.full((7,), 0.01, dtype=dt, requires_grad=True),
+            "tau_syn": torch.linspace(0.002, 0.01, 7, dtype=dt).requires_grad_(),  # includes tau_syn == tau_mem
+            "threshold": torch.full((7,), 1.0, dtype=dt, requires_grad=True),
+        }
+
+    _run_two_state(cubalif_seq, CubaLIFParams, CubaLIFState, make, dtype, reset, detach, surr, 3.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("detach", [False, True])
+@pytest.mark.parametrize("surr", [surrogate.FastSigmoid(), surrogate.Sigmoid()], ids=repr)
+def test_alif_fused_matches_reference(dtype, reset, detach, surr):
+    from spikeforge.neurons._alif import ALIFParams, ALIFState, alif_seq
+
+    def make(dt):
+        return {
+            "tau_mem": torch.full((7,), 0.02, dtype=dt, requires_grad=True),
+            "tau_adapt": torch.full((7,), 0.05, dtype=dt, requires_grad=True),
+            "threshold": torch.full((7,), 0.6, dtype=dt, requires_grad=True),
+            "beta": torch.full((7,), 0.3, dtype=dt, requires_grad=True),
+        }
+
+    _run_two_state(alif_seq, ALIFParams, ALIFState, make, dtype, reset, detach, surr, 1.5)
+
+
+def test_alif_and_cubalif_modules_resolve_to_the_fused_kernel():
+    from spikeforge.kernels import _cpu_alif, _cpu_cuba
+    from spikeforge.neurons._alif import ALIFParams
+    from spikeforge.neurons._cubalif import CubaLIFParams
+
+    x = torch.rand(4, 2, 3)
+    ctx = {"x": x, "surrogate": surrogate.FastSigmoid()}
+    assert kernels.resolve("alif", "auto", params=ALIFParams(), **ctx) is _cpu_alif.alif_seq_cpu
+    assert kernels.resolve("cubalif", "auto", params=CubaLIFParams(), **ctx) is _cpu_cuba.cubalif_seq_cpu

@@ -259,4 +259,153 @@ DEFINE_EVENTS(float, sf_events_count_f32, sf_events_fill_f32)
 DEFINE_EVENTS(double, sf_events_count_f64, sf_events_fill_f64)
 DEFINE_GATHER(float, sf_events_gather_f32, sf_events_scatter_f32)
 DEFINE_GATHER(double, sf_events_gather_f64, sf_events_scatter_f64)
+
+/* Current-based LIF (exact integration, see neurons/_cubalif.py): j = i - x, w = v - vl - x,
+   h = vl + x + w beta + j c, i' = x + j alpha, z = H(h - thr), v' = reset(h). The forward keeps h and i'
+   (and the input x is kept by the caller); the backward carries a_v = dL/dv and a_i = dL/di. */
+#define DEFINE_CUBA(T, FWD, BWD) \
+void FWD(const T *x, const T *v0, const T *i0, const T *alpha, const T *beta, const T *cc, const T *thr, T *z, \
+         T *hs, T *is, T *v, T *i, long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { v[j] = v0[j]; i[j] = i0[j]; } \
+        for (long t = 0; t < nt_; t++) { \
+            for (long j = lo; j < hi; j++) { \
+                long k = t * n + j; \
+                T xx = x[k], jj = i[j] - xx, w = v[j] - vl - xx; \
+                T h = vl + xx + w * beta[j] + jj * cc[j]; \
+                T ii = xx + jj * alpha[j]; \
+                T s = (h - thr[j] >= 0) ? (T)1 : (T)0; \
+                z[k] = s; \
+                if (store) { hs[k] = h; is[k] = ii; } \
+                i[j] = ii; \
+                v[j] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
+            } \
+        } \
+    } \
+} \
+void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const T *is, const T *v0, const T *i0, \
+         const T *alpha, const T *beta, const T *cc, const T *thr, T *dx, T *dv0, T *di0, T *dalpha, T *dbeta, \
+         T *dcc, T *dthr, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { \
+            dv0[j] = dvT ? dvT[j] : (T)0; di0[j] = diT ? diT[j] : (T)0; \
+            if (dalpha) dalpha[j] = 0; \
+            if (dbeta) dbeta[j] = 0; \
+            if (dcc) dcc[j] = 0; \
+            if (dthr) dthr[j] = 0; \
+        } \
+        for (long t = nt_ - 1; t >= 0; t--) { \
+            for (long j = lo; j < hi; j++) { \
+                long q = t * n + j; \
+                T th = thr[j], h = hs[q], s = h - th, zz = s >= 0 ? (T)1 : (T)0; \
+                T g = SURR(T, s, surr, k); \
+                T av = dv0[j], ai = di0[j], gz = dz ? dz[q] : (T)0; \
+                T dvdh, dvdth; \
+                if (reset == 0) { dvdh = detach ? (T)1 : (T)1 - th * g; dvdth = detach ? -zz : -zz + th * g; } \
+                else if (reset == 1) { \
+                    dvdh = detach ? (T)1 - zz : (T)1 - zz - (h - vr) * g; \
+                    dvdth = detach ? (T)0 : (h - vr) * g; \
+                } else { dvdh = (T)1; dvdth = (T)0; } \
+                T dh = gz * g + av * dvdh; \
+                if (dthr) dthr[j] += -gz * g + av * dvdth; \
+                T vp, ip; \
+                if (t == 0) { vp = v0[j]; ip = i0[j]; } \
+                else { \
+                    T hp = hs[q - n], zp = hp - th >= 0 ? (T)1 : (T)0; \
+                    vp = reset == 0 ? hp - zp * th : reset == 1 ? hp - zp * (hp - vr) : hp; \
+                    ip = is[q - n]; \
+                } \
+                T xx = x[q], jj = ip - xx, w = vp - vl - xx; \
+                dx[q] = dh * ((T)1 - beta[j] - cc[j]) + ai * ((T)1 - alpha[j]); \
+                if (dbeta) dbeta[j] += dh * w; \
+                if (dcc) dcc[j] += dh * jj; \
+                if (dalpha) dalpha[j] += ai * jj; \
+                dv0[j] = dh * beta[j]; \
+                di0[j] = dh * cc[j] + ai * alpha[j]; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_CUBA(float, sf_cuba_fwd_f32, sf_cuba_bwd_f32)
+DEFINE_CUBA(double, sf_cuba_fwd_f64, sf_cuba_bwd_f64)
+
+/* Adaptive LIF (neurons/_alif.py): at = rho a, A = thr + b at, h = vl + x + (v - vl - x) bm, s = (h - A) / thr,
+   z = H(s), v' = reset(h, A), a' = at + z. The forward keeps h and a' (the caller keeps x). */
+#define ALIF_PREV_A(q, t) ((t) > 0 ? as[(q) - n] : a0[j])
+#define DEFINE_ALIF(T, FWD, BWD) \
+void FWD(const T *x, const T *v0, const T *a0, const T *bm, const T *rho, const T *thr, const T *bb, T *z, T *hs, \
+         T *as, T *v, T *a, long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { v[j] = v0[j]; a[j] = a0[j]; } \
+        for (long t = 0; t < nt_; t++) { \
+            for (long j = lo; j < hi; j++) { \
+                long q = t * n + j; \
+                T at = rho[j] * a[j], A = thr[j] + bb[j] * at, target = vl + x[q]; \
+                T h = target + (v[j] - target) * bm[j]; \
+                T zz = ((h - A) / thr[j] >= 0) ? (T)1 : (T)0; \
+                z[q] = zz; \
+                v[j] = reset == 0 ? h - zz * A : reset == 1 ? h - zz * (h - vr) : h; \
+                a[j] = at + zz; \
+                if (store) { hs[q] = h; as[q] = a[j]; } \
+            } \
+        } \
+    } \
+} \
+void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const T *as, const T *v0, const T *a0, \
+         const T *bm, const T *rho, const T *thr, const T *bb, T *dx, T *dv0, T *da0, T *dbm, T *drho, T *dthr, \
+         T *dbb, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { \
+            dv0[j] = dvT ? dvT[j] : (T)0; da0[j] = daT ? daT[j] : (T)0; \
+            if (dbm) dbm[j] = 0; \
+            if (drho) drho[j] = 0; \
+            if (dthr) dthr[j] = 0; \
+            if (dbb) dbb[j] = 0; \
+        } \
+        for (long t = nt_ - 1; t >= 0; t--) { \
+            for (long j = lo; j < hi; j++) { \
+                long q = t * n + j; \
+                T th = thr[j], h = hs[q], ap = ALIF_PREV_A(q, t), at = rho[j] * ap, A = th + bb[j] * at; \
+                T s = (h - A) / th, zz = s >= 0 ? (T)1 : (T)0, g = SURR(T, s, surr, k); \
+                T av = dv0[j], aa = da0[j], gz = dz ? dz[q] : (T)0; \
+                T dvdz = reset == 0 ? -A : reset == 1 ? -(h - vr) : (T)0; \
+                T dLdz = gz + aa + (detach ? (T)0 : av * dvdz); \
+                T ds = dLdz * g; \
+                T dh = ds / th + av * (reset == 1 ? (T)1 - zz : (T)1); \
+                T dA = -ds / th + av * (reset == 0 ? -zz : (T)0); \
+                if (dthr) dthr[j] += -ds * (h - A) / (th * th) + dA; \
+                if (dbb) dbb[j] += dA * at; \
+                T dat = dA * bb[j] + aa; \
+                if (drho) drho[j] += dat * ap; \
+                T vp; \
+                if (t == 0) vp = v0[j]; \
+                else { \
+                    T hp = hs[q - n], app = t > 1 ? as[q - 2 * n] : a0[j], Ap = th + bb[j] * (rho[j] * app); \
+                    T zp = (hp - Ap) / th >= 0 ? (T)1 : (T)0; \
+                    vp = reset == 0 ? hp - zp * Ap : reset == 1 ? hp - zp * (hp - vr) : hp; \
+                } \
+                dx[q] = dh * ((T)1 - bm[j]); \
+                if (dbm) dbm[j] += dh * (vp - (vl + x[q])); \
+                dv0[j] = dh * bm[j]; \
+                da0[j] = dat * rho[j]; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_ALIF(float, sf_alif_fwd_f32, sf_alif_bwd_f32)
+DEFINE_ALIF(double, sf_alif_fwd_f64, sf_alif_bwd_f64)
 """

@@ -3,7 +3,7 @@ missing optional dependency: each backend's ``available()`` says whether it can 
 
 from __future__ import annotations
 
-from . import _cpu_li, _cpu_lif, register
+from . import _cpu_alif, _cpu_cuba, _cpu_li, _cpu_lif, register
 
 __all__: list[str] = []
 
@@ -11,3 +11,5 @@ register("lif", "cpu", _cpu_lif.lif_seq_cpu, available=_cpu_lif.available, suppo
 register("lif", "cpu_lean", _cpu_lif.lif_seq_cpu_lean, available=_cpu_lif.available, supports=_cpu_lif.supports_lif)
 register("if", "cpu", _cpu_lif.if_seq_cpu, available=_cpu_lif.available, supports=_cpu_lif.supports_if)
 register("li", "cpu", _cpu_li.li_seq_cpu, available=_cpu_lif.available, supports=_cpu_li.supports_li)
+register("cubalif", "cpu", _cpu_cuba.cubalif_seq_cpu, available=_cpu_lif.available, supports=_cpu_cuba.supports_cubalif)
+register("alif", "cpu", _cpu_alif.alif_seq_cpu, available=_cpu_lif.available, supports=_cpu_alif.supports_alif)
