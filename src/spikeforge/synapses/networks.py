@@ -10,7 +10,10 @@ connected with probability 2 %; :math:`\tau_m = 20` ms, threshold :math:`-50` mV
 
 - ``"coba"``: :math:`\tau_m \dot v = (E_L - v) + g_e (E_e - v) + g_i (E_i - v)` with :math:`E_L = -60` mV,
   :math:`E_e = 0`, :math:`E_i = -80` mV and jumps :math:`\Delta g_e = 6` nS, :math:`\Delta g_i = 67` nS relative to
-  a leak of 10 nS (0.6 and 6.7 in leak units). Activity is started by random initial conductances.
+  a leak of 10 nS (0.6 and 6.7 in leak units). As in Brette et al. (2007), activity is started by an external
+  Poisson stimulus during the first 50 ms (here 1 kHz of 6 nS events per neuron, ``stim_rate``/``stim_duration``),
+  on top of random initial conductances near those of the active state; without it the self-sustained state is
+  not reliably reached.
 - ``"cuba"``: :math:`\tau_m \dot v = (E_L - v) + g_e + g_i` with :math:`E_L = -49` mV (above threshold, so the network
   is self-driven) and jumps of 1.62 mV (excitatory: 0.27 nS x 60 mV / 10 nS) and -9 mV (inhibitory: 4.5 nS x 20 mV /
   10 nS).
@@ -62,7 +65,8 @@ VOGELS_ABBOTT_REGIMES = ("coba", "cuba")
 _VA_DEFAULTS: dict[str, Any] = dict(n_neurons=4000, exc_fraction=0.8, p_connect=0.02, tau_mem=20 * ms,
                                     threshold=-50.0, v_reset=-60.0, t_ref=5 * ms, tau_exc=5 * ms, tau_inh=10 * ms,
                                     delay=None, v_rest=None, w_exc=None, w_inh=None, e_exc=0.0, e_inh=-80.0,
-                                    background_rate=0.0, background_weight=None, background_stop=None)
+                                    background_rate=0.0, background_weight=None, stim_rate=None,
+                                    stim_duration=50 * ms)
 _BRUNEL_DEFAULTS: dict[str, Any] = dict(n_exc=10000, gamma=0.25, epsilon=0.1, in_degree_exc=None, scaling="in_degree",
                                         J=0.1, g=None,
                                         eta=None, delay=1.5 * ms, tau_mem=20 * ms, threshold=20.0, v_reset=10.0,
@@ -100,8 +104,9 @@ def vogels_abbott(regime: str | None = "coba", *, dt: float = 0.1 * ms, seed: in
     Parameters (defaults): ``n_neurons`` 4000, ``exc_fraction`` 0.8, ``p_connect`` 0.02 (at 4000 neurons),
     ``tau_mem`` 20 ms, ``threshold`` -50 mV, ``v_reset`` -60 mV, ``t_ref`` 5 ms, ``tau_exc`` 5 ms, ``tau_inh`` 10 ms,
     ``delay`` one step, ``v_rest`` (-60 coba / -49 cuba mV), ``w_exc`` / ``w_inh`` (0.6 / 6.7 leak units coba,
-    1.62 / -9 mV cuba), ``e_exc`` 0 mV, ``e_inh`` -80 mV, ``background_rate`` 0 Hz (Poisson, excitatory channel,
-    weight ``background_weight``, default ``w_exc``).
+    1.62 / -9 mV cuba), ``e_exc`` 0 mV, ``e_inh`` -80 mV, ``stim_rate`` (1000 Hz coba, 0 cuba) during
+    ``stim_duration`` (50 ms), ``background_rate`` 0 Hz for the whole run; both Poisson, on the excitatory channel,
+    weight ``background_weight`` (default ``w_exc``).
     """
     regime = _check_regime("vogels-abbott", regime, VOGELS_ABBOTT_REGIMES, "coba")
     p = _merge_overrides("vogels-abbott", _VA_DEFAULTS, overrides)
@@ -138,14 +143,17 @@ def vogels_abbott(regime: str | None = "coba", *, dt: float = 0.1 * ms, seed: in
         state = model.init(v, g_exc, g_inh)
     else:
         state = model.init(v)
-    background = ()
+    if p["stim_rate"] is None:
+        p["stim_rate"] = 1000.0 if coba else 0.0
+    weight = float(p["w_exc"] if p["background_weight"] is None else p["background_weight"])
+    background = []
+    if p["stim_rate"]:
+        background.append(PoissonInput(range(n), float(p["stim_rate"]), weight, channel=0, stop=p["stim_duration"]))
     if p["background_rate"]:
-        weight = p["w_exc"] if p["background_weight"] is None else p["background_weight"]
-        background = (PoissonInput(range(n), float(p["background_rate"]), float(weight), channel=0,
-                                   stop=p["background_stop"]),)
+        background.append(PoissonInput(range(n), float(p["background_rate"]), weight, channel=0))
     params = {**p, "p_connect_effective": prob, "n_exc": n_exc, "n_inh": n - n_exc, "delay_steps": d}
     return Network(model=model, connectivity=conn, populations={"exc": exc, "inh": inh}, state=state, dt=dt,
-                   background=background, name="vogels-abbott", regime=regime, params=params)
+                   background=tuple(background), name="vogels-abbott", regime=regime, params=params)
 
 
 def brunel(regime: str | None = "ai", *, dt: float = 0.1 * ms, seed: int = 0, **overrides) -> Network:
