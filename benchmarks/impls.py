@@ -314,3 +314,56 @@ def build(impl: str, kind: str, w):
         synapse = "auto" if impl.endswith("+event") else None
         return build_spikeforge(kind, w, backend=backend, synapse=synapse)
     raise ValueError(f"unknown implementation {impl!r}")
+
+
+def hidden_layer(impl: str, n: int):
+    """The hidden LIF layer alone, as ``fn(cur[T, B, n]) -> spikes``, for counting what its backward keeps."""
+    if impl == "snntorch":
+        import snntorch as snn
+        from snntorch import surrogate
+
+        lif = snn.Leaky(beta=BETA, spike_grad=surrogate.fast_sigmoid(slope=SLOPE))
+
+        def run(cur):
+            mem = lif.init_leaky()
+            out = []
+            for t in range(cur.shape[0]):
+                spk, mem = lif(cur[t], mem)
+                out.append(spk)
+            return torch.stack(out)
+
+        return run
+    if impl == "norse":
+        import norse.torch as nt
+
+        p = nt.LIFParameters(
+            tau_syn_inv=torch.tensor(1 / DT),
+            tau_mem_inv=torch.tensor(1 / TAU),
+            v_th=torch.tensor(1.0),
+            method="super",
+            alpha=torch.tensor(SLOPE),
+        )
+        lif = nt.LIF(p, dt=DT)
+        return lambda cur: lif(cur)[0]
+    if impl == "spikingjelly":
+        from spikingjelly.activation_based import functional, neuron, surrogate
+
+        lif = neuron.LIFNode(
+            tau=1.0 / (1.0 - BETA),
+            decay_input=False,
+            v_threshold=1.0,
+            v_reset=None,
+            surrogate_function=surrogate.SoftSign(alpha=SLOPE),
+            step_mode="m",
+        )
+
+        def run(cur):
+            functional.reset_net(lif)
+            return lif(cur)
+
+        return run
+    import spikeforge as sf
+
+    backend = impl.split(":")[1] if ":" in impl else "auto"
+    lif = sf.LIF(n, backend=backend)
+    return lambda cur: lif(cur)[0]

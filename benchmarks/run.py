@@ -141,6 +141,31 @@ def agreement(kind: str, impls_list: list[str], steps: int = 100, batch: int = 1
     return rows
 
 
+def activation_bytes(impl_names: list[str], steps: int = 200, batch: int = 16, n: int = 256) -> list[dict]:
+    """Bytes per neuron per step that the backward of one hidden LIF layer keeps (distinct storages of the
+    tensors autograd saves, counted with saved-tensor hooks; the input current is given)."""
+    import impls
+    import torch
+
+    rows = []
+    for name in impl_names:
+        fn = impls.hidden_layer(name, n)
+        cur = (torch.rand(steps, batch, n) * 0.3).requires_grad_()
+        seen: dict[int, int] = {}
+
+        def pack(t, seen=seen):
+            storage = t.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            z = fn(cur)
+        z.sum().backward()
+        own = sum(b for p, b in seen.items() if p != cur.untyped_storage().data_ptr())
+        rows.append({"impl": name, "bytes_per_neuron_step": own / (steps * batch * n)})
+    return rows
+
+
 def table(results: list[dict]) -> str:
     lines = []
     hdr = (
@@ -179,8 +204,8 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated implementations to run (default: all)")
     ap.add_argument(
         "--parts",
-        default="speed,agree,memory,density",
-        help="comma-separated parts: speed, agree, memory (training memory vs T), density",
+        default="speed,agree,memory,bytes,density",
+        help="comma-separated parts: speed, agree, memory (training memory vs T), bytes, density",
     )
     ap.add_argument("--name", default=None, help="results file name (default: quick or full)")
     args = ap.parse_args()
@@ -214,7 +239,7 @@ def main() -> None:
         f"# {meta['date']}  {meta['cpu']}  {meta['cores']} cores, torch {meta['torch']}, "
         f"{args.threads} threads, peers {meta['peers']}"
     )
-    results, agree, memory, density = [], [], [], []
+    results, agree, memory, density, act_bytes = [], [], [], [], []
 
     if "speed" in parts:
         plans = (
@@ -278,6 +303,14 @@ def main() -> None:
                 msg = f"{r['peak_mib']:8.1f} MiB ({r['ms']:.0f} ms)" if "ms" in r else r["error"]
                 print(f"  {impl:26} T={steps:5}  {msg}", flush=True)
 
+    if "bytes" in parts:
+        act_bytes = activation_bytes(
+            pick(["snntorch", "norse", "spikingjelly", "spikeforge:torch", "spikeforge:cpu", "spikeforge:cpu_lean"])
+        )
+        print("\nActivation memory of one hidden LIF layer kept for the backward (bytes per neuron per step)")
+        for r in act_bytes:
+            print(f"  {r['impl']:22} {r['bytes_per_neuron_step']:6.2f}")
+
     if "density" in parts:
         import density as density_mod
 
@@ -288,7 +321,15 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(
         json.dumps(
-            {"meta": meta, "speed": results, "agreement": agree, "memory_vs_T": memory, "density": density}, indent=1
+            {
+                "meta": meta,
+                "speed": results,
+                "agreement": agree,
+                "memory_vs_T": memory,
+                "density": density,
+                "activation_bytes": act_bytes,
+            },
+            indent=1,
         )
     )
     print(f"\nwrote {out.relative_to(HERE.parent)}")
