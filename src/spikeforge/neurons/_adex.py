@@ -8,17 +8,20 @@ nS; ``w``, ``b`` and the input ``I`` in pA; ``tau_w`` in seconds, time converted
     C \dot V = -g_L (V - E_L) + g_L \Delta_T e^{(V - V_T)/\Delta_T} - w + I, \qquad
     \tau_w \dot w = a (V - E_L) - w, \qquad V \ge V_{peak} \Rightarrow V \leftarrow V_r,\; w \leftarrow w + b
 
-Discrete update: exponential Euler, i.e. the leak is integrated exactly and the exponential, adaptation and input
-currents are held at their start-of-step values (``beta = exp(-dt g_L / C)``); ``w`` is integrated exactly with
-``V`` held (``rho = exp(-dt/tau_w)``). First order; stable for any ``dt`` below the spike upswing:
+Discrete update: an exponential Rosenbrock-Euler step for ``V``, i.e. the membrane equation ``f(V)`` is linearised
+around ``V_t`` (slope ``J = g_L (e^{(V_t - V_T)/Delta_T} - 1) / C``) and the linearisation integrated exactly, so the
+leak is exact and the exponential upswing is followed without the lag of forward Euler; ``w`` is integrated exactly
+with ``V`` held (``rho = exp(-dt/tau_w)``). First order in the ``V``-``w`` coupling, stable for any ``dt``:
 
 .. math::
-    h = E_L + (V_t - E_L)\beta + (1 - \beta)\Big(\Delta_T e^{(V_t - V_T)/\Delta_T} + \frac{I_t - w_t}{g_L}\Big),
+    h = V_t + \frac{e^{J \Delta t} - 1}{J}\, f(V_t, w_t, I_t), \qquad
+    f = \frac{-g_L (V - E_L) + g_L \Delta_T e^{(V - V_T)/\Delta_T} - w + I}{C},
     \qquad \tilde w = a (V_t - E_L) + (w_t - a (V_t - E_L))\rho,
 
     z_{t+1} = H(h - V_{peak}), \qquad V_{t+1} = h - z_{t+1}(h - V_r), \qquad w_{t+1} = \tilde w + b z_{t+1}
 
-The exponent is capped at its value at ``V_peak`` so that large steps cannot overflow. The surrogate sees
+The exponent is capped at its value at ``V_peak`` and ``h`` at ``V_peak`` (the gradient passes straight through
+the cap), so that large steps cannot overflow. The surrogate sees
 ``(h - V_peak) / (V_peak - V_T)``. Steps above 0.5 ms, or above half of ``C/g_L`` or ``tau_w``, warn.
 
 Presets (:data:`PRESETS`, ``AdEx.preset("adapting")``): Naud et al. (2008), Table 1 (recalled values, checked in
@@ -117,18 +120,23 @@ def _coefficients(params: AdExParams, dt: float, like: torch.Tensor):
     def t(value):
         return torch.as_tensor(value, dtype=like.dtype, device=like.device)
 
-    dt_ms = dt / ms
-    beta = torch.exp(-dt_ms * t(params.g_L) / t(params.C))
+    rate = (dt / ms) * t(params.g_L) / t(params.C)  # dt / tau_m
     rho = torch.exp(-dt / t(params.tau_w))
     cap = (t(params.V_peak) - t(params.V_T)) / t(params.Delta_T)
-    return beta, rho, cap
+    return rate, rho, cap
 
 
-def _update(x, state: AdExState, params: AdExParams, beta, rho, cap, surrogate):
+def _update(x, state: AdExState, params: AdExParams, rate, rho, cap, surrogate):
     v, w = state
-    arg = torch.minimum((v - params.V_T) / params.Delta_T, cap)
-    drive = params.Delta_T * torch.exp(arg) + (x - w) / params.g_L
-    h = params.E_L + (v - params.E_L) * beta + (1 - beta) * drive
+    growth = torch.exp(torch.minimum((v - params.V_T) / params.Delta_T, cap))
+    # local rate of the membrane equation and its derivative in v (both per step, i.e. times dt / C)
+    slope = (growth - 1) * rate
+    drive = (params.Delta_T * growth - (v - params.E_L) + (x - w) / params.g_L) * rate
+    small = slope.abs() < 1e-6
+    safe = torch.where(small, 1.0, slope).clamp(max=30.0)
+    gain = torch.where(small, 1 + slope / 2, torch.expm1(safe) / safe)
+    h = v + gain * drive
+    h = h - (h - params.V_peak).clamp(min=0).detach()  # cut the upswing at V_peak (gradient passes straight)
     target = params.a * (v - params.E_L)
     w = target + (w - target) * rho
     z = spike(surrogate, (h - params.V_peak) / (params.V_peak - params.V_T))
