@@ -1,5 +1,7 @@
 """plot_network writes a raster + population-rate image atomically."""
 
+import os
+
 import pytest
 
 from spikeforge.synapses.networks import simulate_network
@@ -12,6 +14,9 @@ def test_plot_network_writes_a_png_and_no_temporary_file(tmp_path):
     out = plot_network(res, tmp_path / "net.png")
     assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["net.png"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_plot_network_rejects_other_objects(tmp_path):

@@ -13,6 +13,7 @@ import math
 
 import pytest
 import torch
+from scipy import integrate, optimize, special
 
 from spikeforge.synapses import NetworkResult
 from spikeforge.synapses.networks import brunel, simulate_network, vogels_abbott
@@ -57,6 +58,28 @@ def test_brunel_regimes_are_told_apart(brunel_runs):
     assert ai["cv_isi"] > 3 * sr["cv_isi"]
     assert sr["synchrony"] > 5 * ai["synchrony"]
     assert sr["fano_population"] > 5 * ai["fano_population"]
+
+
+def _mean_field_rate(J, c_exc, g, eta, gamma=0.25, tau=0.02, t_ref=0.002, theta=20.0, v_reset=10.0):
+    """Brunel (2000) stationary rate: the fixed point of the Siegert formula in the diffusion approximation."""
+    nu_ext = eta * theta / (J * c_exc * tau)
+
+    def siegert(nu):
+        mu = c_exc * J * tau * (nu_ext + nu * (1 - g * gamma))
+        sigma = J * math.sqrt(c_exc * tau * (nu_ext + nu * (1 + g * g * gamma)))
+        # e^{u^2} (1 + erf u) = erfcx(-u)
+        area, _ = integrate.quad(lambda u: special.erfcx(-u), (v_reset - mu) / sigma, (theta - mu) / sigma)
+        return 1.0 / (t_ref + tau * math.sqrt(math.pi) * area)
+
+    return optimize.brentq(lambda nu: siegert(nu) - nu, 0.01, 1 / t_ref - 1)
+
+
+def test_brunel_asynchronous_rate_matches_mean_field_theory(brunel_runs):
+    # the asynchronous state is the stationary solution of the diffusion approximation (about 49 Hz here;
+    # 38 Hz at full size, J = 0.1 mV and C_E = 1000)
+    p = brunel("ai", **BRUNEL_SCALED).params
+    expected = _mean_field_rate(p["J_effective"], p["in_degree_exc"], p["g"], p["eta"])
+    assert brunel_runs["ai"].summary()["rate_hz"] == pytest.approx(expected, rel=0.1)
 
 
 @pytest.mark.parametrize(("regime", "n_neurons"), [("coba", 2000), ("cuba", 1000)])

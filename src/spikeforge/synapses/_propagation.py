@@ -54,7 +54,8 @@ class DelayBuffer:
     >>> from spikeforge.synapses._connectivity import Synapses, merge
     >>> one = Synapses(torch.tensor([0]), torch.tensor([1]), torch.tensor([2.0]), torch.tensor([3]), torch.tensor([0]))
     >>> buf = DelayBuffer(merge([one], 2))
-    >>> buf.push(torch.tensor([0]), step=0)
+    >>> buf.push(torch.tensor([0]), step=0)  # one synaptic event scheduled
+    1
     >>> [buf.pop(t)[0, 1].item() for t in range(1, 5)]
     [0.0, 0.0, 2.0, 0.0]
     """
