@@ -109,3 +109,5 @@ def test_simulation_equals_dense_simulation(generator):
         history = torch.cat([z.float()[None], history[:-1]])
     assert res.spike_ids.tolist() == ref_ids
     assert torch.round(res.spike_times / res.dt).long().tolist() == ref_steps
+    # event-driven: the work done is exactly the outgoing synapses of the neurons that fired
+    assert res.n_events == int(conn.out_degree()[res.spike_ids].sum())
