@@ -30,8 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--plot-dir", type=Path, default=None, help="write a raster + rate figure per run")
     parser.add_argument("--json", action="store_true", help="print one JSON object per run instead of a table")
-    parser.add_argument("--set", action="append", default=[], metavar="K=V",
-                        help="network parameter override, e.g. n_exc=2000 (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="network parameter override, e.g. n_exc=2000 (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -50,11 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         duration = args.duration or RUNS[key]
         res = simulate_network(name, regime=regime, duration=duration, seed=args.seed, **overrides)
         s = res.summary()
-        row = {"network": key, "n_neurons": res.n_neurons, "n_synapses": res.n_synapses, "duration_s": duration,
-               "rate_hz": s["rate_hz"], "cv_isi": s["cv_isi"], "synchrony": s["synchrony"],
-               "fano_population": s["fano_population"], "build_s": res.build_time, "wall_s": res.wall_time,
-               "events_per_s": res.n_events / res.wall_time if res.wall_time else float("nan"),
-               "threads": torch.get_num_threads()}
+        row = {
+            "network": key,
+            "n_neurons": res.n_neurons,
+            "n_synapses": res.n_synapses,
+            "duration_s": duration,
+            "rate_hz": s["rate_hz"],
+            "cv_isi": s["cv_isi"],
+            "synchrony": s["synchrony"],
+            "fano_population": s["fano_population"],
+            "build_s": res.build_time,
+            "wall_s": res.wall_time,
+            "events_per_s": res.n_events / res.wall_time if res.wall_time else float("nan"),
+            "threads": torch.get_num_threads(),
+        }
         rows.append(row)
         if args.plot_dir is not None:
             from spikeforge.viz._network import plot_network
@@ -63,13 +77,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps(row), flush=True)
     if not args.json:
-        print("| network | N | synapses | T (s) | rate (Hz) | CV ISI | synchrony | Fano | build (s) | sim wall (s) "
-              "| events/s |")
+        print(
+            "| network | N | synapses | T (s) | rate (Hz) | CV ISI | synchrony | Fano | build (s) | sim wall (s) "
+            "| events/s |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['network']} | {r['n_neurons']} | {r['n_synapses']} | {r['duration_s']:g} | "
-                  f"{r['rate_hz']:.2f} | {r['cv_isi']:.3f} | {r['synchrony']:.4f} | {r['fano_population']:.1f} | "
-                  f"{r['build_s']:.1f} | {r['wall_s']:.1f} | {r['events_per_s']:.3g} |")
+            print(
+                f"| {r['network']} | {r['n_neurons']} | {r['n_synapses']} | {r['duration_s']:g} | "
+                f"{r['rate_hz']:.2f} | {r['cv_isi']:.3f} | {r['synchrony']:.4f} | {r['fano_population']:.1f} | "
+                f"{r['build_s']:.1f} | {r['wall_s']:.1f} | {r['events_per_s']:.3g} |"
+            )
     return 0
 
 

@@ -62,15 +62,16 @@ def test_dale_law_holds_for_every_synapse(kind):
         specs = dict(exc=(0, 1), inh=(1, 1) if regime == "coba" else (1, -1))
     conn = net.connectivity
     excitatory = torch.zeros(net.n_neurons, dtype=torch.bool)
-    excitatory[net.populations["exc"].start:net.populations["exc"].stop] = True
+    excitatory[net.populations["exc"].start : net.populations["exc"].stop] = True
     check_dale(conn, excitatory, **specs)
     # the same, neuron by neuron: one channel and one sign per presynaptic neuron, no zero weights
     pre = conn.pre
     sign = torch.sign(conn.weight).long()
     assert bool((sign != 0).all())
     key = conn.channel * 3 + sign + 1
-    per_neuron = torch.zeros(net.n_neurons, 6, dtype=torch.long).index_put_((pre, key), torch.ones_like(pre),
-                                                                          accumulate=True)
+    per_neuron = torch.zeros(net.n_neurons, 6, dtype=torch.long).index_put_(
+        (pre, key), torch.ones_like(pre), accumulate=True
+    )
     assert bool(((per_neuron > 0).sum(dim=1) <= 1).all())
     exc_channel, exc_sign = specs["exc"]
     assert bool((conn.channel[excitatory[pre]] == exc_channel).all())
@@ -78,8 +79,13 @@ def test_dale_law_holds_for_every_synapse(kind):
 
 
 def test_check_dale_rejects_a_mixed_neuron():
-    syn = Synapses(pre=torch.tensor([0, 0]), post=torch.tensor([1, 2]), weight=torch.tensor([1.0, -1.0]),
-                   delay=torch.tensor([1, 1]), channel=torch.tensor([0, 0]))
+    syn = Synapses(
+        pre=torch.tensor([0, 0]),
+        post=torch.tensor([1, 2]),
+        weight=torch.tensor([1.0, -1.0]),
+        delay=torch.tensor([1, 1]),
+        channel=torch.tensor([0, 0]),
+    )
     with pytest.raises(ValueError, match="Dale's law: synapse 1 from excitatory neuron 0"):
         check_dale(merge([syn], 3), torch.tensor([True, True, False]))
 

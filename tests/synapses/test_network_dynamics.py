@@ -32,8 +32,11 @@ def test_current_synapses_are_integrated_exactly():
 
     t_eval = dt * np.arange(1, steps + 1)
     ref = solve_ivp(rhs, (0, t_eval[-1]), [v0, ge, gi], t_eval=t_eval, rtol=1e-10, atol=1e-12).y[0]
-    state = model.init(torch.tensor([v0], dtype=torch.float64), torch.tensor([ge], dtype=torch.float64),
-                       torch.tensor([gi], dtype=torch.float64))
+    state = model.init(
+        torch.tensor([v0], dtype=torch.float64),
+        torch.tensor([ge], dtype=torch.float64),
+        torch.tensor([gi], dtype=torch.float64),
+    )
     got = _run(model, state, steps, dt)[:, 0].numpy()
     assert np.max(np.abs(got - ref)) < 1e-7  # exact, even with a coarse step
 
@@ -51,8 +54,11 @@ def test_conductance_synapses_converge_to_the_ode_solution():
     errors = []
     for dt in (0.2 * ms, 0.1 * ms, 0.05 * ms):
         steps = round(horizon / dt)
-        state = model.init(torch.tensor([v0], dtype=torch.float64), torch.tensor([ge], dtype=torch.float64),
-                           torch.tensor([gi], dtype=torch.float64))
+        state = model.init(
+            torch.tensor([v0], dtype=torch.float64),
+            torch.tensor([ge], dtype=torch.float64),
+            torch.tensor([gi], dtype=torch.float64),
+        )
         got = _run(model, state, steps, dt)[:, 0].numpy()
         expected = ref.sol(dt * np.arange(1, steps + 1))[0]
         errors.append(np.max(np.abs(got - expected)))
@@ -76,7 +82,7 @@ def test_delta_synapses_jump_and_the_refractory_clamp_lasts_t_ref():
         vs.append(float(state.v))
     times = [i for i, s in enumerate(spikes) if s]
     assert np.diff(times).tolist() == [21, 21]  # 20 clamped steps + the step that fires
-    assert all(v == 10.0 for v in vs[times[0]:times[0] + 21])
+    assert all(v == 10.0 for v in vs[times[0] : times[0] + 21])
 
 
 def test_invalid_parameters_are_rejected():

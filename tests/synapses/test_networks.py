@@ -23,8 +23,10 @@ BRUNEL_SCALED = dict(n_exc=2000, scaling="density")
 
 @pytest.fixture(scope="module")
 def brunel_runs() -> dict[str, NetworkResult]:
-    return {regime: simulate_network("brunel", regime=regime, duration=0.3, seed=3, **BRUNEL_SCALED)
-            for regime in ("sr", "ai")}
+    return {
+        regime: simulate_network("brunel", regime=regime, duration=0.3, seed=3, **BRUNEL_SCALED)
+        for regime in ("sr", "ai")
+    }
 
 
 def test_brunel_scaling_keeps_the_published_drive():
@@ -99,8 +101,16 @@ def test_vogels_abbott_sustains_asynchronous_activity(regime, n_neurons):
 
 
 def test_result_carries_traces_and_summary_keys():
-    res = simulate_network("brunel", regime="ai", duration=0.02, n_exc=200, scaling="density", record=("v",),
-                           record_neurons=[0, 5, 249], record_every=2)
+    res = simulate_network(
+        "brunel",
+        regime="ai",
+        duration=0.02,
+        n_exc=200,
+        scaling="density",
+        record=("v",),
+        record_neurons=[0, 5, 249],
+        record_every=2,
+    )
     assert res.state["v"].shape == (100, 3)
     assert torch.allclose(res.state_times[:3], torch.tensor([0.0, 0.2e-3, 0.4e-3], dtype=torch.float64))
     assert res.population_rate.shape == (200,)

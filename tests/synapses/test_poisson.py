@@ -23,8 +23,8 @@ def test_counts_follow_the_poisson_distribution(lam, generator):
     observed = torch.bincount(k, minlength=support.numel()).double()
     keep = expected >= 20
     lo, hi = int(torch.nonzero(keep)[0]), int(torch.nonzero(keep)[-1])
-    obs = torch.cat([observed[: lo + 1].sum()[None], observed[lo + 1:hi], observed[hi:].sum()[None]])
-    exp = torch.cat([expected[: lo + 1].sum()[None], expected[lo + 1:hi], (n - expected[:hi].sum())[None]])
+    obs = torch.cat([observed[: lo + 1].sum()[None], observed[lo + 1 : hi], observed[hi:].sum()[None]])
+    exp = torch.cat([expected[: lo + 1].sum()[None], expected[lo + 1 : hi], (n - expected[:hi].sum())[None]])
     if obs.numel() > 1:
         assert stats.chisquare(obs.numpy(), exp.numpy()).pvalue > 1e-4
 
@@ -36,8 +36,14 @@ def test_background_delivers_the_asked_rate_within_its_window():
     conn = merge([], n)
     window = (40 * ms, 140 * ms)
     bg = PoissonInput(range(n), rate=rate, weight=weight, start=window[0], stop=window[1])
-    net = Network(model=model, connectivity=conn, populations={"all": range(n)}, state=model.init(torch.zeros(n)),
-                  dt=0.1 * ms, background=(bg,))
+    net = Network(
+        model=model,
+        connectivity=conn,
+        populations={"all": range(n)},
+        state=model.init(torch.zeros(n)),
+        dt=0.1 * ms,
+        background=(bg,),
+    )
     monitor = StateMonitor(("v",), list(range(n)), every=100)
     simulate(net, duration=200 * ms, generator=torch.Generator().manual_seed(5), monitors=(monitor,), chunk=300)
     v = monitor.data["v"].double()  # [records every 10 ms, n]

@@ -27,9 +27,13 @@ def test_gather_rows_matches_python_concatenation(generator):
 
 
 def test_each_synapse_delivers_exactly_its_delay_later():
-    syn = Synapses(pre=torch.tensor([0, 0, 1, 2, 2]), post=torch.tensor([1, 3, 0, 2, 3]),
-                   weight=torch.tensor([1.0, 2.0, 4.0, 8.0, 16.0]), delay=torch.tensor([1, 5, 3, 7, 2]),
-                   channel=torch.zeros(5, dtype=torch.int64))
+    syn = Synapses(
+        pre=torch.tensor([0, 0, 1, 2, 2]),
+        post=torch.tensor([1, 3, 0, 2, 3]),
+        weight=torch.tensor([1.0, 2.0, 4.0, 8.0, 16.0]),
+        delay=torch.tensor([1, 5, 3, 7, 2]),
+        channel=torch.zeros(5, dtype=torch.int64),
+    )
     buf = DelayBuffer(merge([syn], 4))
     fire = {10: [0], 11: [2], 12: [1]}
     arrivals = set()
@@ -46,10 +50,20 @@ def test_each_synapse_delivers_exactly_its_delay_later():
 def test_a_spike_reaches_its_target_d_steps_later_in_a_run(d):
     # neuron 0 starts above threshold and fires at step 0; its one synapse kicks neuron 1 over threshold
     model = DeltaLIF(t_ref=50 * ms)
-    syn = Synapses(pre=torch.tensor([0]), post=torch.tensor([1]), weight=torch.tensor([50.0]),
-                   delay=torch.tensor([d]), channel=torch.tensor([0]))
-    net = Network(model=model, connectivity=merge([syn], 2), populations={"all": range(2)},
-                  state=model.init(torch.tensor([100.0, 0.0])), dt=0.1 * ms)
+    syn = Synapses(
+        pre=torch.tensor([0]),
+        post=torch.tensor([1]),
+        weight=torch.tensor([50.0]),
+        delay=torch.tensor([d]),
+        channel=torch.tensor([0]),
+    )
+    net = Network(
+        model=model,
+        connectivity=merge([syn], 2),
+        populations={"all": range(2)},
+        state=model.init(torch.tensor([100.0, 0.0])),
+        dt=0.1 * ms,
+    )
     res = simulate(net, duration=3 * ms)
     assert res.spike_ids.tolist() == [0, 1]
     assert round((float(res.spike_times[1]) - float(res.spike_times[0])) / res.dt) == d
@@ -57,9 +71,17 @@ def test_a_spike_reaches_its_target_d_steps_later_in_a_run(d):
 
 def _random_table(generator, n=60, channels=2):
     half = n // 2
-    parts = [fixed_probability(range(0, half), range(n), 0.2, weight=torch.rand(1, generator=generator).item(),
-                               channel=0, generator=generator),
-             fixed_probability(range(half, n), range(n), 0.2, channel=channels - 1, generator=generator)]
+    parts = [
+        fixed_probability(
+            range(0, half),
+            range(n),
+            0.2,
+            weight=torch.rand(1, generator=generator).item(),
+            channel=0,
+            generator=generator,
+        ),
+        fixed_probability(range(half, n), range(n), 0.2, channel=channels - 1, generator=generator),
+    ]
     conn = merge(parts, n, n_channels=channels)
     # random per-synapse weights and delays in 1..6
     weight = torch.randn(conn.nnz, generator=generator)
@@ -80,8 +102,9 @@ def test_event_driven_input_equals_dense_reference(generator):
     got = torch.stack(got)  # [T, C, N]
     dense = conn.to_dense()  # [C, D, pre, post]
     # shifted[d - 1, t] = z[t - d] (zero before the start)
-    shifted = torch.stack([torch.cat([torch.zeros(d, n), z[: steps - d].double()]) for d in
-                           range(1, dense.shape[1] + 1)]).double()
+    shifted = torch.stack(
+        [torch.cat([torch.zeros(d, n), z[: steps - d].double()]) for d in range(1, dense.shape[1] + 1)]
+    ).double()
     expected = torch.einsum("dtj,cdji->tci", shifted, dense)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
 

@@ -111,8 +111,10 @@ def _delays(delay: int | torch.Tensor, n: int) -> torch.Tensor:
     if d.numel() != n:
         raise ValueError(f"delay: expected one integer step count or one per synapse ({n}), got {d.numel()} values")
     if n and int(d.min()) < 1:
-        raise ValueError(f"delay: expected delays of at least 1 time step, got {int(d.min())}; "
-                         "round the delay to steps with round(delay / dt) and use dt <= delay")
+        raise ValueError(
+            f"delay: expected delays of at least 1 time step, got {int(d.min())}; "
+            "round the delay to steps with round(delay / dt) and use dt <= delay"
+        )
     return d.contiguous()
 
 
@@ -122,13 +124,23 @@ def _finish(pre, post, weight, delay, channel) -> Synapses:
     w = w.expand(n).clone() if w.dim() == 0 else w
     if w.numel() != n:
         raise ValueError(f"weight: expected a number or one value per synapse ({n}), got {w.numel()} values")
-    return Synapses(pre=pre, post=post, weight=w, delay=_delays(delay, n),
-                    channel=torch.full((n,), int(channel), dtype=torch.int64))
+    return Synapses(
+        pre=pre, post=post, weight=w, delay=_delays(delay, n), channel=torch.full((n,), int(channel), dtype=torch.int64)
+    )
 
 
-def fixed_indegree(pre: range | slice, post: range | slice, k: int, *, weight: float | torch.Tensor = 1.0,
-                   delay: int | torch.Tensor = 1, channel: int = 0, autapses: bool = False,
-                   generator: torch.Generator | None = None, chunk: int = 256) -> Synapses:
+def fixed_indegree(
+    pre: range | slice,
+    post: range | slice,
+    k: int,
+    *,
+    weight: float | torch.Tensor = 1.0,
+    delay: int | torch.Tensor = 1,
+    channel: int = 0,
+    autapses: bool = False,
+    generator: torch.Generator | None = None,
+    chunk: int = 256,
+) -> Synapses:
     """Each neuron of ``post`` receives exactly ``k`` synapses from distinct, randomly chosen neurons of ``pre``.
 
     Args:
@@ -151,8 +163,10 @@ def fixed_indegree(pre: range | slice, post: range | slice, k: int, *, weight: f
     overlap = not autapses and pre.start < post.stop and post.start < pre.stop
     available = n_pre - (1 if overlap else 0)
     if k > available:
-        raise ValueError(f"k: expected at most {available} distinct sources per target "
-                         f"(population of {n_pre}{', no autapses' if overlap else ''}), got {k}")
+        raise ValueError(
+            f"k: expected at most {available} distinct sources per target "
+            f"(population of {n_pre}{', no autapses' if overlap else ''}), got {k}"
+        )
     sources = []
     for first in range(post.start, post.stop, chunk):
         targets = torch.arange(first, min(first + chunk, post.stop))
@@ -167,9 +181,18 @@ def fixed_indegree(pre: range | slice, post: range | slice, k: int, *, weight: f
     return _finish(src, dst, weight, delay, channel)
 
 
-def fixed_probability(pre: range | slice, post: range | slice, p: float, *, weight: float | torch.Tensor = 1.0,
-                      delay: int | torch.Tensor = 1, channel: int = 0, autapses: bool = False,
-                      generator: torch.Generator | None = None, chunk: int = 512) -> Synapses:
+def fixed_probability(
+    pre: range | slice,
+    post: range | slice,
+    p: float,
+    *,
+    weight: float | torch.Tensor = 1.0,
+    delay: int | torch.Tensor = 1,
+    channel: int = 0,
+    autapses: bool = False,
+    generator: torch.Generator | None = None,
+    chunk: int = 512,
+) -> Synapses:
     """Connect every ordered pair (source in ``pre``, target in ``post``) independently with probability ``p``.
 
     Args: as :func:`fixed_indegree`, with ``p`` in [0, 1] instead of ``k``; ``weight`` given per synapse is ordered
@@ -207,14 +230,23 @@ def merge(parts: list[Synapses], n_neurons: int, *, n_channels: int = 1) -> Conn
     """Sort the synapses of ``parts`` by presynaptic neuron into one :class:`Connectivity` over ``n_neurons``."""
     if not parts:
         empty = torch.zeros(0, dtype=torch.int64)
-        return Connectivity(torch.zeros(n_neurons + 1, dtype=torch.int64), empty, empty.float(), empty, empty,
-                            n_neurons, n_neurons, n_channels)
+        return Connectivity(
+            torch.zeros(n_neurons + 1, dtype=torch.int64),
+            empty,
+            empty.float(),
+            empty,
+            empty,
+            n_neurons,
+            n_neurons,
+            n_channels,
+        )
     pre = torch.cat([s.pre for s in parts])
     post = torch.cat([s.post for s in parts])
     for name, idx in (("pre", pre), ("post", post)):
         if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n_neurons):
-            raise ValueError(f"{name}: neuron indices must lie in [0, {n_neurons}), got [{int(idx.min())}, "
-                             f"{int(idx.max())}]")
+            raise ValueError(
+                f"{name}: neuron indices must lie in [0, {n_neurons}), got [{int(idx.min())}, {int(idx.max())}]"
+            )
     channel = torch.cat([s.channel for s in parts])
     if channel.numel() and int(channel.max()) >= n_channels:
         raise ValueError(f"channel: the neuron model has {n_channels} channel(s), got index {int(channel.max())}")
@@ -222,15 +254,21 @@ def merge(parts: list[Synapses], n_neurons: int, *, n_channels: int = 1) -> Conn
     counts = torch.bincount(pre, minlength=n_neurons)
     indptr = torch.zeros(n_neurons + 1, dtype=torch.int64)
     torch.cumsum(counts, 0, out=indptr[1:])
-    return Connectivity(indptr=indptr, post=post[order].contiguous(),
-                        weight=torch.cat([s.weight for s in parts])[order].contiguous(),
-                        delay=torch.cat([s.delay for s in parts])[order].contiguous(),
-                        channel=channel[order].contiguous(), n_pre=n_neurons, n_post=n_neurons,
-                        n_channels=n_channels)
+    return Connectivity(
+        indptr=indptr,
+        post=post[order].contiguous(),
+        weight=torch.cat([s.weight for s in parts])[order].contiguous(),
+        delay=torch.cat([s.delay for s in parts])[order].contiguous(),
+        channel=channel[order].contiguous(),
+        n_pre=n_neurons,
+        n_post=n_neurons,
+        n_channels=n_channels,
+    )
 
 
-def check_dale(conn: Connectivity, excitatory: torch.Tensor, *, exc: tuple[int, int] = (0, 1),
-               inh: tuple[int, int] = (0, -1)) -> None:
+def check_dale(
+    conn: Connectivity, excitatory: torch.Tensor, *, exc: tuple[int, int] = (0, 1), inh: tuple[int, int] = (0, -1)
+) -> None:
     """Raise ``ValueError`` unless every synapse obeys Dale's law for its presynaptic neuron's type.
 
     Args:
@@ -242,6 +280,7 @@ def check_dale(conn: Connectivity, excitatory: torch.Tensor, *, exc: tuple[int, 
             a conductance-based network uses ``(1, +1)`` (the inhibitory channel carries the sign), a current-based
             one with two channels ``(1, -1)``.
     """
+
     def ok(spec: tuple[int, int]) -> torch.Tensor:
         channel, sign = spec
         return (conn.channel == channel) & (conn.weight * sign >= 0)
@@ -252,6 +291,8 @@ def check_dale(conn: Connectivity, excitatory: torch.Tensor, *, exc: tuple[int, 
         j = int(torch.nonzero(bad)[0])
         kind = "excitatory" if bool(exc_syn[j]) else "inhibitory"
         spec = exc if bool(exc_syn[j]) else inh
-        raise ValueError(f"Dale's law: synapse {j} from {kind} neuron {int(conn.pre[j])} has weight "
-                         f"{float(conn.weight[j]):g} on channel {int(conn.channel[j])}; expected channel {spec[0]} "
-                         f"and weight {'>= 0' if spec[1] > 0 else '<= 0'}")
+        raise ValueError(
+            f"Dale's law: synapse {j} from {kind} neuron {int(conn.pre[j])} has weight "
+            f"{float(conn.weight[j]):g} on channel {int(conn.channel[j])}; expected channel {spec[0]} "
+            f"and weight {'>= 0' if spec[1] > 0 else '<= 0'}"
+        )

@@ -79,8 +79,9 @@ class _LIFBase:
         if not (isinstance(self.t_ref, int | float) and self.t_ref >= 0):
             raise ValueError(f"t_ref: expected a refractory period >= 0 in seconds, got {self.t_ref!r}")
         if not self.v_reset < self.threshold:
-            raise ValueError(f"v_reset: expected a reset below the threshold ({self.threshold} mV), "
-                             f"got {self.v_reset} mV")
+            raise ValueError(
+                f"v_reset: expected a reset below the threshold ({self.threshold} mV), got {self.v_reset} mV"
+            )
 
     def _fire(self, v: torch.Tensor, ref: torch.Tensor, dt: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Clamp refractory neurons, threshold, reset; returns ``(z, v, ref)``."""
@@ -126,11 +127,16 @@ class CurrentLIF(_LIFBase):
         _positive("tau_exc", self.tau_exc)
         _positive("tau_inh", self.tau_inh)
 
-    def init(self, v: torch.Tensor, g_exc: torch.Tensor | None = None,
-             g_inh: torch.Tensor | None = None) -> SynapticLIFState:
+    def init(
+        self, v: torch.Tensor, g_exc: torch.Tensor | None = None, g_inh: torch.Tensor | None = None
+    ) -> SynapticLIFState:
         zeros = torch.zeros_like(v)
-        return SynapticLIFState(v, zeros if g_exc is None else g_exc, zeros if g_inh is None else g_inh,
-                                torch.zeros(v.shape, dtype=torch.int32))
+        return SynapticLIFState(
+            v,
+            zeros if g_exc is None else g_exc,
+            zeros if g_inh is None else g_inh,
+            torch.zeros(v.shape, dtype=torch.int32),
+        )
 
     def _propagator(self, tau_syn: float, dt: float) -> float:
         if abs(tau_syn - self.tau_mem) < 1e-12:
@@ -142,7 +148,9 @@ class CurrentLIF(_LIFBase):
         g_exc = state.g_exc + x[0]
         g_inh = state.g_inh + x[1]
         v = (state.v * beta).add_(self.v_rest * (1 - beta))
-        v = v.add_(g_exc, alpha=self._propagator(self.tau_exc, dt)).add_(g_inh, alpha=self._propagator(self.tau_inh, dt))
+        v = v.add_(g_exc, alpha=self._propagator(self.tau_exc, dt)).add_(
+            g_inh, alpha=self._propagator(self.tau_inh, dt)
+        )
         z, v, ref = self._fire(v, state.ref, dt)
         return z, SynapticLIFState(v, g_exc * math.exp(-dt / self.tau_exc), g_inh * math.exp(-dt / self.tau_inh), ref)
 

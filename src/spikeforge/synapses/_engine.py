@@ -147,14 +147,24 @@ class NetworkResult:
 
 
 def _check_duration(duration: float, dt: float) -> int:
-    if not isinstance(duration, int | float) or isinstance(duration, bool) or not math.isfinite(duration) \
-            or duration <= 0:
+    if (
+        not isinstance(duration, int | float)
+        or isinstance(duration, bool)
+        or not math.isfinite(duration)
+        or duration <= 0
+    ):
         raise ValueError(f"duration: expected a positive time in seconds (e.g. 1.0 or 500 * ms), got {duration!r}")
     return max(1, round(duration / dt))
 
 
-def simulate(network: Network, *, duration: float, generator: torch.Generator | None = None,
-             monitors: tuple[StateMonitor, ...] = (), chunk: int = 500) -> NetworkResult:
+def simulate(
+    network: Network,
+    *,
+    duration: float,
+    generator: torch.Generator | None = None,
+    monitors: tuple[StateMonitor, ...] = (),
+    chunk: int = 500,
+) -> NetworkResult:
     """Run ``network`` for ``duration`` seconds at its ``dt``; see the module docstring for one step.
 
     Args:
@@ -173,8 +183,10 @@ def simulate(network: Network, *, duration: float, generator: torch.Generator | 
     buffer = DelayBuffer(network.connectivity)
     spikes = SpikeMonitor()
     counts: list[int] = []
-    background = [(bg, bg.active_steps(dt, n_steps), bg.rate * dt, _poisson_cdf(bg.rate * dt) if bg.rate else None)
-                  for bg in network.background]
+    background = [
+        (bg, bg.active_steps(dt, n_steps), bg.rate * dt, _poisson_cdf(bg.rate * dt) if bg.rate else None)
+        for bg in network.background
+    ]
     drawn: list[torch.Tensor | None] = [None] * len(background)
     events = 0
     start = time.perf_counter()
@@ -183,12 +195,15 @@ def simulate(network: Network, *, duration: float, generator: torch.Generator | 
             x = buffer.peek(step)  # a view, cleared once the neurons have used it
             if step % chunk == 0:
                 length = min(chunk, n_steps - step)
-                drawn = [poisson_counts(lam, (length, len(bg.neurons)), generator=generator, cdf=cdf) * bg.weight
-                         if lam and steps.start < step + length and step < steps.stop else None
-                         for bg, steps, lam, cdf in background]
+                drawn = [
+                    poisson_counts(lam, (length, len(bg.neurons)), generator=generator, cdf=cdf) * bg.weight
+                    if lam and steps.start < step + length and step < steps.stop
+                    else None
+                    for bg, steps, lam, cdf in background
+                ]
             for (bg, steps, _, _), block in zip(background, drawn):
                 if block is not None and steps.start <= step < steps.stop:
-                    x[bg.channel, bg.neurons.start:bg.neurons.stop] += block[step % chunk]
+                    x[bg.channel, bg.neurons.start : bg.neurons.stop] += block[step % chunk]
             z, state = model.step(x, state, dt=dt)
             buffer.clear(step)
             ids = torch.nonzero(z).squeeze(1)
@@ -204,10 +219,20 @@ def simulate(network: Network, *, duration: float, generator: torch.Generator | 
     spike_steps, spike_ids = spikes.result()
     first = monitors[0] if monitors else None
     return NetworkResult(
-        spike_times=spike_steps.to(torch.float64) * dt, spike_ids=spike_ids, n_neurons=n, duration=n_steps * dt,
-        dt=dt, population_rate=torch.tensor(counts, dtype=torch.float32) / (n * dt), populations=dict(network.populations),
+        spike_times=spike_steps.to(torch.float64) * dt,
+        spike_ids=spike_ids,
+        n_neurons=n,
+        duration=n_steps * dt,
+        dt=dt,
+        population_rate=torch.tensor(counts, dtype=torch.float32) / (n * dt),
+        populations=dict(network.populations),
         state=dict(first.data) if first else {},
         state_times=(first.steps.to(torch.float64) * dt) if first else torch.zeros(0, dtype=torch.float64),
         state_ids=first.neurons if first else torch.zeros(0, dtype=torch.int64),
-        name=network.name, regime=network.regime, params=dict(network.params), wall_time=wall,
-        n_synapses=network.connectivity.nnz, n_events=events)
+        name=network.name,
+        regime=network.regime,
+        params=dict(network.params),
+        wall_time=wall,
+        n_synapses=network.connectivity.nnz,
+        n_events=events,
+    )

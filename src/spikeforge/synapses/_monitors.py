@@ -36,8 +36,9 @@ class SpikeMonitor:
         if not self._ids:
             empty = torch.zeros(0, dtype=torch.int64)
             return empty, empty.clone()
-        steps = torch.repeat_interleave(torch.tensor(self._steps, dtype=torch.int64),
-                                        torch.tensor(self._counts, dtype=torch.int64))
+        steps = torch.repeat_interleave(
+            torch.tensor(self._steps, dtype=torch.int64), torch.tensor(self._counts, dtype=torch.int64)
+        )
         return steps, torch.cat(self._ids).to(torch.int64)
 
 
@@ -71,8 +72,10 @@ class StateMonitor:
         if missing:
             raise ValueError(f"variables: the neuron state has fields {list(state._fields)}, got unknown {missing}")
         if self.neurons.numel() and (int(self.neurons.min()) < 0 or int(self.neurons.max()) >= n_neurons):
-            raise ValueError(f"neurons: expected indices in [0, {n_neurons}), got "
-                             f"[{int(self.neurons.min())}, {int(self.neurons.max())}]")
+            raise ValueError(
+                f"neurons: expected indices in [0, {n_neurons}), got "
+                f"[{int(self.neurons.min())}, {int(self.neurons.max())}]"
+            )
 
     def record(self, step: int, state: NamedTuple) -> None:
         if step % self.every:
@@ -83,5 +86,7 @@ class StateMonitor:
 
     def finish(self) -> None:
         self.steps = torch.tensor(self._steps, dtype=torch.int64)
-        self.data = {name: (torch.stack(rows) if rows else torch.zeros(0, self.neurons.numel()))
-                     for name, rows in self._rows.items()}
+        self.data = {
+            name: (torch.stack(rows) if rows else torch.zeros(0, self.neurons.numel()))
+            for name, rows in self._rows.items()
+        }

@@ -27,8 +27,9 @@ def _poisson_cdf(lam: float) -> torch.Tensor:
     return torch.cumsum(torch.exp(log_pmf), 0).to(torch.float32)
 
 
-def poisson_counts(lam: float, shape: tuple[int, ...], *, generator: torch.Generator | None = None,
-                   cdf: torch.Tensor | None = None) -> torch.Tensor:
+def poisson_counts(
+    lam: float, shape: tuple[int, ...], *, generator: torch.Generator | None = None, cdf: torch.Tensor | None = None
+) -> torch.Tensor:
     """Independent Poisson(``lam``) counts of the given shape (float32).
 
     >>> g = torch.Generator().manual_seed(0)

@@ -106,8 +106,11 @@ class DelayBuffer:
 
             return pieces(self._target), pieces(self._weight), None if uniform else pieces(self._delay_offset)
         idx = gather_rows(self.conn.indptr, spikes, dtype=self._itype)
-        return (self._target.index_select(0, idx), self._weight.index_select(0, idx),
-                None if uniform else self._delay_offset.index_select(0, idx))
+        return (
+            self._target.index_select(0, idx),
+            self._weight.index_select(0, idx),
+            None if uniform else self._delay_offset.index_select(0, idx),
+        )
 
     def push(self, spikes: torch.Tensor, *, step: int) -> int:
         """Schedule the synapses of the neurons ``spikes`` (int64 ids) fired at ``step``; returns events delivered."""
@@ -118,7 +121,7 @@ class DelayBuffer:
             return 0
         if offset is None:
             base = ((step + self._uniform) % self.slots) * self._slot_size
-            self._flat[base:base + self._slot_size].index_add_(0, target, weight)
+            self._flat[base : base + self._slot_size].index_add_(0, target, weight)
         else:
             target += offset
             target += (step % self.slots) * self._slot_size

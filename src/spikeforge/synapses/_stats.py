@@ -46,8 +46,9 @@ def cv_isi(steps: torch.Tensor, ids: torch.Tensor, n_neurons: int, *, min_interv
     return torch.where(count >= min_intervals, cv, torch.full_like(cv, float("nan")))
 
 
-def binned_counts(steps: torch.Tensor, ids: torch.Tensor, n_neurons: int, *, bin_steps: int,
-                  n_steps: int) -> torch.Tensor:
+def binned_counts(
+    steps: torch.Tensor, ids: torch.Tensor, n_neurons: int, *, bin_steps: int, n_steps: int
+) -> torch.Tensor:
     """Spike counts ``[n_bins, n_neurons]`` (float64) in bins of ``bin_steps`` steps over ``[0, n_steps)``."""
     n_bins = max(1, n_steps // bin_steps)
     keep = steps < n_bins * bin_steps

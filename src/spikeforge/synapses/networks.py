@@ -58,19 +58,50 @@ from ._poisson import PoissonInput
 __all__ = ["BRUNEL_REGIMES", "NETWORKS", "NetworkResult", "brunel", "simulate_network", "vogels_abbott"]
 
 #: Brunel (2000) Fig. 8 parameter points: regime -> (g, nu_ext / nu_thr)
-BRUNEL_REGIMES: dict[str, tuple[float, float]] = {"sr": (3.0, 2.0), "ai": (5.0, 2.0), "si-fast": (6.0, 4.0),
-                                                   "si-slow": (4.5, 0.9)}
+BRUNEL_REGIMES: dict[str, tuple[float, float]] = {
+    "sr": (3.0, 2.0),
+    "ai": (5.0, 2.0),
+    "si-fast": (6.0, 4.0),
+    "si-slow": (4.5, 0.9),
+}
 VOGELS_ABBOTT_REGIMES = ("coba", "cuba")
 
-_VA_DEFAULTS: dict[str, Any] = dict(n_neurons=4000, exc_fraction=0.8, p_connect=0.02, tau_mem=20 * ms,
-                                    threshold=-50.0, v_reset=-60.0, t_ref=5 * ms, tau_exc=5 * ms, tau_inh=10 * ms,
-                                    delay=None, v_rest=None, w_exc=None, w_inh=None, e_exc=0.0, e_inh=-80.0,
-                                    background_rate=0.0, background_weight=None, stim_rate=None,
-                                    stim_duration=50 * ms)
-_BRUNEL_DEFAULTS: dict[str, Any] = dict(n_exc=10000, gamma=0.25, epsilon=0.1, in_degree_exc=None, scaling="in_degree",
-                                        J=0.1, g=None,
-                                        eta=None, delay=1.5 * ms, tau_mem=20 * ms, threshold=20.0, v_reset=10.0,
-                                        t_ref=2 * ms)
+_VA_DEFAULTS: dict[str, Any] = dict(
+    n_neurons=4000,
+    exc_fraction=0.8,
+    p_connect=0.02,
+    tau_mem=20 * ms,
+    threshold=-50.0,
+    v_reset=-60.0,
+    t_ref=5 * ms,
+    tau_exc=5 * ms,
+    tau_inh=10 * ms,
+    delay=None,
+    v_rest=None,
+    w_exc=None,
+    w_inh=None,
+    e_exc=0.0,
+    e_inh=-80.0,
+    background_rate=0.0,
+    background_weight=None,
+    stim_rate=None,
+    stim_duration=50 * ms,
+)
+_BRUNEL_DEFAULTS: dict[str, Any] = dict(
+    n_exc=10000,
+    gamma=0.25,
+    epsilon=0.1,
+    in_degree_exc=None,
+    scaling="in_degree",
+    J=0.1,
+    g=None,
+    eta=None,
+    delay=1.5 * ms,
+    tau_mem=20 * ms,
+    threshold=20.0,
+    v_reset=10.0,
+    t_ref=2 * ms,
+)
 _RECORD_KEYS = ("record", "record_neurons", "record_every")
 
 
@@ -93,8 +124,10 @@ def _delay_steps(delay: float | None, dt: float) -> int:
         return 1
     steps = round(delay / dt)
     if steps < 1:
-        raise ValueError(f"delay: {delay * 1e3:g} ms is shorter than one time step (dt = {dt * 1e3:g} ms); "
-                         "use a smaller dt or a longer delay")
+        raise ValueError(
+            f"delay: {delay * 1e3:g} ms is shorter than one time step (dt = {dt * 1e3:g} ms); "
+            "use a smaller dt or a longer delay"
+        )
     return steps
 
 
@@ -125,15 +158,26 @@ def vogels_abbott(regime: str | None = "coba", *, dt: float = 0.1 * ms, seed: in
     exc, inh = range(0, n_exc), range(n_exc, n)
     prob = min(1.0, p["p_connect"] * 4000 / n)
     if p["w_exc"] < 0 or (coba and p["w_inh"] < 0) or (not coba and p["w_inh"] > 0):
-        raise ValueError(f"w_exc/w_inh: Dale's law needs w_exc >= 0 and w_inh {'>= 0 (conductance)' if coba else '<= 0'}"
-                         f", got {p['w_exc']} and {p['w_inh']}")
-    common = dict(tau_mem=p["tau_mem"], v_rest=p["v_rest"], threshold=p["threshold"], v_reset=p["v_reset"],
-                  t_ref=p["t_ref"], tau_exc=p["tau_exc"], tau_inh=p["tau_inh"])
+        raise ValueError(
+            f"w_exc/w_inh: Dale's law needs w_exc >= 0 and w_inh {'>= 0 (conductance)' if coba else '<= 0'}"
+            f", got {p['w_exc']} and {p['w_inh']}"
+        )
+    common = dict(
+        tau_mem=p["tau_mem"],
+        v_rest=p["v_rest"],
+        threshold=p["threshold"],
+        v_reset=p["v_reset"],
+        t_ref=p["t_ref"],
+        tau_exc=p["tau_exc"],
+        tau_inh=p["tau_inh"],
+    )
     model = ConductanceLIF(**common, e_exc=p["e_exc"], e_inh=p["e_inh"]) if coba else CurrentLIF(**common)
     gen = torch.Generator().manual_seed(seed)
     d = _delay_steps(p["delay"], dt)
-    parts = [fixed_probability(exc, range(n), prob, weight=p["w_exc"], delay=d, channel=0, generator=gen),
-             fixed_probability(inh, range(n), prob, weight=p["w_inh"], delay=d, channel=1, generator=gen)]
+    parts = [
+        fixed_probability(exc, range(n), prob, weight=p["w_exc"], delay=d, channel=0, generator=gen),
+        fixed_probability(inh, range(n), prob, weight=p["w_inh"], delay=d, channel=1, generator=gen),
+    ]
     conn = merge(parts, n, n_channels=2)
     v = p["v_reset"] + torch.rand(n, generator=gen) * (p["threshold"] - p["v_reset"])
     if coba:
@@ -152,8 +196,17 @@ def vogels_abbott(regime: str | None = "coba", *, dt: float = 0.1 * ms, seed: in
     if p["background_rate"]:
         background.append(PoissonInput(range(n), float(p["background_rate"]), weight, channel=0))
     params = {**p, "p_connect_effective": prob, "n_exc": n_exc, "n_inh": n - n_exc, "delay_steps": d}
-    return Network(model=model, connectivity=conn, populations={"exc": exc, "inh": inh}, state=state, dt=dt,
-                   background=tuple(background), name="vogels-abbott", regime=regime, params=params)
+    return Network(
+        model=model,
+        connectivity=conn,
+        populations={"exc": exc, "inh": inh},
+        state=state,
+        dt=dt,
+        background=tuple(background),
+        name="vogels-abbott",
+        regime=regime,
+        params=params,
+    )
 
 
 def brunel(regime: str | None = "ai", *, dt: float = 0.1 * ms, seed: int = 0, **overrides) -> Network:
@@ -190,28 +243,48 @@ def brunel(regime: str | None = "ai", *, dt: float = 0.1 * ms, seed: int = 0, **
     exc, inh = range(0, n_exc), range(n_exc, n)
     if J <= 0 or p["g"] < 0:
         raise ValueError(f"J/g: expected J > 0 mV and g >= 0 (Dale's law), got J={J}, g={p['g']}")
-    model = DeltaLIF(tau_mem=p["tau_mem"], v_rest=0.0, threshold=p["threshold"], v_reset=p["v_reset"],
-                     t_ref=p["t_ref"])
+    model = DeltaLIF(tau_mem=p["tau_mem"], v_rest=0.0, threshold=p["threshold"], v_reset=p["v_reset"], t_ref=p["t_ref"])
     gen = torch.Generator().manual_seed(seed)
     d = _delay_steps(p["delay"], dt)
-    parts = [fixed_indegree(exc, range(n), c_exc, weight=J, delay=d, generator=gen),
-             fixed_indegree(inh, range(n), c_inh, weight=-p["g"] * J, delay=d, generator=gen)]
+    parts = [
+        fixed_indegree(exc, range(n), c_exc, weight=J, delay=d, generator=gen),
+        fixed_indegree(inh, range(n), c_inh, weight=-p["g"] * J, delay=d, generator=gen),
+    ]
     conn = merge(parts, n, n_channels=1)
     nu_thr = p["threshold"] / (J * c_exc * p["tau_mem"])
     nu_ext = p["eta"] * nu_thr
     background = (PoissonInput(range(n), rate=c_exc * nu_ext, weight=J, channel=0),)
     v = torch.rand(n, generator=gen) * p["threshold"]
-    params = {**p, "n_inh": n_inh, "in_degree_exc": c_exc, "J_effective": J, "in_degree_inh": c_inh, "nu_thr_hz": nu_thr,
-              "nu_ext_hz": nu_ext, "epsilon_effective": c_exc / n_exc, "delay_steps": d}
-    return Network(model=model, connectivity=conn, populations={"exc": exc, "inh": inh}, state=model.init(v),
-                   dt=dt, background=background, name="brunel", regime=regime, params=params)
+    params = {
+        **p,
+        "n_inh": n_inh,
+        "in_degree_exc": c_exc,
+        "J_effective": J,
+        "in_degree_inh": c_inh,
+        "nu_thr_hz": nu_thr,
+        "nu_ext_hz": nu_ext,
+        "epsilon_effective": c_exc / n_exc,
+        "delay_steps": d,
+    }
+    return Network(
+        model=model,
+        connectivity=conn,
+        populations={"exc": exc, "inh": inh},
+        state=model.init(v),
+        dt=dt,
+        background=background,
+        name="brunel",
+        regime=regime,
+        params=params,
+    )
 
 
 NETWORKS = {"vogels-abbott": vogels_abbott, "brunel": brunel}
 
 
-def simulate_network(name: str, *, regime: str | None = None, duration: float, dt: float = 0.1e-3, seed: int = 0,
-                     **overrides) -> NetworkResult:
+def simulate_network(
+    name: str, *, regime: str | None = None, duration: float, dt: float = 0.1e-3, seed: int = 0, **overrides
+) -> NetworkResult:
     """Build and run a reference network; returns a :class:`NetworkResult` (``.summary()`` for statistics).
 
     Args:

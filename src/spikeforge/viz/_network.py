@@ -12,8 +12,15 @@ import torch
 __all__ = ["plot_network"]
 
 
-def plot_network(result: Any, path: str | Path, *, max_neurons: int = 500, bin: float = 1e-3,
-                 title: str | None = None, dpi: int = 120) -> Path:
+def plot_network(
+    result: Any,
+    path: str | Path,
+    *,
+    max_neurons: int = 500,
+    bin: float = 1e-3,
+    title: str | None = None,
+    dpi: int = 120,
+) -> Path:
     """Draw a spike raster (top) and the population rate (bottom) of a network run, and write it to ``path``.
 
     Args:
@@ -53,14 +60,14 @@ def plot_network(result: Any, path: str | Path, *, max_neurons: int = 500, bin: 
         next_row += ids.numel()
     rows = lookup[result.spike_ids] if result.spike_ids.numel() else result.spike_ids
     keep = rows >= 0
-    fig, (ax_raster, ax_rate) = plt.subplots(2, 1, figsize=(9, 6), sharex=True,
-                                             gridspec_kw={"height_ratios": [3, 1]})
+    fig, (ax_raster, ax_rate) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     times_ms = result.spike_times[keep].numpy() * 1e3
     rows = rows[keep].numpy()
     for name, (lo, hi) in row.items():
         sel = (rows >= lo) & (rows < hi)
-        ax_raster.scatter(times_ms[sel], rows[sel], s=1.5, marker="|", linewidths=0.6,
-                          color=palette.get(name, "black"), label=name)
+        ax_raster.scatter(
+            times_ms[sel], rows[sel], s=1.5, marker="|", linewidths=0.6, color=palette.get(name, "black"), label=name
+        )
     ax_raster.set_ylabel("neuron (subset)")
     ax_raster.set_ylim(-0.5, max(next_row, 1) - 0.5)
     if len(row) > 1:
