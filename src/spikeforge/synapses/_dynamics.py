@@ -45,14 +45,15 @@ __all__ = ["ConductanceLIF", "CurrentLIF", "DeltaLIF", "DeltaLIFState", "Synapti
 
 
 class DeltaLIFState(NamedTuple):
-    """``v``: membrane (mV) ``[N]``; ``ref``: refractory steps left ``[N]`` (int32)."""
+    """``v``: membrane (mV) ``[N]``; ``ref``: refractory steps left ``[N]`` (int32; <= 0 when free)."""
 
     v: torch.Tensor
     ref: torch.Tensor
 
 
 class SynapticLIFState(NamedTuple):
-    """``v``: membrane (mV); ``g_exc``/``g_inh``: synaptic variables (mV or units of g_leak); ``ref``: steps left."""
+    """``v``: membrane (mV); ``g_exc``/``g_inh``: synaptic variables (mV or units of g_leak); ``ref``: refractory
+    steps left (int32; <= 0 when free)."""
 
     v: torch.Tensor
     g_exc: torch.Tensor
@@ -88,7 +89,8 @@ class _LIFBase:
         v = v.masked_fill(ref > 0, self.v_reset)
         z = v >= self.threshold
         v = v.masked_fill(z, self.v_reset)
-        ref = (ref - 1).clamp_(min=0).masked_fill_(z, round(self.t_ref / dt))
+        # counts down through zero: <= 0 means free (no clamp needed)
+        ref = (ref - 1).masked_fill_(z, round(self.t_ref / dt))
         return z, v, ref
 
 

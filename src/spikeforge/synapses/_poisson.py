@@ -24,7 +24,10 @@ def _poisson_cdf(lam: float) -> torch.Tensor:
     k_max = int(lam + 12 * math.sqrt(lam) + 20)
     k = torch.arange(k_max + 1, dtype=torch.float64)
     log_pmf = k * math.log(lam) - lam - torch.lgamma(k + 1) if lam > 0 else torch.where(k == 0, 0.0, -math.inf)
-    return torch.cumsum(torch.exp(log_pmf), 0).to(torch.float32)
+    cdf = torch.cumsum(torch.exp(log_pmf), 0).to(torch.float32)
+    # entries past the first that rounds to 1 are never reached by u < 1: a shorter table searches faster
+    full = torch.nonzero(cdf >= 1.0)
+    return cdf[: int(full[0]) + 1] if full.numel() else cdf
 
 
 def poisson_counts(

@@ -66,6 +66,7 @@ class DelayBuffer:
         self.n = conn.n_post
         self.buffer = torch.zeros(self.slots, conn.n_channels, conn.n_post, dtype=dtype)
         self._flat = self.buffer.view(-1)
+        self._views = list(self.buffer.unbind(0))  # one [C, N] view per slot
         self._slot_size = conn.n_channels * conn.n_post
         self._ring = self.slots * self._slot_size
         # int32 indices where they fit: half the memory traffic of the gathers
@@ -81,11 +82,11 @@ class DelayBuffer:
 
     def peek(self, step: int) -> torch.Tensor:
         """Input arriving at ``step``, ``[C, N]``, as a view into the buffer: valid until :meth:`clear`."""
-        return self.buffer[step % self.slots]
+        return self._views[step % self.slots]
 
     def clear(self, step: int) -> None:
         """Zero the slot of ``step`` once its input has been used."""
-        self.buffer[step % self.slots].zero_()
+        self._views[step % self.slots].zero_()
 
     def pop(self, step: int) -> torch.Tensor:
         """Input arriving at ``step``, ``[C, N]`` (a copy); the slot is cleared for reuse."""

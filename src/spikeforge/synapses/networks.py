@@ -10,8 +10,8 @@ connected with probability 2 %; :math:`\tau_m = 20` ms, threshold :math:`-50` mV
 
 - ``"coba"``: :math:`\tau_m \dot v = (E_L - v) + g_e (E_e - v) + g_i (E_i - v)` with :math:`E_L = -60` mV,
   :math:`E_e = 0`, :math:`E_i = -80` mV and jumps :math:`\Delta g_e = 6` nS, :math:`\Delta g_i = 67` nS relative to
-  a leak of 10 nS (0.6 and 6.7 in leak units). As in Brette et al. (2007), activity is started by an external
-  Poisson stimulus during the first 50 ms (here 1 kHz of 6 nS events per neuron, ``stim_rate``/``stim_duration``),
+  a leak of 10 nS (0.6 and 6.7 in leak units). As in the PyNN scripts of the Brette et al. (2007) benchmarks,
+  activity is started by an external Poisson stimulus during the first 50 ms (here 1 kHz of 6 nS events per neuron, ``stim_rate``/``stim_duration``),
   on top of random initial conductances near those of the active state; without it the self-sustained state is
   not reliably reached.
 - ``"cuba"``: :math:`\tau_m \dot v = (E_L - v) + g_e + g_i` with :math:`E_L = -49` mV (above threshold, so the network
