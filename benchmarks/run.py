@@ -196,6 +196,89 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def markdown(path: Path) -> str:
+    """The README tables from a results file."""
+    data = json.loads(path.read_text())
+    meta = data["meta"]
+    out = [
+        f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores, {meta['threads']} torch threads), "
+        f"torch {meta['torch']}, Python {meta['python']}, peers {meta['peers']}. {meta['note']}.",
+        "",
+    ]
+    out.append(
+        "| workload | T | B | mode | implementation | ms (median) | ms (min) | x floor | x best peer | peak MiB |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    groups: dict[tuple, list[dict]] = {}
+    for r in data["speed"]:
+        groups.setdefault((r["kind"], r["T"], r["B"], r["mode"]), []).append(r)
+    for key, rows in groups.items():
+        ok = {r["impl"]: r for r in rows if "ms" in r}
+        floor = ok.get("floor", {}).get("ms")
+        peers = [ok[p]["ms"] for p in PEERS if p in ok]
+        best = min(peers) if peers else None
+        for r in rows:
+            if "ms" not in r:
+                out.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {r['impl']} | {r['error']} | | | | |")
+                continue
+            rf = f"{r['ms'] / floor:.2f}" if floor else "-"
+            rp = f"{r['ms'] / best:.2f}" if best else "-"
+            out.append(
+                f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {r['impl']} | {r['ms']:.1f} | "
+                f"{r['ms_min']:.1f} | {rf} | {rp} | {r['peak_mib']:.1f} |"
+            )
+    if data.get("agreement"):
+        out += [
+            "",
+            "| workload | implementation | hidden spikes equal to spikeforge:torch | hidden rate | "
+            "first-layer gradient cosine |",
+            "|---|---|---|---|---|",
+        ]
+        for a in data["agreement"]:
+            out.append(
+                f"| {a['kind']} | {a['impl']} | {100 * a['spike_agreement']:.3f}% | "
+                f"{100 * a['hidden_rate']:.2f}% | {a['grad_cosine']:+.4f} |"
+            )
+    if data.get("memory_vs_T"):
+        lengths = sorted({r["T"] for r in data["memory_vs_T"]})
+        out += [
+            "",
+            "| peak training MiB, W1, B=16 | " + " | ".join(f"T={t}" for t in lengths) + " |",
+            "|---|" + "---|" * len(lengths),
+        ]
+        by_impl: dict[str, dict[int, str]] = {}
+        for r in data["memory_vs_T"]:
+            by_impl.setdefault(r["impl"], {})[r["T"]] = f"{r['peak_mib']:.0f}" if "ms" in r else r["error"]
+        for impl, cells in by_impl.items():
+            out.append(f"| {impl} | " + " | ".join(cells.get(t, "") for t in lengths) + " |")
+    if data.get("activation_bytes"):
+        out += ["", "| one hidden LIF layer | bytes kept per neuron per step |", "|---|---|"]
+        for r in data["activation_bytes"]:
+            out.append(f"| {r['impl']} | {r['bytes_per_neuron_step']:.2f} |")
+    if data.get("density"):
+        d = data["density"]
+        out += [
+            "",
+            "| density | dense infer ms | event infer ms | dense train ms | event train ms |",
+            "|---|---|---|---|---|",
+        ]
+        for r in d["rows"]:
+            out.append(
+                f"| {100 * r['density']:.1f}% | {r['dense_infer']:.2f} | {r['event_infer']:.2f} | "
+                f"{r['dense_train']:.2f} | {r['event_train']:.2f} |"
+            )
+
+        def pct(v):
+            return "above 50%" if v is None else f"{100 * v:.1f}%"
+
+        out.append("")
+        out.append(
+            f"Crossover density (event-driven stops being faster): inference {pct(d['crossover_infer'])}, "
+            f"training {pct(d['crossover_train'])}."
+        )
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -207,10 +290,14 @@ def main() -> None:
         default="speed,agree,memory,bytes,density",
         help="comma-separated parts: speed, agree, memory (training memory vs T), bytes, density",
     )
+    ap.add_argument("--markdown", type=Path, help="print the README tables of a results file and exit")
     ap.add_argument("--name", default=None, help="results file name (default: quick or full)")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.markdown:
+        print(markdown(args.markdown))
         return
 
     import torch

@@ -297,3 +297,30 @@ def test_alif_and_cubalif_modules_resolve_to_the_fused_kernel():
     ctx = {"x": x, "surrogate": surrogate.FastSigmoid()}
     assert kernels.resolve("alif", "auto", params=ALIFParams(), **ctx) is _cpu_alif.alif_seq_cpu
     assert kernels.resolve("cubalif", "auto", params=CubaLIFParams(), **ctx) is _cpu_cuba.cubalif_seq_cpu
+
+
+def _has_triton_gpu() -> bool:
+    import importlib.util
+
+    return torch.cuda.is_available() and importlib.util.find_spec("triton") is not None
+
+
+@pytest.mark.skipif(not _has_triton_gpu(), reason="needs a CUDA GPU and Triton")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("detach", [False, True])
+@pytest.mark.parametrize("surr", SURROGATES, ids=repr)
+def test_lif_triton_matches_reference(dtype, reset, detach, surr):
+    out = []
+    for backend in ("torch", "triton"):
+        g = torch.Generator().manual_seed(7)
+        x = (torch.rand(40, 3, 300, generator=g, dtype=dtype) * 0.7).cuda().requires_grad_()
+        tau = torch.full((300,), 0.01, dtype=dtype, device="cuda", requires_grad=True)
+        thr = torch.full((300,), 1.0, dtype=dtype, device="cuda", requires_grad=True)
+        params = LIFParams(tau_mem=tau, threshold=thr, reset=reset, detach_reset=detach, v_reset=0.1)
+        z, s = lif_seq(x, None, params, surrogate=surr, backend=backend)
+        loss = (z * torch.arange(40, dtype=dtype, device="cuda")[:, None, None]).sum() + (s.v**2).sum()
+        out.append((z.detach(), torch.autograd.grad(loss, (x, tau, thr))))
+    assert torch.equal(out[0][0], out[1][0])
+    for a, b in zip(out[1][1], out[0][1]):
+        _close(a, b, TOL[dtype] * 10, "grad")

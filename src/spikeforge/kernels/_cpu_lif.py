@@ -63,10 +63,10 @@ def _scalar(value: Any) -> float | None:
     return None
 
 
-def _common_ok(x: Any, surrogate: Any) -> bool:
+def _common_ok(x: Any, surrogate: Any, device: str = "cpu") -> bool:
     return (
         isinstance(x, torch.Tensor)
-        and x.device.type == "cpu"
+        and x.device.type == device
         and x.dtype in (torch.float32, torch.float64)
         and x.dim() >= 2
         and x.numel() > 0
@@ -76,12 +76,12 @@ def _common_ok(x: Any, surrogate: Any) -> bool:
     )
 
 
-def supports_lif(x: Any = None, params: Any = None, surrogate: Any = None, **_: Any) -> bool:
+def supports_lif(x: Any = None, params: Any = None, surrogate: Any = None, device: str = "cpu", **_: Any) -> bool:
     """LIF calls the fused kernel runs: CPU, float32/64, no ``tau_syn``, no refractoriness, scalar ``v_leak`` and
     ``v_reset``, a built-in surrogate, not while ``torch.compile`` traces or a ``torch.func`` transform is active."""
     return (
         params is not None
-        and _common_ok(x, surrogate)
+        and _common_ok(x, surrogate, device)
         and params.tau_syn is None
         and not params.t_ref
         and _scalar(params.v_leak) is not None
@@ -90,11 +90,11 @@ def supports_lif(x: Any = None, params: Any = None, surrogate: Any = None, **_: 
     )
 
 
-def supports_if(x: Any = None, params: Any = None, surrogate: Any = None, **_: Any) -> bool:
+def supports_if(x: Any = None, params: Any = None, surrogate: Any = None, device: str = "cpu", **_: Any) -> bool:
     """IF calls the fused kernel runs (as :func:`supports_lif`, without time constants)."""
     return (
         params is not None
-        and _common_ok(x, surrogate)
+        and _common_ok(x, surrogate, device)
         and _scalar(params.v_reset) is not None
         and params.reset in _RESETS
     )

@@ -3,6 +3,8 @@ missing optional dependency: each backend's ``available()`` says whether it can 
 
 from __future__ import annotations
 
+import functools
+
 from . import _cpu_alif, _cpu_cuba, _cpu_li, _cpu_lif, register
 
 __all__: list[str] = []
@@ -13,3 +15,38 @@ register("if", "cpu", _cpu_lif.if_seq_cpu, available=_cpu_lif.available, support
 register("li", "cpu", _cpu_li.li_seq_cpu, available=_cpu_lif.available, supports=_cpu_li.supports_li)
 register("cubalif", "cpu", _cpu_cuba.cubalif_seq_cpu, available=_cpu_lif.available, supports=_cpu_cuba.supports_cubalif)
 register("alif", "cpu", _cpu_alif.alif_seq_cpu, available=_cpu_lif.available, supports=_cpu_alif.supports_alif)
+
+
+def _triton_available() -> bool:
+    """CUDA present and Triton importable (checked without importing it)."""
+    import importlib.util
+
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("triton") is not None
+
+
+def _triton(name: str):
+    def run(*args, **kwargs):
+        from . import _triton_lif  # imported only when a CUDA tensor takes this backend
+
+        return getattr(_triton_lif, name)(*args, **kwargs)
+
+    run.__name__ = name
+    return run
+
+
+register(
+    "lif",
+    "triton",
+    _triton("lif_seq_triton"),
+    available=_triton_available,
+    supports=functools.partial(_cpu_lif.supports_lif, device="cuda"),
+)
+register(
+    "if",
+    "triton",
+    _triton("if_seq_triton"),
+    available=_triton_available,
+    supports=functools.partial(_cpu_lif.supports_if, device="cuda"),
+)
