@@ -1,0 +1,358 @@
+"""`spikeforge simulate MODEL`: run one neuron model (or a reference network) and report its spikes.
+
+Examples::
+
+    spikeforge simulate izhikevich --preset chattering --current 10 --duration 500ms --dt 0.1ms
+    spikeforge simulate hodgkin-huxley --current 5,10,20 --duration 200ms --dt 0.01ms --plot hh.png
+    spikeforge simulate adex --preset adapting --fi-curve 0:800:50 --plot fi.png --json
+    spikeforge simulate network brunel --regime sr --duration 1s --plot brunel.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["MODELS", "add_parser", "parse_time", "run"]
+
+_TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+_TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us)\s*$")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """How the CLI builds and drives one model: its class (``spikeforge.<name>``), units and numerics."""
+
+    cls: str
+    current_unit: str
+    voltage_field: str
+    voltage_unit: str
+    params: tuple[str, ...]
+    time_params: tuple[str, ...] = ()  # parameters in seconds (accept "300ms")
+    max_substep_ms: float | None = None  # models with RK4 sub-steps: the CLI picks enough of them
+    aliases: tuple[str, ...] = field(default=())
+
+
+MODELS: dict[str, ModelInfo] = {
+    "izhikevich": ModelInfo("Izhikevich", "paper units (mV/ms)", "v", "mV", ("a", "b", "c", "d", "v_peak")),
+    "adex": ModelInfo("AdEx", "pA", "v", "mV",
+                      ("C", "g_L", "E_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r", "V_peak"), ("tau_w",)),
+    "hodgkin-huxley": ModelInfo("HodgkinHuxley", "uA/cm^2", "v", "mV",
+                                ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "temperature", "v_threshold",
+                                 "method", "substeps"), max_substep_ms=0.05, aliases=("hh",)),
+    "morris-lecar": ModelInfo("MorrisLecar", "uA/cm^2", "v", "mV",
+                              ("C", "g_L", "g_Ca", "g_K", "V_L", "V_Ca", "V_K", "V_1", "V_2", "V_3", "V_4", "phi",
+                               "v_threshold", "substeps"), max_substep_ms=0.5, aliases=("ml",)),
+    "hindmarsh-rose": ModelInfo("HindmarshRose", "dimensionless", "x", "a.u.",
+                                ("a", "b", "c", "d", "r", "s", "x_R", "x_threshold", "substeps"),
+                                max_substep_ms=0.05, aliases=("hr",)),
+    "resonate-fire": ModelInfo("ResonateAndFire", "1/s", "z", "a.u.", ("b", "omega", "a_thresh")),
+    "cubalif": ModelInfo("CubaLIF", "membrane units", "v", "a.u.",
+                         ("tau_mem", "tau_syn", "threshold", "v_reset", "v_leak", "reset"), ("tau_mem", "tau_syn")),
+    "alif": ModelInfo("ALIF", "membrane units", "v", "a.u.",
+                      ("tau_mem", "tau_adapt", "threshold", "beta", "v_reset", "v_leak", "reset"),
+                      ("tau_mem", "tau_adapt")),
+}
+_ALIASES = {alias: name for name, info in MODELS.items() for alias in info.aliases}
+_ALIASES.update({"hodgkin_huxley": "hodgkin-huxley", "morris_lecar": "morris-lecar",
+                 "hindmarsh_rose": "hindmarsh-rose", "resonate_fire": "resonate-fire",
+                 "resonate-and-fire": "resonate-fire"})
+NETWORK_NAMES = ("vogels-abbott", "brunel")
+
+
+def parse_time(text: str, *, name: str) -> float:
+    """``"1000ms"``, ``"0.1 ms"``, ``"1s"``, ``"250us"`` -> seconds; anything else raises a ValueError naming ``name``."""
+    match = _TIME.match(str(text))
+    if not match:
+        raise ValueError(f"{name}: expected a time with a unit (s, ms or us), e.g. 1000ms or 0.1ms; got {text!r}")
+    value = float(match.group(1)) * _TIME_UNITS[match.group(2)]
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a positive time, got {text!r}")
+    return value
+
+
+def _parse_currents(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--current: expected a number or comma-separated numbers (e.g. 10 or 5,10,20), "
+                         f"got {text!r}") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"--current: expected finite numbers, got {text!r}")
+    return values
+
+
+def _parse_range(text: str) -> list[float]:
+    parts = str(text).split(":")
+    try:
+        start, stop, step = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--fi-curve: expected START:STOP:STEP (e.g. 0:20:1), got {text!r}") from None
+    if step <= 0 or stop < start:
+        raise ValueError(f"--fi-curve: expected STOP >= START and STEP > 0, got {text!r}")
+    n = math.floor((stop - start) / step + 1e-9) + 1
+    if n > 10000:
+        raise ValueError(f"--fi-curve: {n} currents is too many (at most 10000); use a larger STEP")
+    return [start + k * step for k in range(n)]
+
+
+def _parse_params(items: list[str] | None, info: ModelInfo, model: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--param: expected NAME=VALUE (e.g. a=0.02), got {item!r}")
+        if key not in info.params:
+            raise ValueError(f"--param: {model} has no parameter {key!r}; expected one of {list(info.params)}")
+        value = value.strip()
+        if key in info.time_params and _TIME.match(value):
+            params[key] = parse_time(value, name=f"--param {key}")
+        elif key in ("method", "reset"):
+            params[key] = value
+        elif key == "substeps":
+            try:
+                params[key] = int(value)
+            except ValueError:
+                raise ValueError(f"--param substeps: expected a positive integer, got {value!r}") from None
+        else:
+            try:
+                params[key] = float(value)
+            except ValueError:
+                unit = " (seconds, or with a unit: 300ms)" if key in info.time_params else ""
+                raise ValueError(f"--param {key}: expected a number{unit}, got {value!r}") from None
+    return params
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add the ``simulate`` subcommand to an argparse ``subparsers`` object."""
+    names = ", ".join(MODELS)
+    p = sub.add_parser(
+        "simulate", help="simulate one neuron model (or a reference network) under a constant current",
+        description=f"Simulate a neuron model ({names}) under constant currents, or `network vogels-abbott|brunel`.",
+    )
+    p.add_argument("model", help=f"one of {names}, or 'network'")
+    p.add_argument("network", nargs="?", help="with MODEL=network: vogels-abbott or brunel")
+    p.add_argument("--preset", help="a named parameter set of the model (e.g. chattering, adapting, class_I)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="set a model parameter (repeatable)")
+    p.add_argument("--current", help="constant input current(s), comma-separated, in the model's units")
+    p.add_argument("--duration", default="1000ms", help="simulated time with a unit (default 1000ms)")
+    p.add_argument("--dt", default="0.1ms", help="time step with a unit (default 0.1ms)")
+    p.add_argument("--plot", metavar="PNG", help="draw v(t) and the other state variables (or the f-I curve)")
+    p.add_argument("--fi-curve", metavar="START:STOP:STEP", help="sweep the current and report the f-I curve")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--regime", help="network regime (vogels-abbott: coba, cuba; brunel: ai, sr, si-fast, si-slow)")
+    p.add_argument("--seed", type=int, default=0, help="network seed (default 0)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``spikeforge simulate`` for parsed ``args``; prints the result and returns the exit status."""
+    duration = parse_time(args.duration, name="--duration")
+    dt = parse_time(args.dt, name="--dt")
+    if dt > duration:
+        raise ValueError(f"--dt: the step ({args.dt}) is longer than --duration ({args.duration})")
+    if args.model == "network":
+        return _run_network(args, duration, dt)
+    if args.network is not None:
+        raise ValueError(f"simulate: unexpected extra argument {args.network!r} (only `network NAME` takes two)")
+    model = _ALIASES.get(args.model.lower(), args.model.lower())
+    if model not in MODELS:
+        raise ValueError(f"MODEL: expected one of {list(MODELS)} or 'network', got {args.model!r}")
+    if args.regime is not None:
+        raise ValueError("--regime: only for `simulate network ...`")
+    info = MODELS[model]
+    module_cls = _model_class(info)
+    presets = getattr(module_cls, "PRESETS", None)
+    if args.preset is not None and not presets:
+        raise ValueError(f"--preset: {model} has no presets")
+    if args.preset is not None and args.preset not in presets:
+        raise ValueError(f"--preset: {model} knows {sorted(presets)}, got {args.preset!r}")
+    params = _parse_params(args.param, info, model)
+    if args.fi_curve is not None:
+        if args.current is not None:
+            raise ValueError("--current and --fi-curve: give one of them (the f-I curve sweeps the current)")
+        currents = _parse_range(args.fi_curve)
+    elif args.current is not None:
+        currents = _parse_currents(args.current)
+    else:
+        default = getattr(module_cls, "PRESET_CURRENTS", {}).get(args.preset) if args.preset else None
+        if default is None:
+            raise ValueError(f"--current: required for {model} (in {info.current_unit}), e.g. --current 10")
+        currents = [default]
+    record = args.plot is not None and args.fi_curve is None
+    module = _build(module_cls, info, args.preset, params, dt, record)
+    spikes_ms, states = _simulate(module, currents, duration, dt)
+    rates = [len(t) / duration for t in spikes_ms]
+    out = {"model": model, "preset": args.preset, "params": _public_params(module, info),
+           "dt_ms": dt * 1e3, "duration_ms": duration * 1e3, "current": currents, "current_unit": info.current_unit,
+           "spike_times_ms": spikes_ms, "rate_hz": rates}
+    if args.plot is not None:
+        if args.fi_curve is not None:
+            _plot_fi(args.plot, currents, rates, model, info)
+        else:
+            _plot_traces(args.plot, states, spikes_ms, currents, dt, model, info)
+        out["plot"] = args.plot
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        _print_text(out, info, fi=args.fi_curve is not None)
+    return 0
+
+
+def _model_class(info: ModelInfo):
+    from .. import neurons
+
+    return getattr(neurons, info.cls)
+
+
+def _build(module_cls, info: ModelInfo, preset: str | None, params: dict[str, Any], dt: float, record: bool):
+    import torch
+
+    kwargs = dict(params)
+    if preset is not None:
+        kwargs["preset"] = preset
+    if info.max_substep_ms is not None and "substeps" not in kwargs:
+        kwargs["substeps"] = max(1, math.ceil(dt * 1e3 / info.max_substep_ms - 1e-9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a dt the scheme cannot take is an error on the CLI
+        try:
+            return module_cls(dt=dt, dtype=torch.float64, record=record, **kwargs)
+        except RuntimeWarning as warning:
+            raise ValueError(f"--dt: {warning}") from None
+
+
+def _simulate(module, currents: list[float], duration: float, dt: float):
+    import torch
+
+    steps = max(1, round(duration / dt))
+    x = torch.tensor(currents, dtype=torch.float64).reshape(1, -1, 1).expand(steps, -1, 1)
+    with torch.no_grad():
+        z, states = module(x)
+    z = z[:, :, 0]
+    spikes = [[round(t, 6) for t in ((torch.nonzero(z[:, k]).flatten() + 1).to(torch.float64) * dt * 1e3).tolist()]
+              for k in range(z.shape[1])]
+    return spikes, states
+
+
+def _public_params(module, info: ModelInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in info.params:
+        try:
+            value = module.get(name) if name in module._specs else getattr(module, name, None)
+        except AttributeError:
+            value = None
+        if value is None:
+            continue
+        if hasattr(value, "numel"):
+            value = float(value) if value.numel() == 1 else value.tolist()
+        out[name] = value
+    return out
+
+
+def _print_text(out: dict[str, Any], info: ModelInfo, *, fi: bool) -> None:
+    preset = f" ({out['preset']})" if out["preset"] else ""
+    print(f"{out['model']}{preset}: {out['duration_ms']:g} ms at dt = {out['dt_ms']:g} ms")
+    if fi:
+        print(f"{'current (' + info.current_unit + ')':>28}  rate (Hz)")
+        for current, rate in zip(out["current"], out["rate_hz"]):
+            print(f"{current:>28g}  {rate:9.2f}")
+    else:
+        for current, times, rate in zip(out["current"], out["spike_times_ms"], out["rate_hz"]):
+            shown = ", ".join(f"{t:.2f}" for t in times[:50])
+            more = f", ... ({len(times) - 50} more)" if len(times) > 50 else ""
+            noun = "spike" if len(times) == 1 else "spikes"
+            print(f"I = {current:g} {info.current_unit}: {len(times)} {noun}, {rate:.2f} Hz")
+            print(f"  spike times (ms): {shown}{more}" if times else "  no spikes")
+    if "plot" in out:
+        print(f"plot written to {out['plot']}")
+
+
+def _plot_traces(path: str, states, spikes_ms, currents, dt: float, model: str, info: ModelInfo) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fields = [(name, getattr(states, name)) for name in states._fields]
+    panels: list[tuple[str, np.ndarray]] = []
+    for name, value in fields:
+        value = value[:, :, 0]
+        if value.is_complex():
+            panels += [(f"Re {name}", value.real.numpy()), (f"Im {name}", value.imag.numpy())]
+        elif name != "ref":
+            panels.append((name, value.numpy()))
+    panels = panels[:7]
+    t = np.arange(1, panels[0][1].shape[0] + 1) * dt * 1e3
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, figsize=(9, 1.6 + 1.7 * len(panels)), squeeze=False)
+    for ax, (name, value) in zip(axes[:, 0], panels):
+        for k, current in enumerate(currents):
+            ax.plot(t, value[:, k], lw=0.8, label=f"I = {current:g}")
+        ax.set_ylabel(name + (f" ({info.voltage_unit})" if name == info.voltage_field else ""))
+    top = axes[0, 0]
+    for k, times in enumerate(spikes_ms):
+        if times:
+            top.plot(times, [np.nanmax(panels[0][1])] * len(times), "v", ms=4, color=f"C{k}")
+    if len(currents) > 1:
+        top.legend(loc="upper right", fontsize=7)
+    top.set_title(f"{model}: spikes marked (current in {info.current_unit})")
+    axes[-1, 0].set_xlabel("time (ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_fi(path: str, currents, rates, model: str, info: ModelInfo) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(currents, rates, "o-", ms=3)
+    ax.set_xlabel(f"current ({info.current_unit})")
+    ax.set_ylabel("firing rate (Hz)")
+    ax.set_title(f"{model}: f-I curve")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _run_network(args: argparse.Namespace, duration: float, dt: float) -> int:
+    if args.network not in NETWORK_NAMES:
+        raise ValueError(f"network: expected one of {list(NETWORK_NAMES)}, got {args.network!r}")
+    for option in ("preset", "param", "current", "fi_curve"):
+        if getattr(args, option) is not None:
+            raise ValueError(f"--{option.replace('_', '-')}: not used by `simulate network`")
+    try:
+        from ..synapses.networks import simulate_network
+    except ImportError as err:
+        raise ValueError(f"network: network simulation is not available in this installation ({err})") from None
+    result = simulate_network(args.network, regime=args.regime, duration=duration, dt=dt, seed=args.seed)
+    summary = {k: (float(v) if hasattr(v, "__float__") else v) for k, v in result.summary().items()}
+    out = {"model": "network", "network": args.network, "regime": getattr(result, "regime", args.regime),
+           "dt_ms": dt * 1e3, "duration_ms": duration * 1e3, "seed": args.seed,
+           "n_neurons": int(result.n_neurons), "n_spikes": len(result.spike_times), "summary": summary}
+    if args.plot is not None:
+        from ..viz import plot_network
+
+        plot_network(result, args.plot)
+        out["plot"] = args.plot
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        regime = f" ({out['regime']})" if out["regime"] else ""
+        print(f"{args.network}{regime}: {out['n_neurons']} neurons, {out['duration_ms']:g} ms at "
+              f"dt = {out['dt_ms']:g} ms, {out['n_spikes']} spikes")
+        for key, value in summary.items():
+            print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+        if "plot" in out:
+            print(f"raster and population rate written to {out['plot']}")
+    return 0
