@@ -72,7 +72,8 @@ class NetworkResult:
         populations: name -> range of neuron indices.
         state: recorded state traces, name -> ``[n_records, n_recorded]``; ``state_times`` (s), ``state_ids``.
         name, regime, params: the network and its parameters; ``wall_time`` (s) of the simulation loop,
-        ``build_time`` (s), ``n_synapses`` and ``n_events`` (synaptic events delivered).
+        ``build_time`` (s), ``n_synapses`` and ``n_events`` (synaptic events delivered); ``final_state`` the neuron
+        state after the last step.
     """
 
     spike_times: torch.Tensor
@@ -92,6 +93,7 @@ class NetworkResult:
     build_time: float = 0.0
     n_synapses: int = 0
     n_events: int = 0
+    final_state: Any = None
 
     @property
     def n_steps(self) -> int:
@@ -171,10 +173,15 @@ def simulate(
         network: the :class:`Network` (its state is not modified).
         duration: simulated time (s).
         generator: random generator for the Poisson background.
-        monitors: :class:`StateMonitor` objects, filled during the run.
+        monitors: :class:`StateMonitor` objects, filled during the run; the first one's traces are also copied into
+            ``result.state``.
         chunk: steps of background drawn at once.
+
+    Runs on the CPU (the event-driven gather/scatter is written for it); tensors of the network must be CPU tensors.
     """
     dt = check_dt(network.dt)
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk: expected a positive number of steps, got {chunk!r}")
     n_steps = _check_duration(duration, dt)
     n = network.n_neurons
     model, state = network.model, network.state
@@ -235,4 +242,5 @@ def simulate(
         wall_time=wall,
         n_synapses=network.connectivity.nnz,
         n_events=events,
+        final_state=state,
     )
