@@ -72,3 +72,19 @@ def test_clear_errors():
     layer.load_state_dict(lin.state_dict())
     x = (torch.rand(4, 3) < 0.5).float()
     torch.testing.assert_close(layer(x), lin(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("mode", ["auto", "event"])
+def test_inference_one_pass_equals_dense(dtype, mode):
+    layer = EventLinear(120, 9, mode=mode, dtype=dtype)
+    x = (torch.rand(40, 3, 120) < 0.03).to(dtype)
+    with torch.no_grad():
+        y = layer(x)
+        torch.testing.assert_close(y, torch.nn.functional.linear(x, layer.weight, layer.bias), atol=TOL[dtype], rtol=0)
+        graded = x * 0.5
+        if mode == "event":
+            with pytest.raises(ValueError, match="only 0 and 1"):
+                layer(graded)
+        else:
+            torch.testing.assert_close(layer(graded), torch.nn.functional.linear(graded, layer.weight, layer.bias))

@@ -103,6 +103,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         ab = getattr(lib, f"sf_alif_bwd_{suffix}")
         ab.argtypes = [_P] * 19 + [_L, _L, real, real, _I, _I, _I, real, _I]
         ab.restype = None
+        direct = getattr(lib, f"sf_events_direct_{suffix}")
+        direct.argtypes = [_P, _P, _P, _P, _L, _L, _L, _P, _I]
+        direct.restype = _L
         pack = getattr(lib, f"sf_pack_bits_{suffix}")
         pack.argtypes = [_P, _P, _L, _I]
         pack.restype = None

@@ -408,4 +408,29 @@ void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const
 
 DEFINE_ALIF(float, sf_alif_fwd_f32, sf_alif_bwd_f32)
 DEFINE_ALIF(double, sf_alif_fwd_f64, sf_alif_bwd_f64)
+
+/* Inference: scan each row of x and add the weight rows of its spikes in one pass (no index arrays). */
+#define DEFINE_DIRECT(T, NAME) \
+long NAME(const T *x, const T *wt, const T *bias, T *out, long r, long in, long o, int *nonbinary, int threads) { \
+    long total = 0; int bad = 0; \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64) reduction(+:total) reduction(|:bad)") \
+    for (long i = 0; i < r; i++) { \
+        const T *row = x + i * in; T *dst = out + i * o; \
+        for (long k = 0; k < o; k++) dst[k] = bias ? bias[k] : (T)0; \
+        for (long j = 0; j < in; j++) { \
+            T v = row[j]; \
+            if (v != 0) { \
+                const T *src = wt + j * o; \
+                bad |= v != 1; total++; \
+                for (long k = 0; k < o; k++) dst[k] += src[k]; \
+            } \
+        } \
+    } \
+    *nonbinary = bad; \
+    return total; \
+}
+
+DEFINE_DIRECT(float, sf_events_direct_f32)
+DEFINE_DIRECT(double, sf_events_direct_f64)
 """
