@@ -131,3 +131,12 @@ def test_errors_name_argument_expectation_and_value():
         simulate_network("brunel", duration=-1.0, n_exc=100)
     with pytest.raises(ValueError, match=r"delay: 0\.05 ms is shorter than one time step"):
         brunel("ai", n_exc=100, delay=0.05e-3)
+
+
+def test_simulation_restores_the_torch_thread_setting():
+    torch.set_num_threads(2)
+    simulate_network("brunel", regime="ai", duration=0.005, n_exc=100, scaling="density")
+    assert torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="threads: expected a positive number of threads or None"):
+        simulate_network("brunel", regime="ai", duration=0.005, n_exc=100, scaling="density", threads=0)
+    assert torch.get_num_threads() == 2

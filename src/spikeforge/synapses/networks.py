@@ -102,7 +102,7 @@ _BRUNEL_DEFAULTS: dict[str, Any] = dict(
     v_reset=10.0,
     t_ref=2 * ms,
 )
-_RECORD_KEYS = ("record", "record_neurons", "record_every")
+_RECORD_KEYS = ("record", "record_neurons", "record_every", "threads")
 
 
 def _merge_overrides(name: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -296,7 +296,8 @@ def simulate_network(
         seed: seeds the connectivity, the initial state and the background input.
         **overrides: network parameters (see :func:`vogels_abbott` and :func:`brunel`), plus ``record`` (state
             variables to record, e.g. ``("v",)``), ``record_neurons`` (indices, default the first 10) and
-            ``record_every`` (steps).
+            ``record_every`` (steps), and ``threads`` (torch threads during the run, default 1; see
+            :func:`~spikeforge.synapses.simulate`).
 
     >>> res = simulate_network("brunel", regime="ai", duration=0.05, n_exc=400, in_degree_exc=100)
     >>> res.n_neurons, res.summary()["rate_hz"] > 0
@@ -313,6 +314,6 @@ def simulate_network(
         neurons = record.get("record_neurons", range(min(10, network.n_neurons)))
         monitors = (StateMonitor(record["record"], list(neurons), every=int(record.get("record_every", 1))),)
     gen = torch.Generator().manual_seed(seed + 1)
-    result = simulate(network, duration=duration, generator=gen, monitors=monitors)
+    result = simulate(network, duration=duration, generator=gen, monitors=monitors, threads=record.get("threads", 1))
     result.build_time = build
     return result
