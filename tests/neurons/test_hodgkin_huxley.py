@@ -50,7 +50,8 @@ def simulate(dt_ms: float, duration: float, currents=CURRENTS, **kwargs):
 @pytest.mark.parametrize("duration", [40.0, pytest.param(200.0, marks=FULL_LENGTH)])
 @pytest.mark.parametrize("method", ["rk4", "exponential_euler"])
 def test_spike_times_match_solver_at_dt_0_01ms(method, duration):
-    refs, _ = reference(CURRENTS, duration)
+    refs, _ = reference(CURRENTS, max(duration, 80.0))
+    refs = [ref[ref <= duration] for ref in refs]
     sims, _ = simulate(0.01, duration, method=method)
     for ref, sim in zip(refs, sims):
         assert len(ref) >= 2 and len(sim) == len(ref), (len(sim), len(ref))
@@ -87,8 +88,8 @@ def test_rheobase_for_repetitive_firing():
     # repetitive firing of the squid axon model starts near 6.2-6.3 uA/cm^2 (a step from rest; a single spike
     # fires at lower currents); below it the membrane settles after at most a couple of spikes
     currents = (5.5, 6.0, 6.6, 7.0)
-    sims, _ = simulate(0.05, 150.0, currents=currents)
-    late = [np.sum(t > 75.0) for t in sims]
+    sims, _ = simulate(0.05, 120.0, currents=currents)
+    late = [np.sum(t > 60.0) for t in sims]
     assert late[0] == 0 and late[1] == 0 and late[2] >= 3 and late[3] >= 3, late
 
 
@@ -122,7 +123,7 @@ def test_large_dt_warns_and_bad_method_raises():
 def test_gradients_flow_through_the_smooth_spike_readout():
     model = HodgkinHuxley(1, dt=0.05 * ms, learn=("g_K",), dtype=torch.float64, surrogate="sigmoid")
     current = torch.tensor(10.0, dtype=torch.float64, requires_grad=True)
-    z, _ = model(current.expand(400, 1, 1))
+    z, _ = model(current.expand(100, 1, 1))
     assert z.sum() >= 1
     z.sum().backward()
     assert torch.isfinite(current.grad) and current.grad != 0

@@ -47,7 +47,7 @@ def simulate(dt_ms: float, duration: float, **kwargs):
     return spike_times(z[:, 0, :], dt_ms), states
 
 
-@pytest.mark.parametrize("duration", [100.0, pytest.param(1000.0, marks=FULL_LENGTH)])
+@pytest.mark.parametrize("duration", [80.0, pytest.param(1000.0, marks=FULL_LENGTH)])
 def test_spike_times_match_solver_at_dt_0_01ms(duration):
     refs, _ = reference(duration)
     sims, _ = simulate(0.01, duration)
