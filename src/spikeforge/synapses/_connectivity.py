@@ -254,12 +254,16 @@ def merge(parts: list[Synapses], n_neurons: int, *, n_channels: int = 1) -> Conn
     counts = torch.bincount(pre, minlength=n_neurons)
     indptr = torch.zeros(n_neurons + 1, dtype=torch.int64)
     torch.cumsum(counts, 0, out=indptr[1:])
+
+    def sort(values: torch.Tensor) -> torch.Tensor:
+        return values.index_select(0, order)  # several times faster than values[order] on large tables
+
     return Connectivity(
         indptr=indptr,
-        post=post[order].contiguous(),
-        weight=torch.cat([s.weight for s in parts])[order].contiguous(),
-        delay=torch.cat([s.delay for s in parts])[order].contiguous(),
-        channel=channel[order].contiguous(),
+        post=sort(post),
+        weight=sort(torch.cat([s.weight for s in parts])),
+        delay=sort(torch.cat([s.delay for s in parts])),
+        channel=sort(channel),
         n_pre=n_neurons,
         n_post=n_neurons,
         n_channels=n_channels,
