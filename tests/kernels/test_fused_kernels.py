@@ -324,3 +324,30 @@ def test_lif_triton_matches_reference(dtype, reset, detach, surr):
     assert torch.equal(out[0][0], out[1][0])
     for a, b in zip(out[1][1], out[0][1]):
         _close(a, b, TOL[dtype] * 10, "grad")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("detach", [False, True])
+def test_rlif_fused_matches_reference(dtype, reset, detach):
+    from spikeforge.neurons import RLIFState, rlif_seq
+
+    out = []
+    for backend in ("torch", "cpu"):
+        g = torch.Generator().manual_seed(1)
+        x = (torch.rand(30, 4, 9, generator=g, dtype=dtype) * 0.5).requires_grad_()
+        weight = (torch.randn(9, 9, generator=g, dtype=dtype) * 0.3).requires_grad_()
+        tau = torch.full((9,), 0.02, dtype=dtype, requires_grad=True)
+        thr = torch.full((9,), 1.0, dtype=dtype, requires_grad=True)
+        v0 = torch.rand(4, 9, generator=g, dtype=dtype).requires_grad_()
+        z0 = (torch.rand(4, 9, generator=g, dtype=dtype) < 0.3).to(dtype).requires_grad_()
+        state = RLIFState(v0, torch.zeros_like(v0), torch.zeros_like(v0), z0)
+        params = LIFParams(tau_mem=tau, threshold=thr, reset=reset, detach_reset=detach, v_reset=0.1)
+        z, s = rlif_seq(x, state, weight, params, surrogate=surrogate.ATan(), backend=backend)
+        loss = (z * torch.arange(30, dtype=dtype)[:, None, None]).sum() + (s.v**2).sum() + (s.i**2).sum() + s.z.sum()
+        out.append((z.detach(), s.v.detach(), torch.autograd.grad(loss, (x, weight, tau, thr, v0, z0))))
+    (z_ref, v_ref, g_ref), (z, v, g) = out
+    assert 0 < z_ref.mean() < 1
+    assert torch.equal(z, z_ref) and torch.equal(v, v_ref)
+    for a, b in zip(g, g_ref):
+        _close(a, b, TOL[dtype] * 5, "grad")

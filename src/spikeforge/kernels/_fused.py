@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from . import _cpu_alif, _cpu_cuba, _cpu_li, _cpu_lif, register
+from . import _cpu_alif, _cpu_cuba, _cpu_li, _cpu_lif, _cpu_rlif, register
 
 __all__: list[str] = []
 
@@ -50,3 +50,4 @@ register(
     available=_triton_available,
     supports=functools.partial(_cpu_lif.supports_if, device="cuda"),
 )
+register("rlif", "cpu", _cpu_rlif.rlif_seq_cpu, available=_cpu_lif.available, supports=_cpu_rlif.supports_rlif)
