@@ -284,6 +284,7 @@ def main() -> None:
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="W1 at (100, 32) only, 3 timed runs")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sizes", default="", help="workloads and sizes to time, e.g. w1:100x32,w1r:100x32")
     ap.add_argument("--only", default="", help="comma-separated implementations to run (default: all)")
     ap.add_argument(
         "--parts",
@@ -334,6 +335,10 @@ def main() -> None:
             if args.quick
             else [("w1", (100, 32)), ("w1", (250, 32)), ("w1", (500, 16)), ("w1r", (100, 32)), ("w2", (100, 16))]
         )
+        if args.sizes:  # e.g. "w1:100x32,w1r:100x32"
+            plans = [
+                (k, tuple(int(v) for v in tb.split("x"))) for k, tb in (p.split(":") for p in args.sizes.split(","))
+            ]
         impls_for = {"w1": IMPLS_W1, "w1r": IMPLS_W1R, "w2": IMPLS_W2}
         for kind, (steps, batch) in plans:
             for mode in ("infer", "train"):
