@@ -37,7 +37,7 @@ class _FusedALIF(torch.autograd.Function):
         steps, n = x.shape
         suffix = "f64" if x.dtype == torch.float64 else "f32"
         real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
-        train = any(ctx.needs_input_grad[:7])
+        train = cfg["grad"] and any(ctx.needs_input_grad[:7])  # grad mode is off inside forward: decided by caller
         z = torch.empty_like(x)
         v = torch.empty_like(v0)
         a = torch.empty_like(a0)
@@ -120,6 +120,7 @@ def alif_seq_cpu(x_seq, state, params, *, dt, surrogate):
     shape = x_seq.shape
     step = shape[1:]
     cfg = {
+        "grad": torch.is_grad_enabled(),
         "v_leak": _scalar(params.v_leak),
         "v_reset": _scalar(params.v_reset),
         "reset": _RESETS[params.reset],

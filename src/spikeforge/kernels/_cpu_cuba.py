@@ -42,7 +42,7 @@ class _FusedCuba(torch.autograd.Function):
         steps, n = x.shape
         suffix = "f64" if x.dtype == torch.float64 else "f32"
         real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
-        train = any(ctx.needs_input_grad[:7])
+        train = cfg["grad"] and any(ctx.needs_input_grad[:7])  # grad mode is off inside forward: decided by caller
         z = torch.empty_like(x)
         v = torch.empty_like(v0)
         i = torch.empty_like(i0)
@@ -125,6 +125,7 @@ def cubalif_seq_cpu(x_seq, state, params, *, dt, surrogate):
     shape = x_seq.shape
     step = shape[1:]
     cfg = {
+        "grad": torch.is_grad_enabled(),
         "v_leak": _scalar(params.v_leak),
         "v_reset": _scalar(params.v_reset),
         "reset": _RESETS[params.reset],

@@ -123,7 +123,7 @@ class _FusedLIF(torch.autograd.Function):
         real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
         z = torch.empty_like(x)
         v = torch.empty_like(v0)
-        train = any(ctx.needs_input_grad[:4])
+        train = cfg["grad"] and any(ctx.needs_input_grad[:4])  # grad mode is off inside forward: decided by caller
         store = 0 if not train else (2 if cfg["half"] else 1)
         if store == 1:
             hs = torch.empty_like(x)
@@ -228,6 +228,7 @@ def run_fused(
     step_shape = shape[1:]
     x2 = x_seq.reshape(shape[0], -1).contiguous()
     cfg = {
+        "grad": torch.is_grad_enabled(),
         "v_leak": v_leak,
         "v_reset": v_reset,
         "reset": _RESETS[reset],

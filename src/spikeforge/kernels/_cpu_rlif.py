@@ -34,7 +34,7 @@ class _FusedRLIF(torch.autograd.Function):
         m = batch * n
         suffix = "f64" if x.dtype == torch.float64 else "f32"
         real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
-        train = any(ctx.needs_input_grad[:6])
+        train = cfg["grad"] and any(ctx.needs_input_grad[:6])  # grad mode is off inside forward: decided by caller
         zs = torch.empty_like(x)
         hs = torch.empty((steps, m), dtype=x.dtype) if train else torch.empty((1, m), dtype=x.dtype)
         vs = torch.empty((steps + 1, m), dtype=x.dtype)
@@ -139,6 +139,7 @@ def rlif_seq_cpu(x_seq, state, weight, params, *, dt, surrogate):
     beta = torch.exp(-dt / torch.as_tensor(params.tau_mem, dtype=x_seq.dtype, device=x_seq.device))
     step = x_seq.shape[1:]
     cfg = {
+        "grad": torch.is_grad_enabled(),
         "v_leak": _scalar(params.v_leak),
         "v_reset": _scalar(params.v_reset),
         "reset": _RESETS[params.reset],

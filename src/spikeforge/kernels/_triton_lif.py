@@ -174,7 +174,7 @@ class _TritonLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, beta, thr, cfg):  # type: ignore[override]
         steps, n = x.shape
-        train = any(ctx.needs_input_grad[:4])
+        train = cfg["grad"] and any(ctx.needs_input_grad[:4])  # grad mode is off inside forward: decided by caller
         z = torch.empty_like(x)
         v = torch.empty_like(v0)
         hs = torch.empty_like(x) if train else z  # placeholder pointer when not stored
@@ -244,6 +244,7 @@ def _run(x_seq, v0, beta, thr, *, v_leak, v_reset, reset, detach, surrogate):
     shape = x_seq.shape
     step = shape[1:]
     cfg = {
+        "grad": torch.is_grad_enabled(),
         "v_leak": float(v_leak),
         "v_reset": float(v_reset),
         "reset": _RESETS[reset],
