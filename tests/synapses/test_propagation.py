@@ -90,11 +90,14 @@ def _random_table(generator, n=60, channels=2):
     return type(conn)(conn.indptr, conn.post, weight, delay, conn.channel, n, n, channels)
 
 
-def test_event_driven_input_equals_dense_reference(generator):
+@pytest.mark.parametrize("block", [None, 3])
+def test_event_driven_input_equals_dense_reference(generator, block):
     conn = _random_table(generator)
     n, steps = conn.n_post, 80
     z = torch.rand(steps, n, generator=generator) < 0.1
     buf = DelayBuffer(conn, dtype=torch.float64)
+    if block is not None:
+        buf._block = block  # bursts are pushed in blocks of rows: same result
     got = []
     for t in range(steps):
         got.append(buf.pop(t))

@@ -79,6 +79,8 @@ class DelayBuffer:
         self._uniform = int(delays[0]) if conn.nnz and bool((delays == delays[0]).all()) else None
         self._delay_offset = (delays * self._slot_size).to(self._itype).contiguous()
         self._rows = conn.indptr.tolist()
+        # rows pushed per block: about 2^20 synapses, so the temporaries stay cache-sized in bursts of spikes
+        self._block = max(1, (1 << 20) * max(1, conn.n_pre) // max(1, conn.nnz))
 
     def peek(self, step: int) -> torch.Tensor:
         """Input arriving at ``step``, ``[C, N]``, as a view into the buffer: valid until :meth:`clear`."""
@@ -117,6 +119,8 @@ class DelayBuffer:
         """Schedule the synapses of the neurons ``spikes`` (int64 ids) fired at ``step``; returns events delivered."""
         if spikes.numel() == 0:
             return 0
+        if spikes.numel() > self._block:
+            return sum(self.push(spikes[i : i + self._block], step=step) for i in range(0, spikes.numel(), self._block))
         target, weight, offset = self._synapses_of(spikes)
         if target.numel() == 0:
             return 0
