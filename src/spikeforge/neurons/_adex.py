@@ -18,7 +18,11 @@ with ``V`` held (``rho = exp(-dt/tau_w)``). First order in the ``V``-``w`` coupl
     f = \frac{-g_L (V - E_L) + g_L \Delta_T e^{(V - V_T)/\Delta_T} - w + I}{C},
     \qquad \tilde w = a (V_t - E_L) + (w_t - a (V_t - E_L))\rho,
 
-    z_{t+1} = H(h - V_{peak}), \qquad V_{t+1} = h - z_{t+1}(h - V_r), \qquad w_{t+1} = \tilde w + b z_{t+1}
+    z_{t+1} = H(h - V_{peak}), \qquad V_{t+1} = h - z_{t+1}(h - V_r'), \qquad w_{t+1} = \tilde w + b z_{t+1}
+
+where ``V_r'`` is ``V_r`` advanced by the same Rosenbrock step over the part of the step left after the crossing
+(the crossing time solved from the linearisation, :math:`\sigma = \ln(1 + J\Delta t (V_{peak} - V_t)/(f \Delta t))
+/ (J \Delta t)`), so that resets do not lag by half a step on average.
 
 The exponent is capped at its value at ``V_peak`` and ``h`` at ``V_peak`` (the gradient passes straight through
 the cap), so that large steps cannot overflow. The surrogate sees
@@ -123,26 +127,44 @@ def _coefficients(params: AdExParams, dt: float, like: torch.Tensor):
     rate = (dt / ms) * t(params.g_L) / t(params.C)  # dt / tau_m
     rho = torch.exp(-dt / t(params.tau_w))
     cap = (t(params.V_peak) - t(params.V_T)) / t(params.Delta_T)
-    return rate, rho, cap
+    return rate, cap, rho
 
 
-def _update(x, state: AdExState, params: AdExParams, rate, rho, cap, surrogate):
-    v, w = state
+def _phi1(y: torch.Tensor) -> torch.Tensor:
+    """``(e^y - 1) / y`` with its limit 1 at ``y = 0`` (``y`` capped at 30 so that nothing overflows)."""
+    small = y.abs() < 1e-6
+    safe = torch.where(small, 1.0, y).clamp(max=30.0)
+    return torch.where(small, 1 + y / 2, torch.expm1(safe) / safe)
+
+
+def _rosenbrock(v, w, x, params: AdExParams, rate, cap, fraction=1.0):
+    """Membrane after ``fraction`` of a step from ``(v, w)``; also the step's slope and drive (step units)."""
     growth = torch.exp(torch.minimum((v - params.V_T) / params.Delta_T, cap))
-    # local rate of the membrane equation and its derivative in v (both per step, i.e. times dt / C)
-    slope = (growth - 1) * rate
-    drive = (params.Delta_T * growth - (v - params.E_L) + (x - w) / params.g_L) * rate
-    small = slope.abs() < 1e-6
-    safe = torch.where(small, 1.0, slope).clamp(max=30.0)
-    gain = torch.where(small, 1 + slope / 2, torch.expm1(safe) / safe)
-    h = v + gain * drive
+    slope = (growth - 1) * (rate * fraction)  # J dt: derivative of the membrane equation in v, times the step
+    drive = (params.Delta_T * growth - (v - params.E_L) + (x - w) / params.g_L) * (rate * fraction)  # f dt
+    return v + _phi1(slope) * drive, slope, drive
+
+
+def _update(x, state: AdExState, params: AdExParams, rate, cap, rho, surrogate):
+    v, w = state
+    h, slope, drive = _rosenbrock(v, w, x, params, rate, cap)
     h = h - (h - params.V_peak).clamp(min=0).detach()  # cut the upswing at V_peak (gradient passes straight)
     target = params.a * (v - params.E_L)
     w = target + (w - target) * rho
     z = spike(surrogate, (h - params.V_peak) / (params.V_peak - params.V_T))
     zr = z.detach() if params.detach_reset else z
-    v = h - zr * (h - params.V_r)
-    return z, AdExState(v, w + zr * params.b)
+    w = w + zr * params.b
+    # where the neuron fired, the linearised membrane reached V_peak after a fraction sigma of the step; restart
+    # from V_r for the rest of the step instead of losing it (this keeps spike trains from drifting late)
+    gap = params.V_peak - v
+    ratio = slope * gap / torch.where(drive > 0, drive, 1.0)
+    small = slope.abs() < 1e-6
+    sigma = torch.where(small, gap / torch.where(drive > 0, drive, 1.0),
+                        torch.log1p(ratio.clamp(min=-0.999999)) / torch.where(small, 1.0, slope))
+    rest = (1 - sigma).clamp(0.0, 1.0).detach()
+    v_reset = _rosenbrock(torch.zeros_like(v) + params.V_r, w, x, params, rate, cap, rest)[0]
+    v = h - zr * (h - v_reset)
+    return z, AdExState(v, w)
 
 
 def adex_step(x: torch.Tensor, state: AdExState | None, params: AdExParams = AdExParams(), *,
