@@ -75,3 +75,11 @@ def test_unknown_choice_is_rejected_by_the_parser(capsys):
 def test_evaluate_on_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "has no config.json" in capsys.readouterr().err
+
+
+def test_config_file_with_unknown_option_is_refused(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("epochs: 2\nlearning_rate: 0.1\n")
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "r")]) == 2
+    assert "unknown option(s) ['learning_rate']" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

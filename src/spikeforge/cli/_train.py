@@ -77,7 +77,13 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
 
     opts: dict[str, Any] = dict(TRAIN_DEFAULTS)
     if args.config is not None:
-        opts.update(load_config_file(args.config))
+        from_file = load_config_file(args.config)
+        known = set(TRAIN_DEFAULTS) | set(TrainConfig.__dataclass_fields__) | set(MODEL_DEFAULTS) | {
+            "input_shape", "n_classes"}
+        unknown = sorted(set(from_file) - known)
+        if unknown:
+            raise ValueError(f"--config: unknown option(s) {unknown} in {args.config}; known: {sorted(known)}")
+        opts.update(from_file)
     for key in TRAIN_DEFAULTS:
         value = getattr(args, key, None)
         if value is not None:
