@@ -119,3 +119,18 @@ def train_counts(model: torch.nn.Module, *, start: float, scale: float, targets:
     with torch.no_grad():
         z, _ = model((start + scale * p).reshape(1, n, 1).expand(steps, n, 1))
     return [int(c) for c in z.sum(0).flatten()], losses
+
+
+def check_spike_trains(ref: np.ndarray, sim: np.ndarray, duration: float, bound: float = 1.0) -> float:
+    """Assert that ``sim`` (spike times over ``[0, duration]``) has the reference's spikes, each within ``bound`` ms.
+
+    ``ref`` must cover at least ``duration + bound``. The counts must agree, except for a spike within ``bound`` of the
+    window's end that one side places just inside and the other just outside. Returns the largest time error.
+    """
+    ref, sim = np.asarray(ref), np.asarray(sim)
+    need, allow = int(np.sum(ref <= duration - bound)), int(np.sum(ref <= duration + bound))
+    assert need <= len(sim) <= allow, f"{len(sim)} spikes; the reference has {need} before {duration - bound} ms " \
+                                      f"and {allow} before {duration + bound} ms"
+    error = max_time_error(ref, sim)
+    assert error < bound, f"spike times differ by up to {error:.3f} ms (bound {bound} ms)"
+    return error

@@ -9,7 +9,7 @@ import torch
 
 from ode_reference import (
     FULL_LENGTH,
-    max_time_error,
+    check_spike_trains,
     mean_time_error,
     rate,
     slope,
@@ -25,8 +25,14 @@ CASES = ("tonic", "adapting", "initial_burst")
 V_PEAK = 0.0
 
 
-@functools.cache
 def reference(preset: str, duration: float) -> np.ndarray:
+    """Reference spike times up to ``duration`` (ms), cut from one shared run of at least 500 ms."""
+    times = _solve(preset, max(duration, 500.0))
+    return times[times <= duration]
+
+
+@functools.cache
+def _solve(preset: str, duration: float) -> np.ndarray:
     p = ADEX_PRESETS[preset]
     current, tau_w = PRESET_CURRENTS[preset], p["tau_w"] / ms
 
@@ -52,12 +58,12 @@ def simulate(dt_ms: float, duration: float, presets=CASES) -> list[np.ndarray]:
     return spike_times(z[:, 0, :], dt_ms)
 
 
-@pytest.mark.parametrize("duration", [250.0, pytest.param(1000.0, marks=FULL_LENGTH)])
+@pytest.mark.parametrize("duration", [200.0, pytest.param(1000.0, marks=FULL_LENGTH)])
 def test_spike_times_match_solver_at_dt_0_01ms(duration):
     for preset, sim in zip(CASES, simulate(0.01, duration)):
-        ref = reference(preset, duration)
-        assert len(ref) >= 3 and len(sim) == len(ref), (preset, len(sim), len(ref))
-        assert max_time_error(ref, sim) < 1.0, (preset, max_time_error(ref, sim))
+        ref = reference(preset, duration + 1.0)
+        assert len(ref) >= 3
+        check_spike_trains(ref, sim, duration)
 
 
 def test_rate_within_5_percent_at_dt_0_1ms():

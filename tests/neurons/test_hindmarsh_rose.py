@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ode_reference import FULL_LENGTH, constant, max_time_error, slope, spike_times, upward_crossings
+from ode_reference import (
+    FULL_LENGTH,
+    check_spike_trains,
+    constant,
+    slope,
+    spike_times,
+    upward_crossings,
+)
 from spikeforge import HindmarshRose, ms
 from spikeforge.neurons import HINDMARSH_ROSE_PRESETS, HindmarshRoseCell, hindmarsh_rose_seq
 from spikeforge.neurons._hindmarsh_rose import PRESET_CURRENTS
@@ -37,11 +44,11 @@ def simulate(dt_ms: float, duration: float, currents=CURRENTS, **kwargs):
 
 @pytest.mark.parametrize("duration", [60.0, pytest.param(1000.0, marks=FULL_LENGTH)])
 def test_spike_times_match_solver_at_dt_0_01ms(duration):
-    refs, _ = reference(CURRENTS, duration)
+    refs, _ = reference(CURRENTS, duration + 1.0)
     sims, _ = simulate(0.01, duration)
     for ref, sim in zip(refs, sims):
-        assert len(ref) >= 3 and len(sim) == len(ref), (len(sim), len(ref))
-        assert max_time_error(ref, sim) < 1.0
+        assert np.sum(ref <= duration) >= 3
+        check_spike_trains(ref, sim, duration)
 
 
 def test_rate_within_5_percent_at_dt_0_1ms():
@@ -64,7 +71,7 @@ def test_fourth_order_convergence_of_the_trace():
 
 def test_bursting_and_tonic_regimes():
     currents = (PRESET_CURRENTS["bursting"], PRESET_CURRENTS["tonic"])
-    sims, _ = simulate(0.05, 800.0, currents=currents, preset="bursting")
+    sims, _ = simulate(0.05, 700.0, currents=currents, preset="bursting")
     burst, tonic = (np.diff(t[t > 300.0]) for t in sims)
     assert (burst < 25).sum() >= 4 and (burst > 60).sum() >= 2  # short intra-burst and long inter-burst gaps
     assert np.std(tonic) < 0.05 * np.mean(tonic) and len(tonic) >= 15  # regular single spikes

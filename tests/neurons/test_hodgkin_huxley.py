@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ode_reference import FULL_LENGTH, constant, max_time_error, slope, spike_times, upward_crossings
+from ode_reference import (
+    FULL_LENGTH,
+    check_spike_trains,
+    constant,
+    slope,
+    spike_times,
+    upward_crossings,
+)
 from spikeforge import HodgkinHuxley, ms
 from spikeforge.neurons import HodgkinHuxleyCell, hodgkin_huxley_seq, hodgkin_huxley_step
 
@@ -47,15 +54,14 @@ def simulate(dt_ms: float, duration: float, currents=CURRENTS, **kwargs):
     return spike_times(z[:, :, 0], dt_ms), states
 
 
-@pytest.mark.parametrize("duration", [40.0, pytest.param(200.0, marks=FULL_LENGTH)])
+@pytest.mark.parametrize("duration", [30.0, pytest.param(200.0, marks=FULL_LENGTH)])
 @pytest.mark.parametrize("method", ["rk4", "exponential_euler"])
 def test_spike_times_match_solver_at_dt_0_01ms(method, duration):
-    refs, _ = reference(CURRENTS, max(duration, 80.0))
-    refs = [ref[ref <= duration] for ref in refs]
+    refs, _ = reference(CURRENTS, max(duration + 1.0, 80.0))
     sims, _ = simulate(0.01, duration, method=method)
     for ref, sim in zip(refs, sims):
-        assert len(ref) >= 2 and len(sim) == len(ref), (len(sim), len(ref))
-        assert max_time_error(ref, sim) < 1.0
+        assert np.sum(ref <= duration) >= 2
+        check_spike_trains(ref, sim, duration)
 
 
 def isi_rate(times: np.ndarray) -> float:
@@ -88,8 +94,8 @@ def test_rheobase_for_repetitive_firing():
     # repetitive firing of the squid axon model starts near 6.2-6.3 uA/cm^2 (a step from rest; a single spike
     # fires at lower currents); below it the membrane settles after at most a couple of spikes
     currents = (5.5, 6.0, 6.6, 7.0)
-    sims, _ = simulate(0.05, 120.0, currents=currents)
-    late = [np.sum(t > 60.0) for t in sims]
+    sims, _ = simulate(0.05, 100.0, currents=currents)
+    late = [np.sum(t > 50.0) for t in sims]
     assert late[0] == 0 and late[1] == 0 and late[2] >= 3 and late[3] >= 3, late
 
 

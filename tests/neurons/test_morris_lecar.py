@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ode_reference import FULL_LENGTH, max_time_error, rate, slope, spike_times, upward_crossings
+from ode_reference import FULL_LENGTH, check_spike_trains, rate, slope, spike_times, upward_crossings
 from spikeforge import MorrisLecar, ms
 from spikeforge.neurons import MORRIS_LECAR_PRESETS, MorrisLecarCell, morris_lecar_seq
 from spikeforge.neurons._morris_lecar import NAMES
@@ -49,16 +49,16 @@ def simulate(dt_ms: float, duration: float, **kwargs):
 
 @pytest.mark.parametrize("duration", [80.0, pytest.param(1000.0, marks=FULL_LENGTH)])
 def test_spike_times_match_solver_at_dt_0_01ms(duration):
-    refs, _ = reference(duration)
+    refs, _ = reference(duration + 1.0)
     sims, _ = simulate(0.01, duration)
     for ref, sim in zip(refs, sims):
-        assert len(ref) >= 1 and len(sim) == len(ref), (len(sim), len(ref))
-        assert max_time_error(ref, sim) < 1.0
+        assert np.sum(ref <= duration) >= 1
+        check_spike_trains(ref, sim, duration)
 
 
 def test_rate_within_5_percent_at_dt_0_1ms():
-    refs, _ = reference(500.0)
-    sims, _ = simulate(0.1, 500.0)
+    refs, _ = reference(300.0)
+    sims, _ = simulate(0.1, 300.0)
     for ref, sim in zip(refs, sims):
         r = 1000.0 * (len(ref) - 1) / (ref[-1] - ref[0])
         assert abs(1000.0 * (len(sim) - 1) / (sim[-1] - sim[0]) - r) <= 0.05 * r
