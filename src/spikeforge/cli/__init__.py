@@ -10,19 +10,14 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import _evaluate, _train
+    from . import _evaluate, _simulate, _train
 
     parser = argparse.ArgumentParser(prog="spikeforge", description="Spiking neural networks on PyTorch.")
     parser.add_argument("--version", action="version", version=f"spikeforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _train.add_parser(sub)
     _evaluate.add_parser(sub)
-    try:
-        from . import _simulate
-    except ImportError:  # pragma: no cover - the simulate command is optional until its models are present
-        pass
-    else:
-        _simulate.add_parser(sub)
+    _simulate.add_parser(sub)
     return parser
 
 

@@ -19,6 +19,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "encoding": "direct",
     "readout": "max",
     "lr": 2e-3,
+    "weight_decay": 3e-3,
     "batch_size": 64,
     "seed": 0,
     "hidden": None,
@@ -37,7 +38,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=int, help="simulation steps per sample (default 16)")
     p.add_argument("--encoding", choices=["direct", "rate", "poisson", "latency"], help="input encoding")
     p.add_argument("--readout", choices=["max", "mean", "count", "first", "last"], help="output decoder")
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002, cosine-decayed)")
+    p.add_argument("--weight-decay", type=float, dest="weight_decay", help="L2 penalty (default 0.003)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--seed", type=int)
     p.add_argument("--config", type=Path, help="a config.json (e.g. from a run folder) or YAML file; flags override")

@@ -45,6 +45,8 @@ class TrainConfig:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr: expected a positive learning rate, got {self.lr!r}")
+        if not (isinstance(self.weight_decay, int | float) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay: expected a number >= 0, got {self.weight_decay!r}")
         if self.encoding not in ("direct", "rate", "poisson", "latency"):
             raise ValueError(f"encoding: expected one of direct, rate, poisson, latency; got {self.encoding!r}")
         if self.readout not in ("max", "mean", "count", "first", "last"):
