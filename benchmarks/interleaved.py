@@ -1,0 +1,93 @@
+"""All implementations in one process, timed round-robin: robust to load that drifts over minutes.
+
+    python benchmarks/interleaved.py [--kind w1] [--T 100] [--B 32] [--rounds 7]
+
+On a shared machine, configurations timed one after another in separate processes (run.py) see different
+background load; here every round times every implementation once, so they share the same conditions. Prints the
+minimum and the median per implementation and the ratios of the minima to the floor and the fastest peer, and writes
+``benchmarks/results/interleaved_<kind>_<T>x<B>.json``. (Peak memory is measured by run.py, one process each.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import impls  # noqa: E402
+
+NAMES = [
+    "floor",
+    "hand",
+    "snntorch",
+    "norse",
+    "spikingjelly",
+    "spikeforge:torch",
+    "spikeforge:cpu",
+    "spikeforge:cpu+event",
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kind", default="w1")
+    ap.add_argument("--T", type=int, default=100)
+    ap.add_argument("--B", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    w = impls.canonical_weights(args.kind)
+    x, y = impls.make_data(args.kind, args.T, args.B)
+    steps = {n: impls.build(n, args.kind, w)[0] for n in NAMES}
+    times = {(n, m): [] for m in ("infer", "train") for n in NAMES}
+    for r in range(args.rounds + 1):  # round 0 warms up
+        for (name, mode), acc in times.items():
+            t0 = time.perf_counter()
+            if mode == "train":
+                loss, _ = steps[name](x, y)
+                loss.backward()
+            else:
+                with torch.no_grad():
+                    steps[name](x, y)
+            if r:
+                acc.append(time.perf_counter() - t0)
+    rows = []
+    for mode in ("infer", "train"):
+        mins = {n: 1e3 * min(times[(n, mode)]) for n in NAMES}
+        best_peer = min(mins[p] for p in impls.PEERS)
+        print(f"\n{args.kind} T={args.T} B={args.B} {mode} ({args.rounds} rounds, {args.threads} threads)")
+        print(f"  {'implementation':22} {'min ms':>9} {'median ms':>10} {'x floor':>8} {'x best peer':>11}")
+        for n in NAMES:
+            med = 1e3 * statistics.median(times[(n, mode)])
+            row = {
+                "mode": mode,
+                "impl": n,
+                "ms_min": mins[n],
+                "ms_median": med,
+                "x_floor": mins[n] / mins["floor"],
+                "x_best_peer": mins[n] / best_peer,
+            }
+            rows.append(row)
+            print(f"  {n:22} {mins[n]:9.2f} {med:10.2f} {row['x_floor']:8.2f} {row['x_best_peer']:11.2f}")
+    out = HERE / "results" / f"interleaved_{args.kind}_{args.T}x{args.B}.json"
+    out.parent.mkdir(exist_ok=True)
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "torch": torch.__version__,
+    }
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
