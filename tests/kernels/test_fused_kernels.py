@@ -258,6 +258,7 @@ def _run_two_state(seq_fn, params_cls, state_cls, make_params, dtype, reset, det
 @pytest.mark.parametrize("detach", [False, True])
 @pytest.mark.parametrize("surr", [surrogate.ATan(), surrogate.Triangle()], ids=repr)
 def test_cubalif_fused_matches_reference(dtype, reset, detach, surr):
+    from spikeforge.kernels import _cpu_cuba
     from spikeforge.neurons._cubalif import CubaLIFParams, CubaLIFState, cubalif_seq
 
     def make(dt):
@@ -267,6 +268,14 @@ def test_cubalif_fused_matches_reference(dtype, reset, detach, surr):
             "threshold": torch.full((7,), 1.0, dtype=dt, requires_grad=True),
         }
 
+    if reset == "zero":
+        # the reference restarts from v_reset at the interpolated crossing; the kernel declines that case
+        params = CubaLIFParams(reset="zero")
+        x = torch.rand(4, 2, 7, dtype=dtype)
+        assert kernels.resolve("cubalif", "auto", x=x, params=params, surrogate=surr) is not _cpu_cuba.cubalif_seq_cpu
+        with pytest.raises(ValueError, match="does not support"):
+            cubalif_seq(x, None, params, surrogate=surr, backend="cpu")
+        return
     _run_two_state(cubalif_seq, CubaLIFParams, CubaLIFState, make, dtype, reset, detach, surr, 3.0)
 
 

@@ -161,3 +161,17 @@ def test_surrogate_training_learns_target_counts():
     counts, losses = train_counts(model, start=12.0, scale=10.0, targets=targets, steps=200, iterations=40, lr=0.1)
     # bar: every neuron within one spike of its target (100 ms at dt = 0.5 ms), from a mean squared error of ~4
     assert max(abs(c - t) for c, t in zip(counts, targets)) <= 1, (counts, losses[::5])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_no_grad_fast_path_equals_the_autograd_scan(dtype):
+    g = torch.Generator().manual_seed(3)
+    n = 64
+    x = torch.rand(300, 2, n, generator=g, dtype=dtype) * 25
+    model = Izhikevich(n, a=0.02 + 0.08 * torch.rand(n, generator=g, dtype=dtype), c=-65 + 15 * torch.rand(n, generator=g, dtype=dtype),
+                       d=8 * torch.rand(n, generator=g, dtype=dtype), dt=0.5 * ms, dtype=dtype)
+    with torch.no_grad():
+        z_fast, s_fast = model(x)  # in-place buffers, no autograd
+    z_ref, s_ref = model(x)  # the plain scan, recording a graph
+    assert z_fast.sum() > 100
+    assert torch.equal(z_fast, z_ref) and torch.equal(s_fast.v, s_ref.v) and torch.equal(s_fast.u, s_ref.u)

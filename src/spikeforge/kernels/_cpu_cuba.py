@@ -26,13 +26,16 @@ __all__ = ["cubalif_seq_cpu", "supports_cubalif"]
 
 
 def supports_cubalif(x: Any = None, params: Any = None, surrogate: Any = None, **_: Any) -> bool:
-    """CubaLIF calls the fused kernel runs: CPU, float32/64, scalar ``v_leak``/``v_reset``, built-in surrogate."""
+    """CubaLIF calls the fused kernel runs: CPU, float32/64, scalar ``v_leak``/``v_reset``, built-in surrogate,
+    ``"subtract"`` or ``"none"`` reset. The zero reset is declined: the reference restarts the membrane from
+    ``v_reset`` at the interpolated crossing (``neurons/_cubalif.py``), which the compiled kernel does not do."""
     return (
         params is not None
         and _common_ok(x, surrogate)
         and _scalar(params.v_leak) is not None
         and _scalar(params.v_reset) is not None
         and params.reset in _RESETS
+        and params.reset != "zero"
     )
 
 

@@ -16,7 +16,15 @@ time constants):
     z_{t+1} = H(h - \vartheta)
 
 followed by the reset of :mod:`~spikeforge.neurons._lif`: ``v = h - z theta`` (subtract), ``h - z (h - v_reset)``
-(zero) or ``h`` (none). The only discretisation error is that spikes land on the step after the crossing.
+(zero) or ``h`` (none). The zero reset does not throw away the part of the step after the crossing: the crossing
+fraction ``f = (theta - v_t) / (h - v_t)`` is interpolated linearly and the membrane restarts from ``v_reset`` for
+the remaining ``(1 - f) dt``, exactly (``r = 1 - f``, current at the crossing ``x + (i_t - x) alpha^f``):
+
+.. math::
+    v_{t+1} = v_{leak} + x_t + (v_{reset} - v_{leak} - x_t)\beta^{r} + (i_t - x_t)\alpha^{f}\kappa(\alpha^{r} - \beta^{r})
+
+Without this, every interval would start up to one step late (about 0.8 dt on average), and spike trains would drift
+(1.2 ms over 1 s at 144 Hz and dt = 0.01 ms). The remaining error is that a spike is reported at the end of its step.
 """
 
 from __future__ import annotations
@@ -76,7 +84,31 @@ def _coefficients(params: CubaLIFParams, dt: float, like: torch.Tensor):
     return alpha, beta, cross
 
 
-def _update(x, state: CubaLIFState, params: CubaLIFParams, alpha, beta, cross, surrogate):
+def _restart_terms(params: CubaLIFParams, dt: float, like: torch.Tensor):
+    """What the zero reset needs beyond :func:`_coefficients`: ``kappa`` (1 where the limit applies), the limit mask
+    and ``dt / tau_mem``."""
+    tau_mem = torch.as_tensor(params.tau_mem, dtype=like.dtype, device=like.device)
+    tau_syn = torch.as_tensor(params.tau_syn, dtype=like.dtype, device=like.device)
+    diff = tau_syn - tau_mem
+    close = diff.abs() <= 1e-6 * tau_mem
+    kappa = torch.where(close, torch.ones_like(diff), tau_syn / torch.where(close, torch.ones_like(diff), diff))
+    return kappa, close, dt / tau_mem
+
+
+def _restart(x, v, h, j, params: CubaLIFParams, alpha, beta, restart):
+    """Membrane at the end of the step for a neuron that crossed the threshold during it and restarted from
+    ``v_reset`` at the linearly interpolated crossing (module docstring)."""
+    kappa, close, dt_tau = restart
+    rise = h - v
+    f = ((params.threshold - v) / torch.where(rise > 0, rise, torch.ones_like(rise))).clamp(0.0, 1.0)
+    r = 1.0 - f
+    beta_r = beta**r
+    # kappa (alpha^r - beta^r) -> r (dt / tau) beta^r as tau_syn -> tau_mem
+    cross_r = torch.where(close, r * dt_tau * beta_r, kappa * (alpha**r - beta_r))
+    return params.v_leak + x + (params.v_reset - params.v_leak - x) * beta_r + j * alpha**f * cross_r
+
+
+def _update(x, state: CubaLIFState, params: CubaLIFParams, alpha, beta, cross, surrogate, restart=None):
     v, i = state
     j = i - x
     w = v - params.v_leak - x
@@ -87,10 +119,15 @@ def _update(x, state: CubaLIFState, params: CubaLIFParams, alpha, beta, cross, s
     if params.reset == "subtract":
         v = h - zr * params.threshold
     elif params.reset == "zero":
-        v = h - zr * (h - params.v_reset)
+        v = h - zr * (h - _restart(x, v, h, j, params, alpha, beta, restart))
     else:
         v = h
     return z, CubaLIFState(v, i)
+
+
+def _all_coefficients(params: CubaLIFParams, dt: float, like: torch.Tensor):
+    coeffs = _coefficients(params, dt, like)
+    return (*coeffs, _restart_terms(params, dt, like) if params.reset == "zero" else None)
 
 
 def cubalif_step(x: torch.Tensor, state: CubaLIFState | None, params: CubaLIFParams = CubaLIFParams(), *,
@@ -105,12 +142,14 @@ def cubalif_step(x: torch.Tensor, state: CubaLIFState | None, params: CubaLIFPar
     """
     dt = check_dt(dt)
     state = cubalif_init(x, params) if state is None else state
-    return _update(x, state, params, *_coefficients(params, dt, x), _surrogate.get(surrogate))
+    alpha, beta, cross, restart = _all_coefficients(params, dt, x)
+    return _update(x, state, params, alpha, beta, cross, _surrogate.get(surrogate), restart)
 
 
 def _cubalif_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
-    coeffs = _coefficients(params, dt, x_seq)
-    return scan(lambda x, s: _update(x, s, params, *coeffs, surrogate), x_seq, state, record=record)
+    alpha, beta, cross, restart = _all_coefficients(params, dt, x_seq)
+    return scan(lambda x, s: _update(x, s, params, alpha, beta, cross, surrogate, restart), x_seq, state,
+                record=record)
 
 
 kernels.register("cubalif", "torch", _cubalif_seq_torch)
@@ -192,7 +231,8 @@ class CubaLIFCell(_CubaLIFBase, CellModule):
         params = self.params()
         state = cubalif_init(x, params) if state is None else state
         self._check_state(state, x)
-        return _update(x, state, params, *_coefficients(params, self.dt, x), self.surrogate)
+        alpha, beta, cross, restart = _all_coefficients(params, self.dt, x)
+        return _update(x, state, params, alpha, beta, cross, self.surrogate, restart)
 
 
 class CubaLIF(_CubaLIFBase, SequenceModule):

@@ -150,9 +150,48 @@ def izhikevich_step(x: torch.Tensor, state: IzhikevichState | None,
     return _update(x, state, params, dt_ms, _decay(params, dt_ms, x), _surrogate.get(surrogate))
 
 
+def _no_grad_scan(x_seq, state, params, dt_ms, decay_u):
+    """The scan of :func:`_update` without autograd: in-place into preallocated buffers, bit for bit the same
+    arithmetic (same operations in the same order), about 5x faster on large populations. None if it cannot apply."""
+    v0, u0 = state
+    tensors = [t for t in (params.a, params.b, params.c, params.d, params.v_peak) if isinstance(t, torch.Tensor)]
+    if any(t.requires_grad for t in (x_seq, v0, u0, *tensors)) or not isinstance(params.v_peak, int | float):
+        return None
+    if v0.dtype != x_seq.dtype or u0.dtype != x_seq.dtype or any(t.device != x_seq.device for t in (v0, u0, *tensors)):
+        return None
+    shape = torch.broadcast_shapes(x_seq.shape[1:], v0.shape, u0.shape, *(t.shape for t in tensors))
+    c = torch.as_tensor(params.c, dtype=x_seq.dtype, device=x_seq.device)
+    if not bool((params.v_peak - c > 0).all()):  # the spike test below is h >= v_peak only when v_peak > c
+        return None
+    b = torch.as_tensor(params.b, dtype=x_seq.dtype, device=x_seq.device)
+    d = torch.as_tensor(params.d, dtype=x_seq.dtype, device=x_seq.device)
+    v = torch.empty(shape, dtype=x_seq.dtype, device=x_seq.device).copy_(v0)
+    u = torch.empty_like(v).copy_(u0)
+    h, t2, bv, r = (torch.empty_like(v) for _ in range(4))
+    z_seq = torch.empty((x_seq.shape[0], *shape), dtype=x_seq.dtype, device=x_seq.device)
+    for x, z in zip(x_seq.unbind(0), z_seq.unbind(0)):
+        # h = v + dt_ms * (v * (0.04 * v + 5.0) + (140.0 + x - u))
+        torch.mul(v, 0.04, out=h).add_(5.0).mul_(v)
+        torch.add(x, 140.0, out=t2).sub_(u)
+        h.add_(t2).mul_(dt_ms).add_(v)
+        # u = b v + (u - b v) decay_u
+        torch.mul(v, b, out=bv)
+        u.sub_(bv).mul_(decay_u).add_(bv)
+        # z = H((h - v_peak) / (v_peak - c)) = [h >= v_peak]; v = h - z (h - c); u = u + z d
+        torch.ge(h, params.v_peak, out=z)  # a float output: boolean tensors are several times slower here
+        torch.sub(h, c, out=r).mul_(z)
+        torch.sub(h, r, out=v)
+        u.addcmul_(z, d)
+    return z_seq, IzhikevichState(v, u)
+
+
 def _izhikevich_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
     dt_ms = dt / ms
     decay_u = _decay(params, dt_ms, x_seq)
+    if not record and not torch.is_grad_enabled():
+        out = _no_grad_scan(x_seq, state, params, dt_ms, decay_u)
+        if out is not None:
+            return out
     return scan(lambda x, s: _update(x, s, params, dt_ms, decay_u, surrogate), x_seq, state, record=record)
 
 
