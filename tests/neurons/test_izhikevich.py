@@ -158,7 +158,8 @@ def test_large_dt_warns_and_bad_input_raises():
 def test_surrogate_training_learns_target_counts():
     model = Izhikevich.preset("regular_spiking", dt=0.5 * ms, dtype=torch.float64, detach_reset=True)
     targets = [2, 3, 5, 7]
-    counts, losses = train_counts(model, start=12.0, scale=10.0, targets=targets, steps=200, iterations=40, lr=0.1)
+    counts, losses = train_counts(model, start=12.0, scale=10.0, targets=targets, steps=200, iterations=40, lr=0.1,
+                                  stop_within=1)
     # bar: every neuron within one spike of its target (100 ms at dt = 0.5 ms), from a mean squared error of ~4
     assert max(abs(c - t) for c, t in zip(counts, targets)) <= 1, (counts, losses[::5])
 
