@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data import load_dataset
     from ..interop import save_model
-    from ..learning import TrainConfig, evaluate, fit
+    from ..learning import TrainConfig, evaluate, fit, scores
     from ..metrics import SpikeRecorder, describe, spiking_layers
     from ..models import build_model, resolve_model_config
     from ..viz import plot_curves, plot_raster
@@ -171,10 +171,11 @@ def run(args: argparse.Namespace) -> int:
 
             model.eval()
             x0 = encode_batch(split.x_test[:1], train_cfg, torch.Generator().manual_seed(train_cfg.eval_seed))
-            model(x0)
+            v_out, _ = model(x0)
         layers = {"input": x0[:, 0]} | {describe(n, rec.layers[n]): z[0][:, 0] for n, z in rec.spikes.items()}
-        plot_raster(layers, tmp / "raster.png", dt=dt,
-                    title=f"test sample 0 (label {int(split.y_test[0])}), {train_cfg.encoding} encoding")
+        plot_raster(layers, tmp / "raster.png", dt=dt, readout=("readout LI", v_out[:, 0]),
+                    title=f"test sample 0 (label {int(split.y_test[0])}, predicted "
+                          f"{int(scores(v_out, train_cfg.readout)[0].argmax())}), {train_cfg.encoding} encoding")
         plot_curves(history, tmp / "curves.png", title=f"{config['dataset']} / {model_cfg['model']}")
     rep.summary(metrics, out)
     return 0

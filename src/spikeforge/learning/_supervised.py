@@ -16,7 +16,7 @@ from torch import nn
 from ..encoding import decode, encode
 from ..metrics import SpikeRecorder
 
-__all__ = ["TrainConfig", "encode_batch", "evaluate", "fit"]
+__all__ = ["TrainConfig", "encode_batch", "evaluate", "fit", "scores"]
 
 Encoding = Literal["direct", "rate", "poisson", "latency"]
 Readout = Literal["max", "mean", "count", "first", "last"]
@@ -66,7 +66,8 @@ def encode_batch(x: torch.Tensor, cfg: TrainConfig, generator: torch.Generator |
     return encode(x, cfg.timesteps, cfg.encoding, **kwargs)
 
 
-def _scores(out_seq: torch.Tensor, readout: str) -> torch.Tensor:
+def scores(out_seq: torch.Tensor, readout: str) -> torch.Tensor:
+    """Class scores ``[B, C]`` from the output sequence ``[T, B, C]`` with the readout named ``readout``."""
     if readout == "last":
         return out_seq[-1]
     return decode(out_seq, readout)
@@ -95,14 +96,14 @@ def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, *
             idx = order[lo:lo + cfg.batch_size]
             xb, yb = x[idx], y[idx]
             out_seq, _ = model(encode_batch(xb, cfg, generator))
-            scores = _scores(out_seq, cfg.readout)
-            loss = F.cross_entropy(scores, yb, label_smoothing=cfg.label_smoothing if training else 0.0)
+            logits = scores(out_seq, cfg.readout)
+            loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing if training else 0.0)
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
             total_loss += float(loss.detach()) * len(idx)
-            correct += int((scores.argmax(1) == yb).sum())
+            correct += int((logits.argmax(1) == yb).sum())
             if on_batch is not None:
                 on_batch(b, total_loss / (lo + len(idx)), correct / (lo + len(idx)))
     spikes = sum(rec.counts.values())

@@ -37,19 +37,32 @@ def _figure(rows: int, cols: int = 1, *, size: tuple[float, float]):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    return plt.subplots(rows, cols, figsize=size, squeeze=False)
+    return plt.subplots(rows, cols, figsize=size, squeeze=False, layout="constrained")
 
 
 def plot_raster(layers: Mapping[str, torch.Tensor], path: str | Path, *, dt: float = 1e-3,
-                title: str | None = None, max_neurons: int = 256) -> Path:
+                title: str | None = None, max_neurons: int = 256,
+                readout: tuple[str, torch.Tensor] | None = None) -> Path:
     """Spike raster of one sample through every layer: ``layers[name]`` is ``[T, *features]`` (0/1).
 
     Each layer gets its own panel; time in ms on the x axis, neuron index on the y axis (at most ``max_neurons``
-    shown per layer, the first ones).
+    shown per layer, the first ones). Analog layers (direct input) are drawn as a heat map. ``readout``, a
+    ``(name, v[T, C])`` pair, adds a last panel with the membrane trace of each output unit.
     """
     if not layers:
         raise ValueError("layers: expected at least one layer of spikes to plot")
-    fig, axes = _figure(len(layers), size=(8, 1.6 + 1.6 * len(layers)))
+    rows = len(layers) + (readout is not None)
+    fig, axes = _figure(rows, size=(8, 1.6 + 1.6 * rows))
+    if readout is not None:
+        name, v = readout
+        ax = axes[-1, 0]
+        v = v.detach().reshape(v.shape[0], -1).cpu()
+        t_ms = (torch.arange(v.shape[0]) * dt * 1e3).numpy()
+        for c in range(v.shape[1]):
+            ax.plot(t_ms, v[:, c].numpy(), lw=1, label=str(c))
+        ax.set_ylabel(f"{name}\nmembrane")
+        ax.set_title(f"{name}: output membrane per class", fontsize=9, loc="left")
+        ax.legend(fontsize=6, ncol=min(v.shape[1], 10), loc="upper left")
     for ax, (name, z) in zip(axes[:, 0], layers.items()):
         z = z.detach().reshape(z.shape[0], -1)[:, :max_neurons].cpu()
         if not bool(((z == 0) | (z == 1)).all()):  # analog input (direct encoding): show the values
