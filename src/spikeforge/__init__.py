@@ -74,3 +74,7 @@ __all__ = [
     "units",
     "us",
 ]
+
+from .nn import CheckpointTime, checkpoint_time  # training memory over time chunks
+
+__all__ += ["CheckpointTime", "checkpoint_time"]

@@ -59,8 +59,29 @@ def resolve(model: str, backend: str = "auto", **ctx: Any) -> Callable[..., Any]
     if not chosen.available():
         raise RuntimeError(f"backend {backend!r} for {model!r} is not available here (missing dependency or device)")
     if not chosen.supports(**ctx):
-        raise ValueError(f"backend {backend!r} for {model!r} does not support this call ({ctx}); use 'torch'")
+        raise ValueError(
+            f"backend {backend!r} for {model!r} does not support this call ({_describe(ctx)}); use 'torch'"
+        )
     return chosen.fn
+
+
+def _describe_value(value: Any) -> str:
+    """A short description of one call argument: tensors by dtype, device and shape, never by their values."""
+    import torch  # here: importing the registry stays free of torch at module level
+
+    if isinstance(value, torch.Tensor):
+        return f"tensor(dtype={value.dtype}, device={value.device}, shape={tuple(value.shape)})"
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # params NamedTuple: each field described
+        fields = ", ".join(f"{k}={_describe_value(v)}" for k, v in zip(value._fields, value))
+        return f"{type(value).__name__}({fields})"
+    if isinstance(value, bool | int | float | str | None):
+        return repr(value)
+    text = repr(value)
+    return text if len(text) <= 80 else f"{type(value).__name__}(...)"
+
+
+def _describe(ctx: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_describe_value(v)}" for k, v in ctx.items())
 
 
 from . import _fused  # noqa: E402,F401  (fused backends; each checks its own dependencies)

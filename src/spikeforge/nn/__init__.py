@@ -1,5 +1,10 @@
-"""Containers: SequentialState (chain neurons and layers), Lift (a layer over time), Stateful (keep state)."""
+"""Containers: SequentialState (chain neurons and layers), Lift (a layer over time), Stateful (keep state);
+checkpoint_time (training memory of one time chunk instead of the whole sequence)."""
 
 from ._containers import Lift, SequentialState, Stateful, is_stateful
 
 __all__ = ["Lift", "SequentialState", "Stateful", "is_stateful"]
+
+from ._checkpoint import CheckpointTime, checkpoint_time  # checkpointing over time chunks
+
+__all__ += ["CheckpointTime", "checkpoint_time"]
