@@ -131,7 +131,8 @@ def build_hand(kind, w):
 
 
 # -- spikeforge ------------------------------------------------------------------------------------------------
-def build_spikeforge(kind, w, backend="auto", synapse=None):
+def build_spikeforge(kind, w, backend="auto", synapse=None, chunk=None):
+    """spikeforge's model; ``chunk`` wraps the whole network in ``checkpoint_time(..., chunk=chunk)`` (W1 only)."""
     import spikeforge as sf
 
     def lin(wk, bk):
@@ -162,6 +163,27 @@ def build_spikeforge(kind, w, backend="auto", synapse=None):
     fc2 = lin("w2", "b2")
     li_backend = "torch" if backend == "torch" else "auto"
     readout = sf.LI(w["w2"].shape[0], backend=li_backend)
+    if chunk is not None:
+        if kind != "w1":
+            raise ValueError(f"checkpointing over time chunks is benchmarked on w1 only, got {kind!r}")
+        # the whole network in chunks: only the readout [T, B, 20] and one state per chunk boundary stay alive
+        net = sf.checkpoint_time(sf.SequentialState(fc1, hidden, fc2, readout), chunk=chunk)
+        recorded: list[torch.Tensor] = []
+
+        def keep_spikes(module, args, out):  # for the agreement check only (ckpt_step.record = True)
+            if ckpt_step.record:
+                recorded.append(out[0].detach())
+
+        hidden.register_forward_hook(keep_spikes)
+
+        def ckpt_step(x, y):
+            recorded.clear()
+            v, _ = net(x)
+            z = torch.cat(recorded) if ckpt_step.record else None  # the forward's chunks (before any recompute)
+            return _loss(kind, v.sum(0), y, z), z
+
+        ckpt_step.record = False
+        return ckpt_step, fc1.weight
 
     def step(x, y):
         z, _ = hidden(sf.Lift(fc1)(x))
@@ -308,11 +330,15 @@ def build(impl: str, kind: str, w):
     if impl in PEERS:
         return globals()[f"build_{impl}"](kind, w)
     if impl.startswith("spikeforge"):
-        # spikeforge[:backend][+event]
-        name = impl.split("+")[0]
+        # spikeforge[:backend][+event][+ckpt<chunk>]
+        name, *options = impl.split("+")
         backend = name.split(":")[1] if ":" in name else "auto"
-        synapse = "auto" if impl.endswith("+event") else None
-        return build_spikeforge(kind, w, backend=backend, synapse=synapse)
+        synapse = "auto" if "event" in options else None
+        chunk = next((int(o[4:]) for o in options if o.startswith("ckpt")), None)
+        unknown = [o for o in options if o != "event" and not o.startswith("ckpt")]
+        if unknown:
+            raise ValueError(f"unknown option {unknown} in {impl!r}")
+        return build_spikeforge(kind, w, backend=backend, synapse=synapse, chunk=chunk)
     raise ValueError(f"unknown implementation {impl!r}")
 
 

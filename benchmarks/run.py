@@ -36,6 +36,7 @@ IMPLS_W1 = [
     "spikeforge:cpu",
     "spikeforge:cpu_lean",
     "spikeforge:cpu+event",
+    "spikeforge:cpu_lean+event+ckpt100",
 ]
 IMPLS_W1R = ["floor", "hand", "snntorch", "norse", "spikingjelly", "spikeforge:torch", "spikeforge:auto"]
 IMPLS_W2 = [
@@ -49,6 +50,18 @@ IMPLS_W2 = [
     "spikeforge:cpu+event",
 ]
 PEERS = ("snntorch", "norse", "spikingjelly")
+#: peak training memory against T: the peers, spikeforge's backends, and the whole network checkpointed over
+#: chunks of 100 steps (``+ckpt100``: spikeforge.checkpoint_time)
+IMPLS_MEMORY = [
+    "snntorch",
+    "norse",
+    "spikingjelly",
+    "spikeforge:torch",
+    "spikeforge:cpu",
+    "spikeforge:cpu_lean+event",
+    "spikeforge:cpu+ckpt100",
+    "spikeforge:cpu_lean+event+ckpt100",
+]
 
 
 def _rss_bytes() -> int:
@@ -148,6 +161,8 @@ def agreement(kind: str, impls_list: list[str], steps: int = 100, batch: int = 1
     out = {}
     for name in impls_list:
         step, weight = impls.build(name, kind, w)
+        if hasattr(step, "record"):  # checkpointed models return the hidden spikes only when asked
+            step.record = True
         loss, z = step(x, y)
         loss.backward()
         out[name] = (z.detach().float(), weight.grad.detach().flatten().clone())
@@ -225,6 +240,44 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def memory_table(memory: list[dict]) -> str:
+    """Peak training MiB against T (markdown), then each implementation's ratio to the most frugal peer at each T."""
+    lengths = sorted({r["T"] for r in memory})
+    head = " | ".join(f"T={t}" for t in lengths)
+    out = [f"| peak training MiB, W1, B=16 | {head} |", "|---|" + "---|" * len(lengths)]
+    mib: dict[str, dict[int, float]] = {}
+    cells: dict[str, dict[int, str]] = {}
+    for r in memory:
+        cells.setdefault(r["impl"], {})[r["T"]] = f"{r['peak_mib']:.0f}" if "ms" in r else r["error"]
+        if "ms" in r:
+            mib.setdefault(r["impl"], {})[r["T"]] = r["peak_mib"]
+    for impl, row in cells.items():
+        out.append(f"| {impl} | " + " | ".join(row.get(t, "") for t in lengths) + " |")
+    frugal = {
+        t: min((mib[p][t], p) for p in PEERS if t in mib.get(p, {}))
+        for t in lengths
+        if any(t in mib.get(p, {}) for p in PEERS)
+    }
+    if frugal:
+        out += [
+            "",
+            "| ratio to the most frugal peer (bar at T=1000: <= 0.25) | " + head + " |",
+            "|---|" + "---|" * len(lengths),
+            "| most frugal peer | "
+            + " | ".join(f"{frugal[t][1]} ({frugal[t][0]:.0f} MiB)" if t in frugal else "" for t in lengths)
+            + " |",
+        ]
+        for impl, row in mib.items():
+            if impl in PEERS:
+                continue
+            out.append(
+                f"| {impl} | "
+                + " | ".join(f"{row[t] / frugal[t][0]:.3f}" if t in row and t in frugal else "" for t in lengths)
+                + " |"
+            )
+    return "\n".join(out)
+
+
 def markdown(path: Path) -> str:
     """The README tables from a results file."""
     data = json.loads(path.read_text())
@@ -269,17 +322,7 @@ def markdown(path: Path) -> str:
                 f"{100 * a['hidden_rate']:.2f}% | {a['grad_cosine']:+.4f} |"
             )
     if data.get("memory_vs_T"):
-        lengths = sorted({r["T"] for r in data["memory_vs_T"]})
-        out += [
-            "",
-            "| peak training MiB, W1, B=16 | " + " | ".join(f"T={t}" for t in lengths) + " |",
-            "|---|" + "---|" * len(lengths),
-        ]
-        by_impl: dict[str, dict[int, str]] = {}
-        for r in data["memory_vs_T"]:
-            by_impl.setdefault(r["impl"], {})[r["T"]] = f"{r['peak_mib']:.0f}" if "ms" in r else r["error"]
-        for impl, cells in by_impl.items():
-            out.append(f"| {impl} | " + " | ".join(cells.get(t, "") for t in lengths) + " |")
+        out += ["", memory_table(data["memory_vs_T"])]
     if data.get("activation_bytes"):
         out += ["", "| one hidden LIF layer | bytes kept per neuron per step |", "|---|---|"]
         for r in data["activation_bytes"]:
@@ -320,6 +363,8 @@ def main() -> None:
         default="speed,agree,memory,bytes,density",
         help="comma-separated parts: speed, agree, memory (training memory vs T), bytes, density",
     )
+    ap.add_argument("--memory-impls", default="", help="comma-separated implementations for the memory part")
+    ap.add_argument("--lengths", default="", help="sequence lengths T for the memory part, e.g. 100,1000")
     ap.add_argument("--markdown", type=Path, help="print the README tables of a results file and exit")
     ap.add_argument("--name", default=None, help="results file name (default: quick or full)")
     args = ap.parse_args()
@@ -404,9 +449,10 @@ def main() -> None:
     if "memory" in parts:
         lengths = [100, 1000] if args.quick else [100, 500, 1000, 2000]
         print("\nPeak training memory (MiB above the process baseline) against T, W1, B=16")
-        for impl in pick(
-            ["snntorch", "norse", "spikingjelly", "spikeforge:torch", "spikeforge:cpu", "spikeforge:cpu_lean+event"]
-        ):
+        memory_impls = args.memory_impls.split(",") if args.memory_impls else IMPLS_MEMORY
+        if args.lengths:
+            lengths = [int(t) for t in args.lengths.split(",")]
+        for impl in pick(memory_impls):
             for steps in lengths:
                 cfg = {
                     "kind": "w1",
@@ -422,7 +468,8 @@ def main() -> None:
                 r = run_isolated(cfg, timeout=400)
                 memory.append(r)
                 msg = f"{r['peak_mib']:8.1f} MiB ({r['ms']:.0f} ms)" if "ms" in r else r["error"]
-                print(f"  {impl:26} T={steps:5}  {msg}", flush=True)
+                print(f"  {impl:34} T={steps:5}  {msg}", flush=True)
+        print(memory_table(memory))
 
     if "bytes" in parts:
         act_bytes = activation_bytes(
