@@ -237,3 +237,18 @@ def test_cuda_gradients_dropout_and_memory():
     for a, b in zip(g, g_ref):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert mem < mem_ref / 3, (mem, mem_ref)
+
+
+def test_torch_compile_of_a_checkpointed_model_matches_eager():
+    net = sf.SequentialState(torch.nn.Linear(6, 16), sf.LIF(16), torch.nn.Linear(16, 3), sf.LI(3))
+    wrapped = sf.checkpoint_time(net, chunk=8)
+    x = torch.rand(20, 2, 6) * 2
+    out, _ = wrapped(x)
+    out.square().sum().backward()
+    g = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    out_c, _ = torch.compile(wrapped)(x)
+    out_c.square().sum().backward()
+    torch.testing.assert_close(out_c, out)
+    for p, b in zip(net.parameters(), g):
+        torch.testing.assert_close(p.grad, b)
