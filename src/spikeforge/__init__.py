@@ -10,13 +10,12 @@ Importing spikeforge pulls in torch and numpy only; plotting, data formats and f
 """
 
 from . import functional, init, kernels, state, surrogate, units
-from .neurons import IF, LI, LIF, RLIF, IFCell, LICell, LIFCell, RLIFCell
-from .nn import Lift, SequentialState, Stateful
-from .units import Hz, ms, s, us
-
-__version__ = "0.1.0"
 from .neurons import (
     ALIF,
+    IF,
+    LI,
+    LIF,
+    RLIF,
     AdEx,
     AdExCell,
     ALIFCell,
@@ -26,13 +25,21 @@ from .neurons import (
     HindmarshRoseCell,
     HodgkinHuxley,
     HodgkinHuxleyCell,
+    IFCell,
     Izhikevich,
     IzhikevichCell,
+    LICell,
+    LIFCell,
     MorrisLecar,
     MorrisLecarCell,
     ResonateAndFire,
     ResonateAndFireCell,
+    RLIFCell,
 )
+from .nn import CheckpointTime, Lift, SequentialState, Stateful, checkpoint_time
+from .units import Hz, ms, s, us
+
+__version__ = "0.1.0"
 
 __all__ = [
     "ALIF",
@@ -43,6 +50,7 @@ __all__ = [
     "ALIFCell",
     "AdEx",
     "AdExCell",
+    "CheckpointTime",
     "CubaLIF",
     "CubaLIFCell",
     "HindmarshRose",
@@ -64,6 +72,7 @@ __all__ = [
     "SequentialState",
     "Stateful",
     "__version__",
+    "checkpoint_time",
     "functional",
     "init",
     "kernels",
@@ -74,7 +83,3 @@ __all__ = [
     "units",
     "us",
 ]
-
-from .nn import CheckpointTime, checkpoint_time  # training memory over time chunks
-
-__all__ += ["CheckpointTime", "checkpoint_time"]
