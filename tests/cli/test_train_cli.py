@@ -31,11 +31,12 @@ def test_train_writes_run_folder_and_evaluate_reproduces(tmp_path, capsys):
     assert json.loads((again / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
 
 
-def test_conv_model_trains(tmp_path):
+def test_conv_model_trains_on_the_reference_backend(tmp_path):
     data = make_idx_folder(tmp_path / "idx", n_train=40, n_test=12)
     out = tmp_path / "conv"
     assert main(["train", "--dataset", f"idx:{data}", "--model", "conv", "--epochs", "1", "--timesteps", "4",
-                 "--out", str(out), "--quiet"]) == 0
+                 "--backend", "torch", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "config.json").read_text())["model_config"]["backend"] == "torch"
     assert {p.name for p in out.iterdir()} == FILES
 
 
@@ -56,6 +57,7 @@ def test_existing_output_folder_is_refused_unless_overwrite(tmp_path, capsys):
         (["--epochs", "0"], "epochs: expected a positive integer, got 0"),
         (["--lr", "-1"], "lr: expected a positive learning rate"),
         (["--hidden", "12,x"], "--hidden: expected comma-separated integers"),
+        (["--backend", "fpga"], "backend: expected 'auto' or one of"),
     ],
 )
 def test_bad_values_fail_before_anything_is_written(tmp_path, capsys, argv, message):

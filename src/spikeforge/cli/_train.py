@@ -23,6 +23,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "seed": 0,
     "hidden": None,
+    "backend": None,
 }
 
 
@@ -42,6 +43,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="L2 penalty (default 0.003)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--seed", type=int)
+    p.add_argument("--backend", help="neuron kernels: 'auto' (fused compiled kernels where available), 'torch' "
+                                     "(the reference scan) or a registered backend name")
     p.add_argument("--config", type=Path, help="a config.json (e.g. from a run folder) or YAML file; flags override")
     p.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<model>-s<seed>)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

@@ -29,12 +29,13 @@ DEFAULTS: dict[str, Any] = {
     "surrogate": {"name": "fast_sigmoid", "slope": 25.0},
     "learn": [],
     "dropout": 0.0,
+    "backend": "auto",
 }
 
 
 def _neuron(cfg: dict, size: int | tuple[int, ...]) -> LIF:
     return LIF(size, tau_mem=cfg["tau_mem"], threshold=cfg["threshold"], reset=cfg["reset"], dt=cfg["dt"],
-               surrogate=cfg["surrogate"], learn=tuple(cfg["learn"]))
+               surrogate=cfg["surrogate"], learn=tuple(cfg["learn"]), backend=cfg["backend"])
 
 
 def _mlp(cfg: dict) -> SequentialState:
@@ -45,7 +46,8 @@ def _mlp(cfg: dict) -> SequentialState:
         if cfg["dropout"]:
             layers.append(nn.Dropout(cfg["dropout"]))
         width = h
-    layers += [nn.Linear(width, cfg["n_classes"]), LI(cfg["n_classes"], tau_mem=cfg["tau_out"], dt=cfg["dt"])]
+    layers += [nn.Linear(width, cfg["n_classes"]),
+               LI(cfg["n_classes"], tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=cfg["backend"])]
     return SequentialState(*layers)
 
 
@@ -65,7 +67,8 @@ def _conv(cfg: dict) -> SequentialState:
         if cfg["dropout"]:
             layers.append(nn.Dropout(cfg["dropout"]))
         width = hidden
-    layers += [nn.Linear(width, cfg["n_classes"]), LI(cfg["n_classes"], tau_mem=cfg["tau_out"], dt=cfg["dt"])]
+    layers += [nn.Linear(width, cfg["n_classes"]),
+               LI(cfg["n_classes"], tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=cfg["backend"])]
     return SequentialState(*layers)
 
 
@@ -83,6 +86,11 @@ def resolve_model_config(config: dict) -> dict:
     cfg["input_shape"] = [int(s) for s in cfg["input_shape"]]
     if cfg["model"] == "conv" and len(cfg["input_shape"]) != 3:
         raise ValueError(f"model 'conv': expected image input [C, H, W], got input_shape {cfg['input_shape']}")
+    from .. import kernels
+
+    if cfg["backend"] != "auto" and cfg["backend"] not in kernels.available("lif"):
+        raise ValueError(f"backend: expected 'auto' or one of {kernels.available('lif')} (available here), "
+                         f"got {cfg['backend']!r}")
     cfg["hidden"] = [int(h) for h in cfg["hidden"]]
     if any(h <= 0 for h in cfg["hidden"]):
         raise ValueError(f"hidden: expected positive layer widths, got {cfg['hidden']}")
