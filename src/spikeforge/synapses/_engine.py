@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ..units import check_dt, ms
+from . import _fastpath
 from ._connectivity import Connectivity
 from ._monitors import SpikeMonitor, StateMonitor
 from ._poisson import PoissonInput, _poisson_cdf, poisson_counts
@@ -212,30 +213,44 @@ def _run(network, dt, duration, generator, monitors, chunk) -> NetworkResult:
     ]
     drawn: list[torch.Tensor | None] = [None] * len(background)
     events = 0
+
+    def add_background(step: int, x: torch.Tensor) -> None:
+        nonlocal drawn
+        if step % chunk == 0:
+            length = min(chunk, n_steps - step)
+            drawn = [
+                poisson_counts(lam, (length, len(bg.neurons)), generator=generator, cdf=cdf) * bg.weight
+                if lam and steps.start < step + length and step < steps.stop
+                else None
+                for bg, steps, lam, cdf in background
+            ]
+        for (bg, steps, _, _), block in zip(background, drawn):
+            if block is not None and steps.start <= step < steps.stop:
+                x[bg.channel, bg.neurons.start : bg.neurons.stop] += block[step % chunk]
+
     start = time.perf_counter()
-    with torch.no_grad():
-        for step in range(n_steps):
-            x = buffer.peek(step)  # a view, cleared once the neurons have used it
-            if step % chunk == 0:
-                length = min(chunk, n_steps - step)
-                drawn = [
-                    poisson_counts(lam, (length, len(bg.neurons)), generator=generator, cdf=cdf) * bg.weight
-                    if lam and steps.start < step + length and step < steps.stop
-                    else None
-                    for bg, steps, lam, cdf in background
-                ]
-            for (bg, steps, _, _), block in zip(background, drawn):
-                if block is not None and steps.start <= step < steps.stop:
-                    x[bg.channel, bg.neurons.start : bg.neurons.stop] += block[step % chunk]
-            z, state = model.step(x, state, dt=dt)
-            buffer.clear(step)
-            ids = torch.nonzero(z).squeeze(1)
-            counts.append(ids.numel())
-            if counts[-1]:
-                spikes.record(step, ids)
-                events += buffer.push(ids, step=step)
-            for monitor in monitors:
-                monitor.record(step, state)
+    if _fastpath.applicable(model, state, buffer, monitors):
+        # CurrentLIF: the same arithmetic in place on preallocated buffers (see _fastpath), bit-identical spikes
+        with torch.no_grad():
+            counts, steps_fired, ids_fired, events, state = _fastpath.run_current_lif(
+                model, state, dt, n_steps, buffer, add_background if background else None
+            )
+        for step, ids in zip(steps_fired, ids_fired):
+            spikes.record(step, ids)
+    else:
+        with torch.no_grad():
+            for step in range(n_steps):
+                x = buffer.peek(step)  # a view, cleared once the neurons have used it
+                add_background(step, x)
+                z, state = model.step(x, state, dt=dt)
+                buffer.clear(step)
+                ids = torch.nonzero(z).squeeze(1)
+                counts.append(ids.numel())
+                if counts[-1]:
+                    spikes.record(step, ids)
+                    events += buffer.push(ids, step=step)
+                for monitor in monitors:
+                    monitor.record(step, state)
     wall = time.perf_counter() - start
     for monitor in monitors:
         monitor.finish()
