@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ._dynamics import CurrentLIF, SynapticLIFState
@@ -58,57 +59,69 @@ def run_current_lif(model: CurrentLIF, state: SynapticLIFState, dt: float, n_ste
     def full(value: float) -> torch.Tensor:
         return torch.full((n,), value, dtype=dtype)
 
+    # torch tensors and numpy views of the same memory: numpy's per-op overhead is about half torch's here, and
+    # its elementwise float ops round exactly like torch's; the two fused multiply-adds (``add_`` with ``alpha``)
+    # stay in torch so that they round exactly as in CurrentLIF.step
     v = state.v.clone()
     g = torch.stack([state.g_exc, state.g_inh]).contiguous()
     g_exc, g_inh = g[0], g[1]
-    decay = torch.tensor([[math.exp(-dt / model.tau_exc)], [math.exp(-dt / model.tau_inh)]], dtype=dtype)
-    beta_t, rest_t, thr_t = full(beta), full(model.v_rest * (1 - beta)), full(model.threshold)
-    v_reset = model.v_reset
-    # clamp bounds: row 0 lower, row 1 upper
-    free = torch.tensor([[-math.inf], [math.inf]], dtype=dtype).expand(2, n).contiguous()
-    bounds = free.clone()
-    lower, upper = bounds[0], bounds[1]
-    restore: dict[int, list[torch.Tensor]] = {}
+    v_np, g_np = v.numpy(), g.numpy()
+    real = v_np.dtype.type
+    decay = np.empty((2, n), dtype=v_np.dtype)
+    decay[0], decay[1] = real(math.exp(-dt / model.tau_exc)), real(math.exp(-dt / model.tau_inh))
+    beta_s, rest_s, thr_s = real(beta), real(model.v_rest * (1 - beta)), real(model.threshold)
+    v_reset = real(model.v_reset)
+    # clamp bounds: lower/upper -inf/+inf when free, v_reset/v_reset while refractory
+    lower = np.full(n, -np.inf, dtype=v_np.dtype)
+    upper = np.full(n, np.inf, dtype=v_np.dtype)
+    restore: dict[int, list[np.ndarray]] = {}
     ref0 = state.ref
-    if bool((ref0 > 0).any()):
-        busy = torch.nonzero(ref0 > 0).squeeze(1)
-        bounds.index_fill_(1, busy, v_reset)
-        for until in torch.unique(ref0[busy]).tolist():
+    ref0_np = ref0.numpy()
+    busy = np.flatnonzero(ref0_np > 0)
+    if busy.size:
+        lower[busy] = v_reset
+        upper[busy] = v_reset
+        for until in np.unique(ref0_np[busy]).tolist():
             if until < n_steps:
-                restore.setdefault(until, []).append(busy[ref0[busy] == until])
-    above = torch.zeros(n, dtype=torch.bool)
+                restore.setdefault(until, []).append(busy[ref0_np[busy] == until])
+    above = np.zeros(n, dtype=bool)
 
     slots = buffer.slots
     views = buffer._views
+    views_np = [view.numpy() for view in views]
     push = buffer._push_rows
-    nonzero, ge, clamp = torch.nonzero, torch.ge, torch.clamp
+    add, multiply, maximum, minimum, greater_equal = np.add, np.multiply, np.maximum, np.minimum, np.greater_equal
     counts: list[int] = []
     spike_steps: list[int] = []
-    spike_ids: list[torch.Tensor] = []
+    spike_ids: list[np.ndarray] = []
     events = 0
     for step in range(n_steps):
-        x = views[step % slots]
+        slot = step % slots
+        x = views_np[slot]
         if inputs is not None:
-            inputs(step, x)
+            inputs(step, views[slot])
         old = restore.pop(step, None)
         if old is not None:
             for ids in old:
-                bounds.index_copy_(1, ids, free[:, : ids.numel()])
-        g.add_(x)
-        v.mul_(beta_t).add_(rest_t)
+                lower[ids] = -np.inf
+                upper[ids] = np.inf
+        add(g_np, x, out=g_np)
+        multiply(v_np, beta_s, out=v_np)
+        add(v_np, rest_s, out=v_np)
         v.add_(g_exc, alpha=p_exc).add_(g_inh, alpha=p_inh)
-        clamp(v, lower, upper, out=v)
-        ge(v, thr_t, out=above)
-        g.mul_(decay)
-        x.zero_()
-        fired = nonzero(above)
-        k = fired.shape[0]
+        maximum(v_np, lower, out=v_np)
+        minimum(v_np, upper, out=v_np)
+        greater_equal(v_np, thr_s, out=above)
+        multiply(g_np, decay, out=g_np)
+        x.fill(0)
+        ids = above.nonzero()[0]
+        k = ids.size
         counts.append(k)
         if k:
-            ids = fired.view(-1)
-            v.index_fill_(0, ids, v_reset)
+            v_np[ids] = v_reset
             if n_ref > 0:
-                bounds.index_fill_(1, ids, v_reset)
+                lower[ids] = v_reset
+                upper[ids] = v_reset
                 if step + 1 + n_ref < n_steps:
                     later = restore.get(step + 1 + n_ref)
                     if later is None:
@@ -118,14 +131,15 @@ def run_current_lif(model: CurrentLIF, state: SynapticLIFState, dt: float, n_ste
             spike_steps.append(step)
             spike_ids.append(ids)
             events += push(ids.tolist(), step)
+    spike_ids_t = [torch.from_numpy(ids.astype(np.int64)) for ids in spike_ids]
 
     # rebuild ref: n_ref - (steps since the last spike - 1) for neurons that fired, else counted down from the start
     ref = (ref0.to(torch.int64) - n_steps).to(torch.int32)
     if spike_ids:
-        steps_t = torch.repeat_interleave(torch.tensor(spike_steps), torch.tensor([t.numel() for t in spike_ids]))
-        ids_t = torch.cat(spike_ids)
+        steps_t = torch.repeat_interleave(torch.tensor(spike_steps), torch.tensor([t.numel() for t in spike_ids_t]))
+        ids_t = torch.cat(spike_ids_t)
         last = torch.full((n,), -1, dtype=torch.int64).scatter_reduce_(0, ids_t, steps_t, "amax")
         fired_any = last >= 0
         ref = torch.where(fired_any, (n_ref - (n_steps - 1 - last)).to(torch.int32), ref)
     final = SynapticLIFState(v, g_exc.clone(), g_inh.clone(), ref)
-    return counts, spike_steps, spike_ids, events, final
+    return counts, spike_steps, spike_ids_t, events, final
