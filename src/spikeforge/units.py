@@ -47,9 +47,17 @@ def check_positive(name: str, value: float | torch.Tensor) -> None:
         raise ValueError(f"{name}: expected values > 0 (seconds), got {bad!r}")
 
 
-def decay(tau: float | torch.Tensor, dt: float) -> torch.Tensor:
-    """Exact per-step decay factor ``exp(-dt / tau)`` of a linear leak with time constant ``tau`` (s)."""
-    tau_t = torch.as_tensor(tau, dtype=torch.get_default_dtype()) if not isinstance(tau, torch.Tensor) else tau
+def decay(tau: float | torch.Tensor, dt: float, *, like: torch.Tensor | None = None) -> torch.Tensor:
+    """Exact per-step decay factor ``exp(-dt / tau)`` of a linear leak with time constant ``tau`` (s).
+
+    With ``like``, the result takes that tensor's dtype and device (what a neuron step needs).
+    """
+    if like is not None:
+        tau_t = torch.as_tensor(tau, dtype=like.dtype, device=like.device)
+    elif isinstance(tau, torch.Tensor):
+        tau_t = tau
+    else:
+        tau_t = torch.as_tensor(tau, dtype=torch.get_default_dtype())
     return torch.exp(-dt / tau_t)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..units import decay
 from ._cpu_build import library
 from ._cpu_lif import _common_ok, _per_neuron, _ptr, _threads
 
@@ -67,7 +68,7 @@ def li_seq_cpu(x_seq, state, params, *, dt):
 
     shape = x_seq.shape
     step_shape = shape[1:]
-    beta = torch.exp(-dt / torch.as_tensor(params.tau_mem, dtype=x_seq.dtype, device=x_seq.device))
+    beta = decay(params.tau_mem, dt, like=x_seq)
     vs = _FusedLI.apply(
         x_seq.reshape(shape[0], -1).contiguous(), state.v.reshape(-1).contiguous(), _per_neuron(beta, step_shape, x_seq)
     )

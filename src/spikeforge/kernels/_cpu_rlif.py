@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..units import decay
 from ._cpu_build import library
 from ._cpu_lif import _RESETS, _per_neuron, _ptr, _scalar, _threads, supports_lif, surrogate_code
 
@@ -136,7 +137,7 @@ def rlif_seq_cpu(x_seq, state, weight, params, *, dt, surrogate):
     """Backend ``"cpu"`` of ``rlif``."""
     from ..neurons._rlif import RLIFState
 
-    beta = torch.exp(-dt / torch.as_tensor(params.tau_mem, dtype=x_seq.dtype, device=x_seq.device))
+    beta = decay(params.tau_mem, dt, like=x_seq)
     step = x_seq.shape[1:]
     cfg = {
         "grad": torch.is_grad_enabled(),

@@ -11,6 +11,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ..units import decay
 from ._cpu_lif import _RESETS, _per_neuron, _scalar, surrogate_code
 
 __all__ = ["if_seq_triton", "lif_seq_triton"]
@@ -265,7 +266,7 @@ def lif_seq_triton(x_seq, state, params, *, dt, surrogate):
     """Backend ``"triton"`` of ``lif``."""
     from ..neurons._lif import LIFState
 
-    beta = torch.exp(-dt / torch.as_tensor(params.tau_mem, dtype=x_seq.dtype, device=x_seq.device))
+    beta = decay(params.tau_mem, dt, like=x_seq)
     z, v = _run(
         x_seq,
         state.v,

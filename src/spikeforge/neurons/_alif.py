@@ -33,7 +33,7 @@ import torch
 from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
-from ..units import check_dt, ms
+from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, ResetMode, SequenceModule, check_reset, scan
 from ._izhikevich import spike
 
@@ -70,8 +70,8 @@ def alif_init(like: torch.Tensor, params: ALIFParams = ALIFParams()) -> ALIFStat
 
 
 def _coefficients(params: ALIFParams, dt: float, like: torch.Tensor):
-    beta_m = torch.exp(-dt / torch.as_tensor(params.tau_mem, dtype=like.dtype, device=like.device))
-    rho = torch.exp(-dt / torch.as_tensor(params.tau_adapt, dtype=like.dtype, device=like.device))
+    beta_m = decay(params.tau_mem, dt, like=like)
+    rho = decay(params.tau_adapt, dt, like=like)
     return beta_m, rho
 
 

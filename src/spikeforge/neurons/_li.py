@@ -15,7 +15,7 @@ import torch
 
 from .. import kernels
 from ..init import Distribution
-from ..units import check_dt, ms
+from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 
 __all__ = ["LI", "LICell", "LIParams", "LIState", "li_init", "li_seq", "li_step"]
@@ -39,10 +39,10 @@ def li_init(like: torch.Tensor, params: LIParams = LIParams()) -> LIState:
 
 
 def _coefficients(params: LIParams, dt: float, like: torch.Tensor):
-    beta = torch.exp(-dt / torch.as_tensor(params.tau_mem, dtype=like.dtype, device=like.device))
+    beta = decay(params.tau_mem, dt, like=like)
     alpha = None
     if params.tau_syn is not None:
-        alpha = torch.exp(-dt / torch.as_tensor(params.tau_syn, dtype=like.dtype, device=like.device))
+        alpha = decay(params.tau_syn, dt, like=like)
     return beta, alpha
 
 

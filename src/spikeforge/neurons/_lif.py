@@ -30,7 +30,7 @@ import torch
 from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
-from ..units import check_dt, ms
+from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, ResetMode, SequenceModule, check_reset, scan
 
 __all__ = ["LIF", "LIFCell", "LIFParams", "LIFState", "lif_init", "lif_seq", "lif_step"]
@@ -67,10 +67,10 @@ def lif_init(like: torch.Tensor, params: LIFParams = LIFParams()) -> LIFState:
 
 
 def _coefficients(params: LIFParams, dt: float, like: torch.Tensor):
-    beta = torch.exp(-dt / torch.as_tensor(params.tau_mem, dtype=like.dtype, device=like.device))
+    beta = decay(params.tau_mem, dt, like=like)
     alpha = None
     if params.tau_syn is not None:
-        alpha = torch.exp(-dt / torch.as_tensor(params.tau_syn, dtype=like.dtype, device=like.device))
+        alpha = decay(params.tau_syn, dt, like=like)
     n_ref = round(params.t_ref / dt) if params.t_ref else 0
     return beta, alpha, n_ref
 
