@@ -1,5 +1,26 @@
 """Activity and efficiency measurements taken through hooks."""
 
 from ._activity import SpikeRecorder, describe, record_spikes, spiking_layers
+from ._efficiency import (
+    EfficiencyCounter,
+    EfficiencyReport,
+    NeuronCounts,
+    SynapseCounts,
+    profile_model,
+    synaptic_operations,
+)
+from ._energy import EnergyModel
 
-__all__ = ["SpikeRecorder", "describe", "record_spikes", "spiking_layers"]
+__all__ = [
+    "EfficiencyCounter",
+    "EfficiencyReport",
+    "EnergyModel",
+    "NeuronCounts",
+    "SpikeRecorder",
+    "SynapseCounts",
+    "describe",
+    "profile_model",
+    "record_spikes",
+    "spiking_layers",
+    "synaptic_operations",
+]
