@@ -1,5 +1,20 @@
 """Datasets as tensors; readers for real file formats. Optional dependencies are imported when used."""
 
+from ._events import AUDIO_EVENT_DTYPE, DVS_EVENT_DTYPE, EventDataset, events_to_tensor
 from ._images import IDX_FILES, Split, load_dataset, load_digits, load_idx, read_idx
+from ._spikes import (
+    SHD_FILES,
+    SSC_FILES,
+    HeidelbergSpikes,
+    SpikeBatch,
+    SpikeSplit,
+    bin_spikes,
+    collate_spikes,
+    load_shd,
+    load_ssc,
+)
 
 __all__ = ["IDX_FILES", "Split", "load_dataset", "load_digits", "load_idx", "read_idx"]
+# spike data: SHD/SSC files and tonic-layout event streams
+__all__ += ["AUDIO_EVENT_DTYPE", "DVS_EVENT_DTYPE", "SHD_FILES", "SSC_FILES", "EventDataset", "HeidelbergSpikes"]
+__all__ += ["SpikeBatch", "SpikeSplit", "bin_spikes", "collate_spikes", "events_to_tensor", "load_shd", "load_ssc"]
