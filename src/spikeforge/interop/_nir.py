@@ -1,0 +1,400 @@
+r"""NIR export: spikeforge chains -> a :class:`nir.NIRGraph` (a file read by snnTorch, Norse, Lava, ...).
+
+NIR describes neurons by continuous ODEs in SI time and carries no time step. spikeforge neurons are discrete, so
+an exported graph states how its ODEs were discretised, in the graph metadata ``spikeforge`` (a JSON string):
+``{"dt": <seconds>, "integrator": "exact" | "euler", "version": 1}``. The input of a neuron node is the output of
+the layer before it, held constant over a step (``I``). With ``beta = exp(-dt/tau)``:
+
+================  =====================================================================  ==========================
+spikeforge        NIR node, ``integrator="exact"`` (default)                             ``integrator="euler"``
+================  =====================================================================  ==========================
+LIF               ``LIF(tau=tau_mem, r=1/(1-beta), v_leak, v_threshold, v_reset)``       ``tau=dt/(1-beta)``, ``r=tau/dt``
+LIF + tau_syn     not exact in NIR: refused                                              ``CubaLIF`` (see below)
+CubaLIF           ``CubaLIF(tau_syn, tau_mem, r=1, w_in=1, v_leak, v_threshold, v_reset)``  refused
+IF                ``IF(r=1/dt, v_threshold, v_reset)``                                   the same
+LI                ``LI(tau=tau_mem, r=1/(1-beta), v_leak=0)``                            ``tau=dt/(1-beta)``, ``r=tau/dt``
+================  =====================================================================  ==========================
+
+Why these numbers: integrating ``tau dv/dt = (v_leak - v) + r I`` exactly over one step with ``I`` constant gives
+``v' = v_leak + beta (v - v_leak) + (1 - beta) r I``, which is spikeforge's update ``v' = v_leak + beta (v - v_leak)
++ x`` when ``(1 - beta) r = 1``. The ``"euler"`` column is what snnTorch and Norse do with a NIR graph (forward
+Euler, ``v' = v + dt/tau ((v_leak - v) + r I)``): with ``tau = dt/(1-beta)`` and ``r = tau/dt`` their update is
+again spikeforge's, so the same spikes come out. For LIF with ``tau_syn`` under ``"euler"`` the node is
+``CubaLIF(tau_syn=dt/(1-alpha), w_in=tau_syn/dt, tau_mem=dt/(1-beta), r=tau_mem/dt)`` (snnTorch's ``Synaptic``).
+spikeforge's own :class:`~spikeforge.CubaLIF` is already the exact solution of NIR's CubaLIF ODEs.
+
+NIR's spiking nodes reset to ``v_reset`` (spikeforge ``reset="zero"``). The reset mode, surrogate, refractory period
+and ``detach_reset`` travel in each neuron node's metadata ``spikeforge`` (JSON), so spikeforge restores a
+``"subtract"`` reset, but other libraries will reset to ``v_reset``: export warns when that happens. spikeforge spikes
+at ``v >= threshold`` where NIR writes ``v > threshold`` (they differ only on exact ties). A ``BatchNorm2d`` after a
+convolution is folded into the convolution's weight and bias (for other libraries); the unfolded tensors ride along
+in the node metadata so spikeforge rebuilds the same layers and the same spikes. ``Dropout`` is left out (identity at
+inference).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..neurons import IF, LI, LIF, CubaLIF
+from ..neurons._base import NeuronModule
+from ..nn import Lift, SequentialState
+from ..nn._containers import _fold_time, is_stateful
+
+__all__ = ["SUPPORTED_EXPORT", "Integrator", "export_nir", "write_nir"]
+
+Integrator = Literal["exact", "euler"]
+INTEGRATORS: tuple[str, ...] = ("exact", "euler")
+META_KEY = "spikeforge"
+FORMAT_VERSION = 1
+SUPPORTED_EXPORT = (
+    "Linear",
+    "Conv1d",
+    "Conv2d",
+    "BatchNorm2d (after a Conv2d)",
+    "AvgPool2d",
+    "Flatten",
+    "Dropout (dropped)",
+    "LIF",
+    "CubaLIF",
+    "IF",
+    "LI",
+    "Scale",
+    "Delay",
+    "Lift",
+    "SequentialState",
+    "Sequential",
+)
+
+
+def _np(t: torch.Tensor | float, shape: Sequence[int], dtype=np.float32) -> np.ndarray:
+    """A parameter as a numpy array of the layer's ``shape`` (per-neuron arrays, as NIR expects)."""
+    arr = torch.as_tensor(t).detach().cpu().to(torch.float64).numpy()
+    return np.ascontiguousarray(np.broadcast_to(arr, tuple(shape)).astype(dtype))
+
+
+def _flatten_layers(model: nn.Module) -> list[nn.Module]:
+    if isinstance(model, SequentialState | nn.Sequential):
+        return [leaf for m in model for leaf in _flatten_layers(m)]
+    if isinstance(model, Lift):
+        return [model.module]
+    return [model]
+
+
+def _run_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if is_stateful(layer):
+        return layer(x)[0]
+    return _fold_time(layer, x)
+
+
+def _model_dt(layers: list[nn.Module], dt: float | None) -> float:
+    dts = sorted({m.dt for m in layers if isinstance(m, NeuronModule)})
+    if len(dts) > 1:
+        raise ValueError(f"model: neurons use different time steps {dts}; NIR export needs one dt")
+    if dts and dt is not None and not math.isclose(dts[0], dt, rel_tol=1e-12):
+        raise ValueError(f"dt: the model's neurons run at dt={dts[0]!r} s, got dt={dt!r}; leave dt=None")
+    if not dts and dt is None:
+        raise ValueError("dt: the model has no neurons to take dt from; pass dt (seconds)")
+    return float(dts[0] if dts else dt)
+
+
+def _neuron_meta(module: NeuronModule, **extra: Any) -> str:
+    meta = {"class": type(module).__name__, "surrogate": getattr(module, "surrogate", None), **extra}
+    if meta["surrogate"] is not None:
+        meta["surrogate"] = meta["surrogate"].to_config()
+    for name in ("reset", "detach_reset", "t_ref", "v_reset", "v_leak"):
+        if hasattr(module, name):
+            meta[name] = getattr(module, name)
+    meta["learn"] = list(module.learn)
+    meta["shapes"] = {k: list(v.shape) for k, v in module.state_dict().items()}
+    return json.dumps(meta)
+
+
+def _leak_pair(tau: torch.Tensor, dt: float, integrator: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(tau_nir, r)`` in float64 for a leak of time constant ``tau`` (s), per the module docstring."""
+    tau64 = tau.detach().cpu().to(torch.float64)
+    one_minus_beta = -torch.expm1(-dt / tau64)
+    if integrator == "exact":
+        return tau64.numpy(), (1.0 / one_minus_beta).numpy()
+    tau_nir = dt / one_minus_beta
+    return tau_nir.numpy(), (tau_nir / dt).numpy()
+
+
+def _tau_array(module: NeuronModule, name: str, shape, dt: float, integrator: str):
+    tau, r = _leak_pair(torch.as_tensor(module.get(name)), dt, integrator)
+    # the exact tau is stored in float32 (the module's own value, bit for bit); Euler taus are derived, keep float64
+    tau_dtype = np.float32 if integrator == "exact" else np.float64
+    return _np(torch.from_numpy(tau), shape, tau_dtype), _np(torch.from_numpy(r), shape, np.float64)
+
+
+def _export_neuron(module: NeuronModule, shape, dt: float, integrator: str, warn: list[str]):
+    import nir
+
+    thr = lambda: _np(module.get("threshold"), shape)  # noqa: E731
+    if isinstance(module, LIF):
+        if module.reset == "subtract" or module.reset == "none" or module.t_ref:
+            warn.append(f"{type(module).__name__}(reset={module.reset!r}, t_ref={module.t_ref})")
+        v_leak, v_reset = _np(module.v_leak, shape), _np(module.v_reset, shape)
+        if module.tau_syn_set:
+            if integrator != "euler":
+                raise ValueError(
+                    "LIF with tau_syn: its discrete synapse (i' = alpha i + x) is not the exact "
+                    "solution of NIR's CubaLIF; export with integrator='euler' (snnTorch's Synaptic) "
+                    "or use spikeforge.CubaLIF"
+                )
+            tau_syn, w_in = _tau_array(module, "tau_syn", shape, dt, integrator)
+            tau_mem, r = _tau_array(module, "tau_mem", shape, dt, integrator)
+            return nir.CubaLIF(
+                tau_syn=tau_syn,
+                tau_mem=tau_mem,
+                r=r,
+                v_leak=v_leak,
+                v_threshold=thr(),
+                v_reset=v_reset,
+                w_in=w_in,
+                metadata={META_KEY: _neuron_meta(module)},
+            )
+        tau, r = _tau_array(module, "tau_mem", shape, dt, integrator)
+        return nir.LIF(
+            tau=tau, r=r, v_leak=v_leak, v_threshold=thr(), v_reset=v_reset, metadata={META_KEY: _neuron_meta(module)}
+        )
+    if isinstance(module, CubaLIF):
+        if integrator != "exact":
+            raise ValueError("CubaLIF: spikeforge integrates it exactly; export it with integrator='exact'")
+        if module.reset != "zero":
+            warn.append(f"CubaLIF(reset={module.reset!r})")
+        ones = np.ones(tuple(shape), dtype=np.float32)
+        return nir.CubaLIF(
+            tau_syn=_np(module.get("tau_syn"), shape),
+            tau_mem=_np(module.get("tau_mem"), shape),
+            r=ones,
+            v_leak=_np(module.v_leak, shape),
+            v_threshold=thr(),
+            v_reset=_np(module.v_reset, shape),
+            w_in=ones.copy(),
+            metadata={META_KEY: _neuron_meta(module)},
+        )
+    if isinstance(module, IF):
+        if module.reset != "zero":
+            warn.append(f"IF(reset={module.reset!r})")
+        return nir.IF(
+            r=np.full(tuple(shape), 1.0 / dt),
+            v_threshold=thr(),
+            v_reset=_np(module.v_reset, shape),
+            metadata={META_KEY: _neuron_meta(module)},
+        )
+    if isinstance(module, LI):
+        if module.get("tau_syn") is not None:
+            raise ValueError("LI with tau_syn: not supported by NIR export; use LI without tau_syn")
+        tau, r = _tau_array(module, "tau_mem", shape, dt, integrator)
+        return nir.LI(
+            tau=tau, r=r, v_leak=np.zeros(tuple(shape), np.float32), metadata={META_KEY: _neuron_meta(module)}
+        )
+    raise _unsupported(module)
+
+
+def _unsupported(module: nn.Module) -> ValueError:
+    return ValueError(
+        f"NIR export: layer type {type(module).__name__} is not supported; supported layers: "
+        f"{', '.join(SUPPORTED_EXPORT)}"
+    )
+
+
+def _conv_node(conv: nn.Conv1d | nn.Conv2d, in_shape, bn: nn.BatchNorm2d | None):
+    import nir
+
+    if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+        raise ValueError(
+            f"{type(conv).__name__}: NIR export needs integer zero padding, got "
+            f"padding={conv.padding!r}, padding_mode={conv.padding_mode!r}"
+        )
+    weight = conv.weight.detach().cpu()
+    bias = conv.bias.detach().cpu() if conv.bias is not None else torch.zeros(conv.out_channels)
+    meta: dict[str, Any] = {}
+    info: dict[str, Any] = {"bias": conv.bias is not None}
+    if bn is not None:
+        if bn.running_mean is None or not bn.affine:
+            raise ValueError(
+                "BatchNorm2d: NIR export folds it into the convolution; it needs running statistics "
+                "(track_running_stats=True) and affine=True"
+            )
+        scale = bn.weight.detach().cpu() / torch.sqrt(bn.running_var.cpu() + bn.eps)
+        shape = (-1,) + (1,) * (weight.dim() - 1)
+        meta.update(
+            conv_weight=weight.numpy().copy(),
+            bn_weight=bn.weight.detach().cpu().numpy().copy(),
+            bn_bias=bn.bias.detach().cpu().numpy().copy(),
+            bn_running_mean=bn.running_mean.cpu().numpy(),
+            bn_running_var=bn.running_var.cpu().numpy(),
+            bn_num_batches_tracked=np.array([int(bn.num_batches_tracked)]),
+        )
+        info["batchnorm"] = {"eps": bn.eps, "momentum": bn.momentum}
+        if conv.bias is not None:
+            meta["conv_bias"] = bias.numpy().copy()
+        weight, bias = weight * scale.reshape(shape), (bias - bn.running_mean.cpu()) * scale + bn.bias.detach().cpu()
+    meta[META_KEY] = json.dumps(info)
+    cls = nir.Conv1d if isinstance(conv, nn.Conv1d) else nir.Conv2d
+    spatial = tuple(int(s) for s in in_shape[1:])
+    return cls(
+        input_shape=spatial[0] if cls is nir.Conv1d else spatial,
+        weight=weight.numpy(),
+        stride=conv.stride if cls is nir.Conv2d else conv.stride[0],
+        padding=conv.padding if cls is nir.Conv2d else conv.padding[0],
+        dilation=conv.dilation if cls is nir.Conv2d else conv.dilation[0],
+        groups=conv.groups,
+        bias=bias.numpy(),
+        metadata=meta,
+    )
+
+
+def _static_node(layer: nn.Module, in_shape, out_shape):
+    import nir
+
+    from ._nir_layers import Delay, Scale
+
+    if isinstance(layer, nn.Linear):
+        w = layer.weight.detach().cpu().numpy()
+        if layer.bias is None:
+            return nir.Linear(weight=w)
+        return nir.Affine(weight=w, bias=layer.bias.detach().cpu().numpy())
+    if isinstance(layer, nn.Flatten):
+        rank = len(in_shape) + 1
+        start = layer.start_dim % rank - 1
+        end = layer.end_dim % rank - 1
+        if start < 0:
+            raise ValueError("Flatten: flattening the batch dimension cannot be exported (start_dim must be >= 1)")
+        return nir.Flatten(
+            input_type={"input": np.array(in_shape)}, start_dim=start, end_dim=-1 if end == len(in_shape) - 1 else end
+        )
+    if isinstance(layer, nn.AvgPool2d):
+        pair = lambda v: np.array(v if isinstance(v, tuple | list) else (v, v))  # noqa: E731
+        if layer.ceil_mode:
+            raise ValueError("AvgPool2d: ceil_mode=True cannot be exported to NIR")
+        kernel = pair(layer.kernel_size)
+        stride = pair(layer.stride if layer.stride is not None else layer.kernel_size)
+        if layer.divisor_override == 1:
+            return nir.SumPool2d(kernel_size=kernel, stride=stride, padding=pair(layer.padding))
+        if layer.divisor_override is not None:
+            raise ValueError(f"AvgPool2d: divisor_override={layer.divisor_override} cannot be exported (1 or None)")
+        return nir.AvgPool2d(kernel_size=kernel, stride=stride, padding=pair(layer.padding))
+    if isinstance(layer, Scale):
+        return nir.Scale(scale=_np(layer.scale, out_shape))
+    if isinstance(layer, Delay):
+        return nir.Delay(delay=_np(layer.steps.to(torch.float64) * layer.dt, out_shape, np.float64))
+    raise _unsupported(layer)
+
+
+def export_nir(
+    model: nn.Module, input_shape: Sequence[int], *, dt: float | None = None, integrator: Integrator = "exact"
+) -> Any:
+    """Export a chain of supported layers to a :class:`nir.NIRGraph` (see the module docstring for the mapping).
+
+    Args:
+        model: a :class:`~spikeforge.nn.SequentialState` (or ``nn.Sequential``) of sequence neurons and layers.
+        input_shape: shape of one input sample, without time and batch (e.g. ``[1, 8, 8]``).
+        dt: time step (s); taken from the neurons when None (they must agree).
+        integrator: ``"exact"`` (default) or ``"euler"`` (what snnTorch and Norse assume on import).
+
+    Returns:
+        A ``nir.NIRGraph`` with nodes ``input``, ``0``, ``1``, ... (layer indices) and ``output``, chained.
+
+    >>> import torch
+    >>> from spikeforge import LIF, LI
+    >>> from spikeforge.nn import SequentialState
+    >>> net = SequentialState(torch.nn.Linear(4, 3), LIF(3, reset="zero"), torch.nn.Linear(3, 2), LI(2))
+    >>> graph = export_nir(net, [4])
+    >>> [type(n).__name__ for n in graph.nodes.values()]
+    ['Input', 'Affine', 'LIF', 'Affine', 'LI', 'Output']
+    """
+    import nir
+
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"integrator: expected one of {INTEGRATORS}, got {integrator!r}")
+    layers = _flatten_layers(model)
+    dt = _model_dt(layers, dt)
+    input_shape = tuple(int(s) for s in input_shape)
+    nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(input_shape)})}
+    order = ["input"]
+    warn: list[str] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = torch.zeros(1, 1, *input_shape)
+            pending_conv: tuple[str, nn.Module, tuple] | None = None
+            for index, layer in enumerate(layers):
+                in_shape = tuple(x.shape[2:])
+                x = _run_layer(layer, x)
+                out_shape = tuple(x.shape[2:])
+                if isinstance(layer, nn.Dropout | nn.Identity):
+                    continue
+                if isinstance(layer, nn.BatchNorm2d):
+                    if pending_conv is None or order[-1] != pending_conv[0]:
+                        raise ValueError(
+                            "BatchNorm2d: NIR export supports it only right after a Conv2d "
+                            "(folded into the convolution)"
+                        )
+                    name, conv, conv_in = pending_conv
+                    nodes[name] = _conv_node(conv, conv_in, layer)
+                    pending_conv = None
+                    continue
+                name = str(index)
+                if isinstance(layer, nn.Conv1d | nn.Conv2d):
+                    nodes[name] = _conv_node(layer, in_shape, None)
+                    pending_conv = (name, layer, in_shape)
+                elif isinstance(layer, NeuronModule):
+                    if not layer.is_sequence:
+                        raise ValueError(f"{type(layer).__name__}: export the sequence module (e.g. LIF), not a cell")
+                    nodes[name] = _export_neuron(layer, out_shape, dt, integrator, warn)
+                else:
+                    nodes[name] = _static_node(layer, in_shape, out_shape)
+                order.append(name)
+    finally:
+        model.train(was_training)
+    nodes["output"] = nir.Output(output_type={"output": np.array(tuple(x.shape[2:]))})
+    order.append("output")
+    if warn:
+        warnings.warn(
+            f"NIR export: {', '.join(sorted(set(warn)))} kept in spikeforge metadata only; other NIR "
+            "libraries reset to v_reset with no refractory period",
+            stacklevel=2,
+        )
+    meta = {META_KEY: json.dumps({"dt": dt, "integrator": integrator, "version": FORMAT_VERSION})}
+    return nir.NIRGraph(nodes=nodes, edges=list(itertools.pairwise(order)), metadata=meta, type_check=False)
+
+
+def write_nir(path: str | Path, graph_or_model: Any, input_shape: Sequence[int] | None = None, **kwargs: Any) -> Path:
+    """Write a NIR graph (or export ``graph_or_model`` first) to ``path`` atomically: no half-written file.
+
+    ``input_shape`` and ``kwargs`` go to :func:`export_nir` when a model is given.
+    """
+    import nir
+
+    graph = graph_or_model
+    if isinstance(graph_or_model, nn.Module):
+        if input_shape is None:
+            raise ValueError("input_shape: needed to export a model (one sample's shape, e.g. [1, 8, 8])")
+        graph = export_nir(graph_or_model, input_shape, **kwargs)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        nir.write(tmp, graph)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,375 @@
+"""NIR import: a :class:`nir.NIRGraph` (or a ``.nir`` file) -> a runnable :class:`~spikeforge.nn.SequentialState`.
+
+The inverse of :mod:`spikeforge.interop._nir` (whose docstring states the mapping). A neuron node's input gain
+(``(1 - beta) r`` for ``"exact"``, ``dt/tau r`` for ``"euler"``) becomes a :class:`Scale` layer in front of the
+neuron when it differs from 1 by more than 1e-6. Graphs written by spikeforge carry ``dt`` and the integrator; for
+graphs from other libraries pass them: snnTorch simulates NIR graphs with forward Euler at ``dt = 1e-4`` s, Norse
+with forward Euler at the ``dt`` you give its ``from_nir``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..neurons import IF, LI, LIF, CubaLIF
+from ..nn import SequentialState
+from ._nir import INTEGRATORS, META_KEY, Integrator
+from ._nir_layers import Delay, Scale
+
+__all__ = ["SUPPORTED_IMPORT", "graph_metadata", "import_nir", "read_nir", "summarize_nir"]
+
+SUPPORTED_IMPORT = (
+    "Input",
+    "Output",
+    "Affine",
+    "Linear",
+    "Conv1d",
+    "Conv2d",
+    "AvgPool2d",
+    "SumPool2d",
+    "Flatten",
+    "Scale",
+    "Delay",
+    "LIF",
+    "CubaLIF",
+    "IF",
+    "LI",
+)
+GAIN_TOLERANCE = 1e-6
+
+
+def read_nir(path: str | Path) -> Any:
+    """Read a ``.nir`` file into a :class:`nir.NIRGraph`; a clear error for missing or unreadable files."""
+    import nir
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"NIR file {path}: not found")
+    try:
+        return nir.read(path)
+    except (OSError, KeyError, ValueError, TypeError, AssertionError) as err:
+        raise ValueError(f"NIR file {path}: not a readable NIR graph ({type(err).__name__}: {err})") from None
+
+
+def _meta(node: Any) -> dict[str, Any]:
+    raw = (getattr(node, "metadata", None) or {}).get(META_KEY)
+    if raw is None:
+        return {}
+    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def graph_metadata(graph: Any) -> dict[str, Any]:
+    """The ``spikeforge`` entry of a graph's metadata (``dt``, ``integrator``, ...), or ``{}``."""
+    return _meta(graph)
+
+
+def _chain(graph: Any) -> list[str]:
+    import nir
+
+    succ: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    pred: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for a, b in graph.edges:
+        if a not in graph.nodes or b not in graph.nodes:
+            raise ValueError(f"NIR graph: edge ({a!r}, {b!r}) names a node that does not exist")
+        succ[a].append(b)
+        pred[b].append(a)
+    inputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Input)]
+    if len(inputs) != 1:
+        raise ValueError(f"NIR import: expected one Input node, got {len(inputs)} ({inputs})")
+    order = [inputs[0]]
+    while succ[order[-1]]:
+        if len(succ[order[-1]]) > 1 or any(len(pred[s]) > 1 for s in succ[order[-1]]):
+            raise ValueError(
+                f"NIR import: only chains of layers are supported; node {order[-1]!r} fans out to "
+                f"{succ[order[-1]]} (branches and recurrent loops are not)"
+            )
+        order.append(succ[order[-1]][0])
+        if order[-1] in order[:-1] or len(order) > len(graph.nodes):
+            raise ValueError(f"NIR import: recurrent loop through {order[-1]!r} is not supported")
+    if len(order) != len(graph.nodes):
+        raise ValueError(
+            f"NIR import: nodes {sorted(set(graph.nodes) - set(order))} are not on the input->output chain"
+        )
+    return order
+
+
+def _t(arr: Any) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(arr, dtype=np.float64))
+
+
+def _uniform(name: str, arr: Any, node_name: str) -> float:
+    values = np.unique(np.asarray(arr, dtype=np.float64))
+    if values.size > 1:
+        raise ValueError(
+            f"node {node_name!r}: {name} must be the same for all neurons in spikeforge, got "
+            f"{values.size} distinct values"
+        )
+    return float(values[0]) if values.size else 0.0
+
+
+def _value(arr: torch.Tensor, shape: list[int] | None) -> torch.Tensor | float:
+    """Per-neuron tensor, or the state-dict shape recorded at export (a scalar stays a scalar)."""
+    if shape is not None and list(shape) != list(arr.shape):
+        return arr.reshape(-1)[0].reshape(shape).float().clone() if shape == [] else arr.float().reshape(shape)
+    return arr.float()
+
+
+def _set_tau(module: nn.Module, name: str, tau: torch.Tensor) -> None:
+    """Store ``log(tau)`` so that the module's ``exp(log_tau)`` gives back exactly ``tau`` (float32)."""
+    raw = getattr(module, f"log_{name}")
+    target = tau.to(raw.dtype).reshape(raw.shape) if tau.numel() == raw.numel() else tau.to(raw.dtype).expand(raw.shape)
+    best = torch.log(target)
+    for step in (0, 1, -1, 2, -2, 3, -3):
+        cand = best.clone()
+        for _ in range(abs(step)):
+            cand = torch.nextafter(cand, torch.full_like(cand, math.copysign(math.inf, step)))
+        ok = torch.exp(cand) == target
+        best = torch.where(ok & (torch.exp(best) != target), cand, best)
+    with torch.no_grad():
+        raw.copy_(best)
+
+
+def _leak(tau_nir: torch.Tensor, r: torch.Tensor, dt: float, integrator: str, node_name: str):
+    """``(tau_spikeforge, input_gain)`` for NIR's ``tau dv/dt = ... + r I`` under the integrator."""
+    if integrator == "exact":
+        return tau_nir, -torch.expm1(-dt / tau_nir) * r
+    if (tau_nir <= dt).any():
+        raise ValueError(
+            f"node {node_name!r}: forward Euler needs tau > dt, got tau={float(tau_nir.min())!r} s at dt={dt!r} s"
+        )
+    return -dt / torch.log1p(-dt / tau_nir), dt / tau_nir * r
+
+
+def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str) -> list[nn.Module]:
+    import nir
+
+    meta = _meta(node)
+    shapes = meta.get("shapes", {})
+    shape = tuple(int(s) for s in np.shape(node.v_threshold if hasattr(node, "v_threshold") else node.r))
+    common: dict[str, Any] = {"dt": dt, "backend": backend, "learn": tuple(meta.get("learn", ()))}
+    spiking = {"reset": meta.get("reset", "zero"), "detach_reset": meta.get("detach_reset", False)}
+    if meta.get("surrogate"):
+        spiking["surrogate"] = meta["surrogate"]
+    taus: dict[str, torch.Tensor] = {}
+    if isinstance(node, nir.LIF | nir.LI):
+        tau, gain = _leak(_t(node.tau), _t(node.r), dt, integrator, name)
+        taus["tau_mem"] = tau
+        if isinstance(node, nir.LI):
+            if np.any(np.asarray(node.v_leak) != 0):
+                raise ValueError(f"node {name!r}: spikeforge's LI has no leak potential; v_leak must be 0")
+            module: nn.Module = LI(shape, tau_mem=tau.float(), **common)
+        else:
+            module = LIF(
+                shape,
+                tau_mem=tau.float(),
+                threshold=_value(_t(node.v_threshold), shapes.get("threshold")),
+                v_leak=_uniform("v_leak", node.v_leak, name),
+                v_reset=_uniform("v_reset", node.v_reset, name),
+                t_ref=meta.get("t_ref", 0.0),
+                **spiking,
+                **common,
+            )
+    elif isinstance(node, nir.CubaLIF):
+        thr = _value(_t(node.v_threshold), shapes.get("threshold"))
+        extra = {"v_leak": _uniform("v_leak", node.v_leak, name), "v_reset": _uniform("v_reset", node.v_reset, name)}
+        if integrator == "exact":
+            taus = {"tau_syn": _t(node.tau_syn), "tau_mem": _t(node.tau_mem)}
+            gain = _t(node.r) * _t(node.w_in)
+            spiking.setdefault("reset", "zero")
+            module = CubaLIF(
+                shape,
+                tau_syn=taus["tau_syn"].float(),
+                tau_mem=taus["tau_mem"].float(),
+                threshold=thr,
+                **extra,
+                **spiking,
+                **common,
+            )
+        else:  # snnTorch's Synaptic: i' = alpha i + x, v' = beta v + i'
+            tau_syn, g_syn = _leak(_t(node.tau_syn), _t(node.w_in), dt, "euler", name)
+            tau_mem, g_mem = _leak(_t(node.tau_mem), _t(node.r), dt, "euler", name)
+            taus = {"tau_syn": tau_syn, "tau_mem": tau_mem}
+            gain = g_syn * g_mem
+            module = LIF(
+                shape,
+                tau_mem=tau_mem.float(),
+                tau_syn=tau_syn.float(),
+                threshold=thr,
+                t_ref=meta.get("t_ref", 0.0),
+                **extra,
+                **spiking,
+                **common,
+            )
+    elif isinstance(node, nir.IF):
+        gain = _t(node.r) * dt
+        module = IF(
+            shape,
+            threshold=_value(_t(node.v_threshold), shapes.get("threshold")),
+            v_reset=_uniform("v_reset", node.v_reset, name),
+            **spiking,
+            **common,
+        )
+    else:
+        raise AssertionError(type(node))
+    for tau_name, tau in taus.items():
+        _set_tau(module, tau_name, tau.float())
+    layers: list[nn.Module] = []
+    if (gain - 1).abs().max() > GAIN_TOLERANCE:
+        layers.append(Scale(gain.float().reshape(shape)))
+    return [*layers, module]
+
+
+def _conv(node: Any) -> list[nn.Module]:
+    import nir
+
+    is2d = isinstance(node, nir.Conv2d)
+    weight = torch.as_tensor(np.asarray(node.weight)).float()
+    info = _meta(node)
+    meta = node.metadata or {}
+    has_bias = info.get("bias", True)
+    bn_info = info.get("batchnorm")
+    cls = nn.Conv2d if is2d else nn.Conv1d
+    padding = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.atleast_1d(node.padding))
+    conv = cls(
+        weight.shape[1] * int(node.groups),
+        weight.shape[0],
+        tuple(weight.shape[2:]),
+        stride=tuple(int(s) for s in np.atleast_1d(node.stride)),
+        padding=padding,
+        dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)),
+        groups=int(node.groups),
+        bias=bool(has_bias) or bn_info is None,
+    )
+    if bn_info is None or not is2d:
+        with torch.no_grad():
+            conv.weight.copy_(weight)
+            if conv.bias is not None:
+                conv.bias.copy_(torch.as_tensor(np.asarray(node.bias)).float())
+        return [conv]
+    bn = nn.BatchNorm2d(weight.shape[0], eps=bn_info["eps"], momentum=bn_info["momentum"])
+    with torch.no_grad():
+        conv.weight.copy_(torch.as_tensor(np.asarray(meta["conv_weight"])))
+        if conv.bias is not None:
+            conv.bias.copy_(torch.as_tensor(np.asarray(meta["conv_bias"])))
+        for key in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+            target = getattr(bn, key)
+            target.copy_(torch.as_tensor(np.asarray(meta[f"bn_{key}"])).reshape(target.shape))
+        # the unfolded tensors must agree with the folded weight other libraries use
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        if not torch.allclose(conv.weight * scale.view(-1, 1, 1, 1), weight, rtol=1e-4, atol=1e-6):
+            raise ValueError(
+                "Conv2d node: its spikeforge BatchNorm metadata does not match its weight "
+                "(the file was edited?); remove the metadata to use the folded weight"
+            )
+    return [conv, bn.eval()]
+
+
+def _static(node: Any, name: str, dt: float) -> list[nn.Module]:
+    import nir
+
+    if isinstance(node, nir.Affine | nir.Linear):
+        weight = torch.as_tensor(np.asarray(node.weight)).float()
+        layer = nn.Linear(weight.shape[1], weight.shape[0], bias=isinstance(node, nir.Affine))
+        with torch.no_grad():
+            layer.weight.copy_(weight)
+            if layer.bias is not None:
+                layer.bias.copy_(torch.as_tensor(np.asarray(node.bias)).float())
+        return [layer]
+    if isinstance(node, nir.Conv1d | nir.Conv2d):
+        return _conv(node)
+    if isinstance(node, nir.Flatten):
+        end = int(node.end_dim)
+        return [nn.Flatten(int(node.start_dim) + 1, end + 1 if end >= 0 else end)]
+    if isinstance(node, nir.AvgPool2d | nir.SumPool2d):
+        args = [tuple(int(v) for v in np.atleast_1d(a)) for a in (node.kernel_size, node.stride, node.padding)]
+        return [nn.AvgPool2d(*args, divisor_override=1 if isinstance(node, nir.SumPool2d) else None)]
+    if isinstance(node, nir.Scale):
+        return [Scale(torch.as_tensor(np.asarray(node.scale)).float())]
+    if isinstance(node, nir.Delay):
+        steps = np.asarray(node.delay, dtype=np.float64) / dt
+        if not np.allclose(steps, np.round(steps), atol=1e-6):
+            raise ValueError(f"node {name!r}: delays must be whole multiples of dt={dt!r} s")
+        return [Delay(torch.as_tensor(np.round(steps)).long(), dt=dt)]
+    raise ValueError(
+        f"NIR import: node {name!r} has type {type(node).__name__}, which spikeforge does not import; "
+        f"supported node types: {', '.join(SUPPORTED_IMPORT)}"
+    )
+
+
+def import_nir(
+    graph: Any, *, dt: float | None = None, integrator: Integrator | None = None, backend: str = "auto"
+) -> SequentialState:
+    """Build a runnable chain from a NIR graph or ``.nir`` path (input and output ``[T, B, ...]``).
+
+    Args:
+        graph: a ``nir.NIRGraph`` or a path to a ``.nir`` file.
+        dt: time step (s). Default: the one the graph was exported with (spikeforge metadata); required otherwise.
+        integrator: ``"exact"`` or ``"euler"`` (how the graph's ODEs were meant to be discretised). Default: the
+            graph's metadata, else ``"exact"``. Use ``"euler"`` for graphs from snnTorch or Norse.
+        backend: neuron backend (``"auto"``, ``"torch"``, ...).
+
+    >>> import torch
+    >>> from spikeforge import LIF
+    >>> from spikeforge.interop import export_nir
+    >>> net = SequentialState(torch.nn.Linear(4, 3), LIF(3, reset="zero"))
+    >>> back = import_nir(export_nir(net, [4]))
+    >>> x = torch.rand(20, 2, 4)
+    >>> torch.equal(back(x)[0], net(x)[0])
+    True
+    """
+    import nir
+
+    if isinstance(graph, str | Path):
+        graph = read_nir(graph)
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"graph: expected a nir.NIRGraph or a path to a .nir file, got {type(graph).__name__}")
+    meta = graph_metadata(graph)
+    dt = dt if dt is not None else meta.get("dt")
+    if dt is None:
+        raise ValueError(
+            "dt: the graph carries no time step (it was not written by spikeforge); pass dt in seconds:"
+            " the step the exporting library simulated with (snnTorch: 1e-4, Norse: its dt argument)"
+        )
+    integrator = integrator or meta.get("integrator", "exact")
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"integrator: expected one of {INTEGRATORS}, got {integrator!r}")
+    layers: list[nn.Module] = []
+    for name in _chain(graph):
+        node = graph.nodes[name]
+        if isinstance(node, nir.Input | nir.Output):
+            continue
+        if isinstance(node, nir.LIF | nir.LI | nir.CubaLIF | nir.IF):
+            layers += _neuron(node, name, float(dt), integrator, backend)
+        else:
+            layers += _static(node, name, float(dt))
+    return SequentialState(*layers).eval()
+
+
+def summarize_nir(graph: Any) -> list[dict[str, Any]]:
+    """One row per node, in chain order: name, type, output shape and parameter count."""
+    rows = []
+    for name in _chain(graph):
+        node = graph.nodes[name]
+        out = getattr(node, "output_type", {}) or {}
+        shape = next(iter(out.values()), None)
+        params = sum(
+            int(np.size(v))
+            for k, v in vars(node).items()
+            if isinstance(v, np.ndarray) and k not in ("input_type", "output_type")
+        )
+        rows.append(
+            {
+                "name": name,
+                "type": type(node).__name__,
+                "shape": None if shape is None else [int(s) for s in np.atleast_1d(shape)],
+                "params": params,
+            }
+        )
+    return rows
