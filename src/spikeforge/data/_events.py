@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..units import check_dt
-from ._spikes import OnInvalid, check_on_invalid, steps_for, time_bins
+from ._binning import OnInvalid, check_on_invalid, steps_for, time_bins
 
 __all__ = ["AUDIO_EVENT_DTYPE", "DVS_EVENT_DTYPE", "EventDataset", "events_to_tensor"]
 
