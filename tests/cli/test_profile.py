@@ -84,3 +84,21 @@ def test_profile_of_a_folder_that_is_not_a_run(tmp_path, capsys):
 def test_profile_rejects_a_bad_batch_count(run_folder, capsys):
     assert main(["profile", str(run_folder[0]), "--batches", "0"]) == 2
     assert "--batches: expected a positive number of batches, got 0" in capsys.readouterr().err
+
+
+def test_profile_split_feeds_padded_series_as_they_are():
+    from types import SimpleNamespace
+
+    from spikeforge.cli._profile import profile_split
+    from spikeforge.models import DEFAULTS
+
+    torch.manual_seed(0)
+    cfg = resolve_model_config({**DEFAULTS, "hidden": [5], "input_shape": [3], "n_classes": 2, "backend": "torch"})
+    model = build_model(cfg)
+    x = torch.randn(7, 6, 3)
+    x[4:, :2] = 0.0  # two series end after 4 steps: zero padding
+    split = SimpleNamespace(x_test=x, y_test=torch.zeros(6), len_test=torch.tensor([4, 4, 7, 7, 7, 7]))
+    report = profile_split(model, split, TrainConfig(timesteps=7, batch_size=4))
+    assert report.samples == 6 and report.timesteps == 7
+    assert report.macs == pytest.approx(float((x != 0).sum()) * 5 / 6)  # real-valued input: multiply-accumulates
+    assert report.membrane_updates == 7 * (5 + 2)  # padded steps still update the membranes

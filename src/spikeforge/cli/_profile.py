@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "profile_split", "run"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -27,13 +27,53 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def profile_split(model, split, cfg, *, batches: int | None = None, energy=None):
+    """Count operations of ``model`` on the test split, batch by batch, encoded as `spikeforge evaluate` does.
+
+    Args:
+        model: the trained network (time-first).
+        split: a :class:`~spikeforge.data.Split` (images, encoded with ``cfg``) or a split of padded time-first
+            series ``x_test[T, N, C]`` with ``len_test`` (fed as they are; padded steps are counted too).
+        cfg: the run's :class:`~spikeforge.learning.TrainConfig` (encoding, timesteps, batch size, eval seed).
+        batches: only the first ``batches`` batches of ``cfg.batch_size`` samples (default: all).
+        energy: the :class:`~spikeforge.metrics.EnergyModel` (default: Horowitz 2014, 32-bit float).
+
+    Returns:
+        An :class:`~spikeforge.metrics.EfficiencyReport`; the train summary and ``spikeforge profile`` call this
+        same function, so their figures agree.
+    """
     import torch
 
+    from ..learning import encode_batch
+    from ..metrics import EfficiencyCounter
+
+    if batches is not None and batches <= 0:
+        raise ValueError(f"--batches: expected a positive number of batches, got {batches}")
+    series = getattr(split, "len_test", None) is not None
+    starts = range(0, len(split.y_test), cfg.batch_size)
+    if batches is not None:
+        starts = starts[:batches]
+    generator = torch.Generator().manual_seed(cfg.eval_seed)  # the same draws as `evaluate` for rate/poisson
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), EfficiencyCounter(model) as counter:
+            for lo in starts:
+                if series:
+                    x_seq = split.x_test[:, lo : lo + cfg.batch_size]
+                else:
+                    x_seq = encode_batch(split.x_test[lo : lo + cfg.batch_size], cfg, generator)
+                model(x_seq)
+    finally:
+        model.train(was_training)
+    return counter.report(energy)
+
+
+def run(args: argparse.Namespace) -> int:
     from ..data import load_dataset
     from ..interop import load_model
-    from ..learning import TrainConfig, encode_batch
-    from ..metrics import EfficiencyCounter, EnergyModel
+    from ..learning import TrainConfig
+    from ..metrics import EnergyModel
 
     folder: Path = args.run
     for name in ("config.json", "model.safetensors"):
@@ -43,29 +83,15 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--batches: expected a positive number of batches, got {args.batches}")
     energy = EnergyModel.from_file(args.energy) if args.energy else EnergyModel.horowitz_45nm(args.precision)
     config = json.loads((folder / "config.json").read_text())
-    cfg = TrainConfig(**config["train"])
     model, _ = load_model(folder / "model.safetensors")
     split = load_dataset(config["dataset"])
-    series = getattr(split, "len_test", None) is not None  # padded time-first series [T, N, C], fed as they are
-    n = len(split.y_test)
-    stops = range(0, n, cfg.batch_size)
-    if args.batches is not None:
-        stops = stops[: args.batches]
-    generator = torch.Generator().manual_seed(cfg.eval_seed)  # the same encoding as `spikeforge evaluate`
-    model.eval()
-    with torch.no_grad(), EfficiencyCounter(model) as counter:
-        for lo in stops:
-            if series:
-                x_seq = split.x_test[:, lo : lo + cfg.batch_size]
-            else:
-                x_seq = encode_batch(split.x_test[lo : lo + cfg.batch_size], cfg, generator)
-            model(x_seq)
-    report = counter.report(energy)
+    report = profile_split(model, split, TrainConfig(**config["train"]), batches=args.batches, energy=energy)
     if args.json:
         print(json.dumps({"run": str(folder), "dataset": config["dataset"], **report.to_dict()}, indent=2))
     else:
         from rich.console import Console
 
-        Console().print(f"[bold]spikeforge profile[/] {folder}: {report.samples} test samples, T={report.timesteps}")
-        Console(width=max(Console().width, 120)).print(report)
+        console = Console()
+        console.print(f"[bold]spikeforge profile[/] {folder}: {report.samples} test samples, T={report.timesteps}")
+        Console(width=max(console.width, 120)).print(report)
     return 0
