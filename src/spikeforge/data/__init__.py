@@ -13,8 +13,11 @@ from ._spikes import (
     load_shd,
     load_ssc,
 )
+from ._timeseries import SeriesSplit, TSFile, load_series, load_ts_pair, load_uea, read_ts, uea_datasets
 
 __all__ = ["IDX_FILES", "Split", "load_dataset", "load_digits", "load_idx", "read_idx"]
 # spike data: SHD/SSC files and tonic-layout event streams
 __all__ += ["AUDIO_EVENT_DTYPE", "DVS_EVENT_DTYPE", "SHD_FILES", "SSC_FILES", "EventDataset", "HeidelbergSpikes"]
 __all__ += ["SpikeBatch", "SpikeSplit", "bin_spikes", "collate_spikes", "events_to_tensor", "load_shd", "load_ssc"]
+# time series: UEA/UCR .ts files
+__all__ += ["SeriesSplit", "TSFile", "load_series", "load_ts_pair", "load_uea", "read_ts", "uea_datasets"]
