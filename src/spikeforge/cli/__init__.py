@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate.add_parser(sub)
     _simulate.add_parser(sub)
     _profile.add_parser(sub)
+    from . import _nir
+
+    _nir.add_parsers(sub)  # export, import
     return parser
 
 

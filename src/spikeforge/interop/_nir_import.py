@@ -114,26 +114,42 @@ def _uniform(name: str, arr: Any, node_name: str) -> float:
     return float(values[0]) if values.size else 0.0
 
 
-def _value(arr: torch.Tensor, shape: list[int] | None) -> torch.Tensor | float:
+def _value(arr: torch.Tensor, shape: list[int] | None) -> torch.Tensor:
     """Per-neuron tensor, or the state-dict shape recorded at export (a scalar stays a scalar)."""
-    if shape is not None and list(shape) != list(arr.shape):
-        return arr.reshape(-1)[0].reshape(shape).float().clone() if shape == [] else arr.float().reshape(shape)
-    return arr.float()
+    arr = arr.float()
+    if shape is None or list(shape) == list(arr.shape):
+        return arr
+    if math.prod(shape) == 1:
+        if not torch.all(arr == arr.reshape(-1)[0]):
+            raise ValueError(f"NIR import: a parameter recorded as one value holds {arr.numel()} different values")
+        return arr.reshape(-1)[0].reshape(shape).clone()
+    return arr.reshape(shape)
 
 
 def _set_tau(module: nn.Module, name: str, tau: torch.Tensor) -> None:
-    """Store ``log(tau)`` so that the module's ``exp(log_tau)`` gives back exactly ``tau`` (float32)."""
+    """Store ``log(tau)`` so that the module's ``exp(log_tau)`` gives back exactly ``tau`` (float32).
+
+    ``exp(log(tau))`` can miss ``tau`` by an ulp; the nearest float32 neighbours of ``log(tau)`` are tried so that
+    a graph exported by spikeforge comes back with bit-identical decay factors.
+    """
     raw = getattr(module, f"log_{name}")
-    target = tau.to(raw.dtype).reshape(raw.shape) if tau.numel() == raw.numel() else tau.to(raw.dtype).expand(raw.shape)
-    best = torch.log(target)
-    for step in (0, 1, -1, 2, -2, 3, -3):
-        cand = best.clone()
-        for _ in range(abs(step)):
-            cand = torch.nextafter(cand, torch.full_like(cand, math.copysign(math.inf, step)))
-        ok = torch.exp(cand) == target
-        best = torch.where(ok & (torch.exp(best) != target), cand, best)
+    target = tau.to(raw.dtype)
+    if target.numel() == raw.numel():
+        target = target.reshape(raw.shape)
+    elif raw.numel() == 1:
+        target = target.reshape(-1)[:1].reshape(raw.shape)
+    else:
+        target = target.expand(raw.shape)
+    base = torch.log(target)
+    result, found = base.clone(), torch.exp(base) == target
+    for direction in (math.inf, -math.inf):
+        cand = base
+        for _ in range(3):
+            cand = torch.nextafter(cand, torch.full_like(cand, direction))
+            ok = (torch.exp(cand) == target) & ~found
+            result, found = torch.where(ok, cand, result), found | ok
     with torch.no_grad():
-        raw.copy_(best)
+        raw.copy_(result)
 
 
 def _leak(tau_nir: torch.Tensor, r: torch.Tensor, dt: float, integrator: str, node_name: str):
@@ -164,11 +180,11 @@ def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str) -> l
         if isinstance(node, nir.LI):
             if np.any(np.asarray(node.v_leak) != 0):
                 raise ValueError(f"node {name!r}: spikeforge's LI has no leak potential; v_leak must be 0")
-            module: nn.Module = LI(shape, tau_mem=tau.float(), **common)
+            module: nn.Module = LI(shape, tau_mem=_value(tau, shapes.get("log_tau_mem")), **common)
         else:
             module = LIF(
                 shape,
-                tau_mem=tau.float(),
+                tau_mem=_value(tau, shapes.get("log_tau_mem")),
                 threshold=_value(_t(node.v_threshold), shapes.get("threshold")),
                 v_leak=_uniform("v_leak", node.v_leak, name),
                 v_reset=_uniform("v_reset", node.v_reset, name),
@@ -185,8 +201,8 @@ def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str) -> l
             spiking.setdefault("reset", "zero")
             module = CubaLIF(
                 shape,
-                tau_syn=taus["tau_syn"].float(),
-                tau_mem=taus["tau_mem"].float(),
+                tau_syn=_value(taus["tau_syn"], shapes.get("log_tau_syn")),
+                tau_mem=_value(taus["tau_mem"], shapes.get("log_tau_mem")),
                 threshold=thr,
                 **extra,
                 **spiking,
@@ -199,8 +215,8 @@ def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str) -> l
             gain = g_syn * g_mem
             module = LIF(
                 shape,
-                tau_mem=tau_mem.float(),
-                tau_syn=tau_syn.float(),
+                tau_mem=_value(tau_mem, shapes.get("log_tau_mem")),
+                tau_syn=_value(tau_syn, shapes.get("log_tau_syn")),
                 threshold=thr,
                 t_ref=meta.get("t_ref", 0.0),
                 **extra,
