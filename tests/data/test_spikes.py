@@ -85,7 +85,7 @@ def test_binning_agrees_with_numpy_histogram_per_channel():
 
 
 def test_float64_times_on_the_edges_k_dt_land_in_step_k():
-    # t / dt rounds below k for many k (0.003 / 0.001 = 2.9999999999999996): edges are the values k * dt, as in
+    # t / dt rounds below k for many k (0.29 / 0.01 = 28.999999999999996): edges are the values k * dt, as in
     # numpy.histogram with edges arange(T + 1) * dt
     for dt in (0.001, 0.003, 0.007, 0.01):
         edges = np.arange(301) * dt

@@ -1,8 +1,8 @@
 """Binning spike times to time-first count tensors, and batching variable-length samples ``[T, B, ...]``.
 
 A spike at time ``t`` lands in step ``k`` with ``k * dt <= t < (k + 1) * dt``, counted once per spike; the edges
-are the float64 values ``k * dt`` (as in ``numpy.histogram(t, bins=arange(T + 1) * dt)``), so a spike written at
-exactly 3 ms with ``dt = 1 ms`` opens step 3 although ``0.003 / 0.001`` rounds to 2.9999999999999996.
+are the float64 values ``k * dt`` (as in ``numpy.histogram(t, bins=arange(T + 1) * dt)``), so a spike at 0.29 s
+with ``dt = 10 ms`` opens step 29 although ``0.29 / 0.01`` rounds to 28.999999999999996.
 """
 
 from __future__ import annotations

@@ -172,17 +172,19 @@ class HeidelbergSpikes(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def _handle(self) -> Any:
+    def _handle(self) -> tuple[Any, Any]:
+        """This process's ``(spikes/times, spikes/units)`` datasets (the file opens once per process)."""
         if self._file is None or self._pid != os.getpid():
             import h5py
 
-            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
-        return self._file
+            f = h5py.File(self.path, "r")
+            self._file, self._pid = (f, f["spikes/times"], f["spikes/units"]), os.getpid()
+        return self._file[1], self._file[2]
 
     def close(self) -> None:
         """Close the HDF5 handle of this process (it reopens on the next access)."""
         if self._file is not None and self._pid == os.getpid():
-            self._file.close()
+            self._file[0].close()
         self._file = self._pid = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -193,8 +195,8 @@ class HeidelbergSpikes(torch.utils.data.Dataset):
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} samples")
         j = int(self.indices[i])
-        f = self._handle()
-        return np.asarray(f["spikes/times"][j], dtype=np.float64), np.asarray(f["spikes/units"][j]).astype(np.int64)
+        times, units = self._handle()
+        return np.asarray(times[j], dtype=np.float64), np.asarray(units[j]).astype(np.int64)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         times, units = self.events(i)
