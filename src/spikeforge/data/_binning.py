@@ -138,7 +138,8 @@ class SpikeBatch(NamedTuple):
 def collate_spikes(batch: Sequence[tuple[torch.Tensor, int]]) -> SpikeBatch:
     """Stack ``(x [T_i, *features], label)`` samples time-first, padding with zeros after each sample's end.
 
-    ``lengths[b]`` is ``T_b`` and ``mask[t, b]`` is ``t < T_b``. Use it as ``DataLoader(..., collate_fn=collate_spikes)``.
+    ``lengths[b]`` is ``T_b`` and ``mask[t, b]`` is ``t < T_b``. Use it as
+    ``DataLoader(..., collate_fn=collate_spikes)``.
 
     >>> import torch
     >>> b = collate_spikes([(torch.ones(2, 3), 0), (torch.ones(4, 3), 5)])

@@ -50,8 +50,9 @@ def _missing(path: Path) -> FileNotFoundError:
 class HeidelbergSpikes(torch.utils.data.Dataset):
     """One SHD/SSC HDF5 file as a data set of ``(x [T, C], label)`` pairs, binned when a sample is read.
 
-    Only the labels are read up front; spikes are read and binned per sample (a whole SHD file would not fit
-    densely). The file is opened lazily in each process, so ``DataLoader`` workers are safe.
+    Only the labels are read up front; spikes are read and binned per sample (SHD's training set as dense float32
+    over 1 s would take 2.3 GB at 10 ms steps, 23 GB at 1 ms). The file is opened lazily once per process, so
+    ``DataLoader`` workers are safe.
 
     Args:
         path: an ``shd_*.h5`` / ``ssc_*.h5`` file (keys ``spikes/times``, ``spikes/units``, ``labels``).
@@ -95,13 +96,8 @@ class HeidelbergSpikes(torch.utils.data.Dataset):
         check_on_invalid(on_invalid)
         if not isinstance(pool, int) or pool <= 0 or n_channels % pool:
             raise ValueError(f"pool: expected a positive int that divides n_channels={n_channels}, got {pool!r}")
-        self.pool, self.binary, self.n_channels, self.on_invalid, self.dtype = (
-            pool,
-            binary,
-            n_channels,
-            on_invalid,
-            dtype,
-        )
+        self.pool, self.binary, self.n_channels = pool, binary, n_channels
+        self.on_invalid, self.dtype = on_invalid, dtype
         if not self.path.is_file():
             raise _missing(self.path)
         try:
