@@ -11,7 +11,6 @@ import torch
 from spikeforge import IF, LI, LIF, CubaLIF
 from spikeforge.interop import Delay, Scale, export_nir, import_nir, write_nir
 from spikeforge.models import build_model
-from spikeforge.neurons._base import NeuronModule
 from spikeforge.nn import SequentialState
 from spikeforge.nn._containers import _fold_time, is_stateful
 
@@ -103,9 +102,12 @@ def test_foreign_euler_graph_runs_like_a_hand_written_loop():
     rng = np.random.default_rng(0)
     w, b = rng.normal(size=(4, 6)).astype(np.float32), rng.normal(size=4).astype(np.float32) * 0.1
     tau = dt / (1 - beta)
-    graph = nir.NIRGraph.from_list(nir.Input(input_type=np.array([6])), nir.Affine(weight=w, bias=b),
-                                   nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(4), v_threshold=np.ones(4) * 0.5),
-                                   nir.Output(output_type=np.array([4])))
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([6])),
+        nir.Affine(weight=w, bias=b),
+        nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(4), v_threshold=np.ones(4) * 0.5),
+        nir.Output(output_type=np.array([4])),
+    )
     with pytest.raises(ValueError, match="dt: the graph carries no time step"):
         import_nir(graph)
     net = import_nir(graph, dt=dt, integrator="euler")
@@ -124,9 +126,11 @@ def test_foreign_euler_graph_runs_like_a_hand_written_loop():
 def test_graph_with_unit_resistance_gets_an_input_gain():
     """Norse writes r = 1: the input is scaled by (1 - beta) r under the exact integrator."""
     dt, tau = 1e-3, np.array([0.01, 0.02])
-    graph = nir.NIRGraph.from_list(nir.Input(input_type=np.array([2])),
-                                   nir.LI(tau=tau, r=np.ones(2), v_leak=np.zeros(2)),
-                                   nir.Output(output_type=np.array([2])))
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([2])),
+        nir.LI(tau=tau, r=np.ones(2), v_leak=np.zeros(2)),
+        nir.Output(output_type=np.array([2])),
+    )
     net = import_nir(graph, dt=dt)
     assert isinstance(net[0], Scale)
     v, _ = net(torch.ones(400, 1, 2))
@@ -135,14 +139,29 @@ def test_graph_with_unit_resistance_gets_an_input_gain():
 
 def test_cubalif_if_delay_round_trip():
     torch.manual_seed(0)
-    net = SequentialState(torch.nn.Linear(5, 6), CubaLIF(6, tau_syn=torch.rand(6) * 4e-3 + 1e-3, reset="zero"),
-                          Delay(torch.tensor([0, 1, 2, 3, 0, 5])), torch.nn.Linear(6, 4, bias=False),
-                          IF(4, reset="zero", threshold=0.5), torch.nn.Linear(4, 3), LI(3, tau_mem=5e-3))
+    net = SequentialState(
+        torch.nn.Linear(5, 6),
+        CubaLIF(6, tau_syn=torch.rand(6) * 4e-3 + 1e-3, reset="zero"),
+        Delay(torch.tensor([0, 1, 2, 3, 0, 5])),
+        torch.nn.Linear(6, 4, bias=False),
+        IF(4, reset="zero", threshold=0.5),
+        torch.nn.Linear(4, 3),
+        LI(3, tau_mem=5e-3),
+    )
     with torch.no_grad():
         net[0].weight.mul_(4)
     graph = export_nir(net, [5])
     assert [type(n).__name__ for n in graph.nodes.values()] == [
-        "Input", "Affine", "CubaLIF", "Delay", "Linear", "IF", "Affine", "LI", "Output"]
+        "Input",
+        "Affine",
+        "CubaLIF",
+        "Delay",
+        "Linear",
+        "IF",
+        "Affine",
+        "LI",
+        "Output",
+    ]
     back = import_nir(graph)
     x = torch.rand(50, 2, 5)
     for a, b in zip(layer_outputs(net, x), layer_outputs(back, x)):
@@ -167,14 +186,18 @@ def test_unsupported_layers_and_graphs_are_named():
         export_nir(SequentialState(LIF(2, tau_syn=2e-3)), [2])
     with pytest.raises(ValueError, match="one dt"):
         export_nir(SequentialState(LIF(2, dt=1e-3), LIF(2, dt=2e-3)), [2])
-    graph = nir.NIRGraph.from_list(nir.Input(input_type=np.array([2])), nir.Threshold(threshold=np.ones(2)),
-                                   nir.Output(output_type=np.array([2])))
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([2])), nir.Threshold(threshold=np.ones(2)), nir.Output(output_type=np.array([2]))
+    )
     with pytest.raises(ValueError, match=r"type Threshold, which spikeforge does not import; supported node types"):
         import_nir(graph, dt=1e-3)
-    nodes = {"in": nir.Input(input_type=np.array([2])), "a": nir.Affine(weight=np.eye(2), bias=np.zeros(2)),
-             "b": nir.Affine(weight=np.eye(2), bias=np.zeros(2)), "out": nir.Output(output_type=np.array([2]))}
-    branched = nir.NIRGraph(nodes=nodes, edges=[("in", "a"), ("in", "b"), ("a", "out"), ("b", "out")],
-                            type_check=False)
+    nodes = {
+        "in": nir.Input(input_type=np.array([2])),
+        "a": nir.Affine(weight=np.eye(2), bias=np.zeros(2)),
+        "b": nir.Affine(weight=np.eye(2), bias=np.zeros(2)),
+        "out": nir.Output(output_type=np.array([2])),
+    }
+    branched = nir.NIRGraph(nodes=nodes, edges=[("in", "a"), ("in", "b"), ("a", "out"), ("b", "out")], type_check=False)
     with pytest.raises(ValueError, match="only chains"):
         import_nir(branched, dt=1e-3)
 

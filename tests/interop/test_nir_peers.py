@@ -32,10 +32,15 @@ def rows():
         return {(r["direction"], r["case"]): r for r in _benchmark_run()(steps=120, batch=4, seed=0)}
 
 
-@pytest.mark.parametrize("case", [("spikeforge -> snnTorch", "LIF zero reset (euler)"),
-                                  ("spikeforge -> snnTorch", "LIF(tau_syn) zero reset (euler)"),
-                                  ("snnTorch -> spikeforge", "Leaky zero reset, reset_delay=False"),
-                                  ("snnTorch -> spikeforge", "Synaptic zero reset, reset_delay=False")])
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("spikeforge -> snnTorch", "LIF zero reset (euler)"),
+        ("spikeforge -> snnTorch", "LIF(tau_syn) zero reset (euler)"),
+        ("snnTorch -> spikeforge", "Leaky zero reset, reset_delay=False"),
+        ("snnTorch -> spikeforge", "Synaptic zero reset, reset_delay=False"),
+    ],
+)
 def test_matching_neurons_give_identical_spikes_both_ways(rows, case):
     r = rows[case]
     assert r["identical"], r
