@@ -170,3 +170,18 @@ def test_energy_table_defaults_cite_horowitz_and_can_be_replaced(tmp_path):
 def test_input_that_is_not_time_first_is_refused():
     with pytest.raises(ValueError, match=r"x_seq: expected a time-first tensor \[T, B, ...\], got \(5,\)"):
         profile_model(make_net(), torch.rand(5))
+
+
+def test_copies_of_a_hooked_layer_are_not_counted():
+    """Some tools deep-copy layers to count them (NeuroBench does); the copy carries our hooks along."""
+    import copy
+
+    from spikeforge.metrics import EfficiencyCounter
+
+    net = make_net()
+    x = (torch.rand(4, 2, 6) < 0.5).float()
+    with torch.no_grad(), EfficiencyCounter(net) as counter:
+        net(x)
+        copy.deepcopy(net[0])(x)
+        copy.deepcopy(net[1])(x[:, :, :5])
+    assert counter.report().to_dict() == profile_model(net, x).to_dict()

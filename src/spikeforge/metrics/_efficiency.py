@@ -320,8 +320,12 @@ class EfficiencyCounter:
         self.steps = 0  # time steps x samples seen at the model's input
         self._handles: list = []
 
-    def _synapse_hook(self, name: str):
+    # A hook fires only for the module it was registered on: tools that deep-copy a hooked layer to count
+    # (NeuroBench does) copy its hooks too, and those copies must not be counted.
+    def _synapse_hook(self, name: str, owner: nn.Module):
         def hook(module, inputs):
+            if module is not owner:
+                return
             x = inputs[0].detach()
             effective, dense = synaptic_operations(module, x)
             c = self.synapses[name]
@@ -335,8 +339,10 @@ class EfficiencyCounter:
 
         return hook
 
-    def _neuron_hook(self, name: str):
+    def _neuron_hook(self, name: str, owner: nn.Module):
         def hook(module, inputs, output):
+            if module is not owner:
+                return
             c = self.neurons[name]
             c.updates += inputs[0].numel()
             if c.spikes is not None:
@@ -345,6 +351,8 @@ class EfficiencyCounter:
         return hook
 
     def _model_hook(self, module, inputs):
+        if module is not self.model:
+            return
         x = inputs[0]
         if not isinstance(x, torch.Tensor) or x.dim() < 2:
             raise ValueError(
@@ -357,8 +365,10 @@ class EfficiencyCounter:
     def __enter__(self) -> EfficiencyCounter:
         modules = dict(self.model.named_modules())
         self._handles = [self.model.register_forward_pre_hook(self._model_hook)]
-        self._handles += [modules[n].register_forward_pre_hook(self._synapse_hook(n)) for n in self.synapses]
-        self._handles += [modules[n].register_forward_hook(self._neuron_hook(n)) for n in self.neurons]
+        self._handles += [
+            modules[n].register_forward_pre_hook(self._synapse_hook(n, modules[n])) for n in self.synapses
+        ]
+        self._handles += [modules[n].register_forward_hook(self._neuron_hook(n, modules[n])) for n in self.neurons]
         return self
 
     def __exit__(self, *exc) -> None:
