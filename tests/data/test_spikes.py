@@ -253,3 +253,40 @@ def test_argument_errors_name_the_argument(tmp_path):
         load_shd(tmp_path, dt=0.01, val_fraction=1.5)
     with pytest.raises(ValueError, match="batch: sample 1 has shape"):
         collate_spikes([(torch.zeros(3, 4), 0), (torch.zeros(3, 5), 1)])
+
+
+def test_a_small_spiking_network_learns_from_the_loader(tmp_path):
+    """The loader feeds a spikeforge network: 4 classes that differ only in which quarter of the channels is busy,
+    on a background of random spikes; chance is 25%, a LIF layer trained for a few epochs gets the test split."""
+    from spikeforge.neurons import LIF
+    from spikeforge.nn import Lift, SequentialState
+
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        samples, labels = [], np.arange(n) % 4
+        for c in labels:
+            noise_t, noise_u = rng.uniform(0, 0.5, 150), rng.integers(0, 700, 150)
+            sig_t, sig_u = rng.uniform(0, 0.5, 150), rng.integers(175 * c, 175 * (c + 1), 150)
+            samples.append((np.concatenate([noise_t, sig_t]).astype(np.float16), np.concatenate([noise_u, sig_u])))
+        return samples, labels
+
+    write_heidelberg(tmp_path / SHD_FILES["train"], *make(96))
+    write_heidelberg(tmp_path / SHD_FILES["test"], *make(40))
+    split = load_shd(tmp_path, dt=0.02, duration=0.5, pool=5, val_fraction=0.0)
+    torch.manual_seed(0)
+    model = SequentialState(Lift(torch.nn.Linear(140, 32)), LIF(), Lift(torch.nn.Linear(32, 4)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    train = torch.utils.data.DataLoader(split.train, batch_size=16, shuffle=True, collate_fn=collate_spikes)
+    for _ in range(6):
+        for x, y, _, _ in train:
+            out, _ = model(x)
+            loss = torch.nn.functional.cross_entropy(out.mean(0), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    x, y, _, _ = collate_spikes([split.test[i] for i in range(len(split.test))])
+    assert x.shape == (25, 40, 140)
+    with torch.no_grad():
+        accuracy = (model(x)[0].mean(0).argmax(1) == y).float().mean().item()
+    assert accuracy >= 0.9
