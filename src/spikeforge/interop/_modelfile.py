@@ -62,7 +62,10 @@ def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if not path.is_file():
         raise FileNotFoundError(f"model file {path}: not found")
     data = path.read_bytes()
-    if data[:1] in _PICKLE_MAGIC or data[:4] == _PICKLE_MAGIC[1]:
+    # a safetensors header length can begin with 0x80 too (640 bytes is b"\x80\x02..."): its JSON header starts
+    # at byte 8 with "{", which a pickle never has there (protocol 4+ frame length; protocol 2-3 opcodes)
+    looks_safetensors = data[8:9] == b"{" and not any(data[5:8])
+    if not looks_safetensors and (data[:1] in _PICKLE_MAGIC or data[:4] == _PICKLE_MAGIC[1]):
         raise ModelFileError(f"model file {path}: holds a pickle/torch.save payload, which could run code on load;"
                              " spikeforge reads safetensors files only (nothing was executed)")
     if len(data) < 8:
