@@ -7,7 +7,7 @@ The pipeline of :class:`AudioToSpikes`:
    samples before ``(t + 1) * dt`` (causal; zero padding before the start), ``T = floor(duration / dt)`` frames.
 3. Power spectrum, normalised so that the bins sum to the frame's mean square (a full-scale sine is -3 dB), then
    triangular filters whose edges are evenly spaced on the mel or ERB-rate scale (:func:`filter_bank`).
-4. Log compression: ``10 log10(E + 10^(floor_db / 10))`` dB re full scale, so silence sits exactly at ``floor_db``.
+4. Log compression: ``10 log10(E + 10^(floor_db / 10))`` dB re full scale, so silence sits at ``floor_db``.
 5. Per band, :func:`~spikeforge.encoding.delta` (reference starts at ``floor_db`` and moves ``threshold`` dB per
    spike) or :func:`~spikeforge.encoding.level_crossing` (levels every ``threshold`` dB from ``floor_db``).
 """
@@ -234,7 +234,7 @@ def log_band_energies(
 ) -> torch.Tensor:
     """Filter-bank energies every ``dt`` seconds, in dB re full scale: ``10 log10(E + 10^(floor_db / 10))``.
 
-    See the module docstring for the framing and normalisation. Silence gives exactly ``floor_db``.
+    See the module docstring for the framing and normalisation. Silence gives ``floor_db`` (to float rounding).
 
     Shape:
         ``waveform``: ``[N]`` -> ``[T, n_bands]``, ``T = floor(N / (dt * sample_rate))``.
@@ -263,7 +263,9 @@ class AudioToSpikes:
     ``floor_db``) or :func:`~spikeforge.encoding.level_crossing` (``method="level"``: a spike each time the level
     crosses a multiple of ``threshold`` dB above ``floor_db``). Either way silence gives no spikes and
     :meth:`decode` recovers the band levels within ``threshold`` dB (``threshold / 2`` for ``"level"``) where
-    they change by less than ``threshold`` per step.
+    they change by less than ``threshold`` per step. Spikes are binary, so a sudden onset is followed one
+    ``threshold`` per step: a sound starting at -20 dB out of silence takes 60 steps (60 ms at the defaults) to be
+    fully reported, and :meth:`decode` lags it meanwhile.
 
     Args:
         sample_rate: rate (Hz) that waveforms are given at and that wav files must have.
@@ -277,7 +279,7 @@ class AudioToSpikes:
         resample: resample wav files at another rate instead of raising (see :func:`read_wav`).
 
     Shape:
-        output ``[T, 2 * n_bands]`` float32: channels ``0 .. n_bands - 1`` are the up spikes of each band (low to
+        output ``[T, 2 * n_bands]``, the waveform's dtype (float32 from a wav file): channels ``0 .. n_bands - 1`` are the up spikes of each band (low to
         high frequency, centres in :attr:`centres`), channels ``n_bands .. 2 n_bands - 1`` the down spikes.
 
     >>> import math, torch

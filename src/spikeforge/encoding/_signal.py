@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -72,19 +73,33 @@ def _start(initial: float | torch.Tensor | None, x0: torch.Tensor) -> torch.Tens
         ) from None
 
 
+# The time loops run in numpy on the CPU: a step is a few operations on small arrays, where numpy's per-call cost
+# is several times below torch's. Encoding is preprocessing (no gradient), so nothing is lost.
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu()
+    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+
+
+def _spikes(moves: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """Signed moves ``[T, ...]`` -> up/down spikes ``[T, ..., 2]`` with ``like``'s dtype and device."""
+    z = torch.from_numpy(np.stack([moves > 0, moves < 0], axis=-1))
+    return z.to(device=like.device, dtype=like.dtype)
+
+
 def _track(x: torch.Tensor, h: torch.Tensor, start: torch.Tensor, *, strict: bool, first: int) -> torch.Tensor:
     """Shared loop of delta modulation and step-forward: a reference ``start + h * k`` follows the signal one
     threshold step per spike. Written as ``start + h * k`` (integer ``k``) so decoders reproduce it bit for bit."""
-    z = x.new_zeros(*x.shape, 2)
-    k = torch.zeros_like(start)
-    for t in range(first, x.shape[0]):
-        diff = x[t] - (start + h * k)
-        up = diff > h if strict else diff >= h
-        down = diff < -h if strict else diff <= -h
-        z[t, ..., 0] = up.to(x.dtype)
-        z[t, ..., 1] = down.to(x.dtype)
-        k = k + z[t, ..., 0] - z[t, ..., 1]
-    return z
+    xs, hs, s0 = _numpy(x), _numpy(h), _numpy(start)
+    moves = np.zeros(xs.shape, dtype=xs.dtype)
+    k = np.zeros(s0.shape, dtype=xs.dtype)
+    for t in range(first, xs.shape[0]):
+        diff = xs[t] - (s0 + hs * k)
+        if strict:
+            moves[t] = np.subtract(diff > hs, diff < -hs, dtype=xs.dtype)
+        else:
+            moves[t] = np.subtract(diff >= hs, diff <= -hs, dtype=xs.dtype)
+        k += moves[t]
+    return _spikes(moves, x)
 
 
 def _check_polarity(z: torch.Tensor) -> torch.Tensor:
@@ -149,15 +164,13 @@ def delta(
         return _track(x, h, start, strict=False, first=0)
     if reset != "sample":
         raise ValueError(f"reset: expected 'step' or 'sample', got {reset!r}")
-    z = x.new_zeros(*x.shape, 2)
-    ref = start
-    for t in range(x.shape[0]):
-        up = x[t] - ref >= h
-        down = ref - x[t] >= h
-        z[t, ..., 0] = up.to(x.dtype)
-        z[t, ..., 1] = down.to(x.dtype)
-        ref = torch.where(up | down, x[t], ref)
-    return z
+    xs, hs, ref = _numpy(x), _numpy(h), _numpy(start).copy()
+    moves = np.zeros(xs.shape, dtype=xs.dtype)
+    for t in range(xs.shape[0]):
+        up, down = xs[t] - ref >= hs, ref - xs[t] >= hs
+        moves[t] = np.subtract(up, down, dtype=xs.dtype)
+        ref = np.where(up | down, xs[t], ref)
+    return _spikes(moves, x)
 
 
 def delta_decode(z: torch.Tensor, threshold: float | torch.Tensor, *, initial: float | torch.Tensor) -> torch.Tensor:
@@ -267,14 +280,13 @@ def level_crossing(
     x = _check_signal(x)
     step = _check_positive("spacing", spacing, x[0])
     off = torch.as_tensor(offset, dtype=x.dtype, device=x.device)
-    k = torch.floor((_start(initial, x[0]) - off) / step)
-    q = torch.floor((x - off) / step)
-    z = x.new_zeros(*x.shape, 2)
-    for t in range(x.shape[0]):
-        z[t, ..., 0] = (q[t] > k).to(x.dtype)
-        z[t, ..., 1] = (q[t] < k).to(x.dtype)
-        k = k + z[t, ..., 0] - z[t, ..., 1]
-    return z
+    k = _numpy(torch.floor((_start(initial, x[0]) - off) / step)).copy()
+    q = _numpy(torch.floor((x - off) / step))
+    moves = np.zeros(q.shape, dtype=q.dtype)
+    for t in range(q.shape[0]):
+        moves[t] = np.subtract(q[t] > k, q[t] < k, dtype=q.dtype)
+        k += moves[t]
+    return _spikes(moves, x)
 
 
 def level_crossing_decode(
