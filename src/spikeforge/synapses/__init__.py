@@ -42,3 +42,13 @@ __all__ = [
 from ._event import EventLinear, event_linear  # event-driven linear synapses
 
 __all__ += ["EventLinear", "event_linear"]
+
+from ._delays import (  # noqa: E402  fixed and learnable synaptic delays over sequences
+    ChannelDelay,
+    DelayedLinear,
+    LearnableDelayLinear,
+    channel_delay,
+    gaussian_delay_kernel,
+)
+
+__all__ += ["ChannelDelay", "DelayedLinear", "LearnableDelayLinear", "channel_delay", "gaussian_delay_kernel"]
