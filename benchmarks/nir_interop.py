@@ -1,12 +1,14 @@
-"""NIR interop with snnTorch: spike agreement both ways, on the same input.
+"""NIR interop with snnTorch and Norse: spike agreement on the same input, one NIR file per row.
 
-Runs in the peers' venv (torch 2.13.0, snnTorch 1.0.0, nir 1.0.8, nirtorch 2.6, spikeforge installed editable):
+Runs in the peers' venv (torch 2.13.0, snnTorch 1.0.0, Norse 1.1.0, nir 1.0.8, nirtorch 2.6, spikeforge editable):
 
     .venv-bench/bin/python benchmarks/nir_interop.py [--steps 300] [--batch 16] [--json out.json]
 
 snnTorch's NIR importer simulates with forward Euler at a fixed dt = 1e-4 s, so the spikeforge networks run at that
-dt. Each row is one NIR file going one way; "agree" is the fraction of (step, sample, neuron) spike entries that are
-equal, for every spiking layer, and "spikes" the spike counts on each side.
+dt and are exported with ``integrator="euler"`` unless the row says otherwise. Norse's importer takes dt (1 ms here)
+but ignores ``r`` (it assumes r = 1), so its row uses a hand-written graph with r = 1, read by both libraries.
+"agree" is the fraction of (step, sample, neuron) spike entries that are equal, for every spiking layer (Norse: the
+output layer), and "spikes" the spike counts on each side.
 """
 
 from __future__ import annotations
@@ -36,6 +38,62 @@ def _layer_spikes_spikeforge(net, x):
     return out
 
 
+def _layer_spikes_snntorch_per_sample(net, x):
+    """snnTorch's importer maps NIR Flatten(start_dim=0) to torch Flatten(0), which folds the batch in: run B=1."""
+    per = [_layer_spikes_snntorch(net, x[:, b : b + 1]) for b in range(x.shape[1])]
+    return [torch.cat([p[i].reshape(x.shape[0], 1, -1) for p in per], 1) for i in range(len(per[0]))]
+
+
+def _spikeforge_conv(seed: int):
+    from spikeforge import LIF
+    from spikeforge.nn import SequentialState
+
+    g = torch.Generator().manual_seed(seed)
+    conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.mul_(2.0)
+    tau = 1e-3 + 4e-3 * torch.rand(4, 8, 8, generator=g)
+    return SequentialState(
+        conv,
+        LIF((4, 8, 8), tau_mem=tau, reset="zero", dt=DT),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 10),
+        LIF(10, tau_mem=3e-3, reset="zero", dt=DT),
+    ).eval()
+
+
+def _norse_row(steps: int, batch: int, seed: int, path: Path) -> dict:
+    """A graph with r = 1 (as Norse expects), read by Norse (dt = 1 ms) and by spikeforge (integrator="euler")."""
+    import nir
+    import norse.torch as norse
+    import numpy as np
+
+    from spikeforge.interop import import_nir
+
+    dt = 1e-3
+    rng = np.random.default_rng(seed)
+    tau1 = rng.uniform(5e-3, 20e-3, 48)
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([40])),
+        nir.Affine(weight=(3 * rng.normal(size=(48, 40))).astype(np.float32), bias=np.zeros(48, np.float32)),
+        nir.LIF(tau=tau1, r=np.ones(48), v_leak=np.zeros(48), v_threshold=np.full(48, 0.3)),
+        nir.Affine(weight=(3 * rng.normal(size=(10, 48))).astype(np.float32), bias=np.zeros(10, np.float32)),
+        nir.LIF(tau=np.full(10, 10e-3), r=np.ones(10), v_leak=np.zeros(10), v_threshold=np.full(10, 0.3)),
+        nir.Output(output_type=np.array([10])),
+    )
+    nir.write(path, graph)
+    peer = norse.from_nir(nir.read(path), dt=dt)
+    ours = import_nir(path, dt=dt, integrator="euler")
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(steps, batch, 40, generator=g) < 0.2).float()
+    state, outs = None, []
+    for xt in x.unbind(0):
+        out, state = peer(xt, state)
+        outs.append(out)
+    return _compare([ours(x)[0]], [torch.stack(outs)])
+
+
 def _layer_spikes_snntorch(net, x):
     """Run an snnTorch network step by step (init_hidden modules), recording each spiking module's output."""
     import snntorch as snn
@@ -60,6 +118,8 @@ def _layer_spikes_snntorch(net, x):
 
 
 def _compare(ours, theirs):
+    ours = [a.reshape(*a.shape[:2], -1) for a in ours]
+    theirs = [b.reshape(*b.shape[:2], -1) for b in theirs]
     agree = [float((a == b).float().mean()) for a, b in zip(ours, theirs, strict=True)]
     return {
         "agree": agree,
@@ -139,6 +199,14 @@ def run(steps: int, batch: int, seed: int) -> list[dict]:
             except (AssertionError, NotImplementedError, ValueError) as err:
                 result = {"error": f"{type(err).__name__}: {err}"}
             rows.append({"direction": "spikeforge -> snnTorch", "case": f"{name} ({integrator})", **result})
+        net = _spikeforge_conv(seed)
+        nir.write(path, export_nir(net, [1, 8, 8], integrator="euler"))
+        xc = (torch.rand(steps, batch, 1, 8, 8) < 0.3).float()
+        peer = import_from_nir(nir.read(path))
+        result = _compare(_layer_spikes_spikeforge(net, xc), _layer_spikes_snntorch_per_sample(peer, xc))
+        rows.append(
+            {"direction": "spikeforge -> snnTorch", "case": "Conv2d+LIF+AvgPool2d+Flatten+Linear+LIF (euler)", **result}
+        )
         # snnTorch -> NIR file -> spikeforge
         for name, kind, reset, delay in [
             ("Leaky zero reset, reset_delay=False", "leaky", "zero", False),
@@ -150,6 +218,13 @@ def run(steps: int, batch: int, seed: int) -> list[dict]:
             ours = import_nir(path, dt=DT, integrator="euler")
             result = _compare(_layer_spikes_spikeforge(ours, x), _layer_spikes_snntorch(peer, x))
             rows.append({"direction": "snnTorch -> spikeforge", "case": name, **result})
+        rows.append(
+            {
+                "direction": "NIR (r=1) -> Norse & us",
+                "case": "Affine+LIF+Affine+LIF, dt=1 ms (euler)",
+                **_norse_row(steps, batch, seed, path),
+            }
+        )
     return rows
 
 

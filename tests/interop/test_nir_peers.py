@@ -12,6 +12,7 @@ import torch
 
 pytest.importorskip("snntorch")
 pytest.importorskip("nirtorch")
+pytest.importorskip("norse")
 
 
 def _benchmark_run():
@@ -39,6 +40,8 @@ def rows():
         ("spikeforge -> snnTorch", "LIF(tau_syn) zero reset (euler)"),
         ("snnTorch -> spikeforge", "Leaky zero reset, reset_delay=False"),
         ("snnTorch -> spikeforge", "Synaptic zero reset, reset_delay=False"),
+        ("spikeforge -> snnTorch", "Conv2d+LIF+AvgPool2d+Flatten+Linear+LIF (euler)"),
+        ("NIR (r=1) -> Norse & us", "Affine+LIF+Affine+LIF, dt=1 ms (euler)"),
     ],
 )
 def test_matching_neurons_give_identical_spikes_both_ways(rows, case):

@@ -129,7 +129,7 @@ def _value(arr: torch.Tensor, shape: list[int] | None) -> torch.Tensor:
 def _set_tau(module: nn.Module, name: str, tau: torch.Tensor) -> None:
     """Store ``log(tau)`` so that the module's ``exp(log_tau)`` gives back exactly ``tau`` (float32).
 
-    ``exp(log(tau))`` can miss ``tau`` by an ulp; the nearest float32 neighbours of ``log(tau)`` are tried so that
+    ``exp(log(tau))`` may miss ``tau`` by an ulp (it depends on the math library); the nearest float32 neighbours of ``log(tau)`` are tried so that
     a graph exported by spikeforge comes back with bit-identical decay factors.
     """
     raw = getattr(module, f"log_{name}")
