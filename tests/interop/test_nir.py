@@ -209,3 +209,34 @@ def test_subtract_reset_warns_and_failed_write_leaves_no_file(tmp_path):
         write_nir(tmp_path / "m.nir", SequentialState(torch.nn.Tanh()), [2], dt=1e-3)
     assert list(tmp_path.iterdir()) == []
     assert math.isclose(import_nir(export_nir(SequentialState(LIF(2, reset="zero", dt=2e-4)), [2]))[0].dt, 2e-4)
+
+
+def test_conv1d_scale_and_sum_pooling_round_trip(tmp_path):
+    torch.manual_seed(0)
+    net = SequentialState(
+        torch.nn.Conv1d(2, 3, 3, stride=2, padding=1),
+        LIF((3, 5), reset="zero"),
+        torch.nn.Flatten(),
+        Scale(torch.rand(15) + 0.5),
+        torch.nn.Linear(15, 4),
+        LI(4),
+    )
+    graph = export_nir(net, [2, 10])
+    assert [type(n).__name__ for n in graph.nodes.values()][1:-1] == [
+        "Conv1d",
+        "LIF",
+        "Flatten",
+        "Scale",
+        "Affine",
+        "LI",
+    ]
+    x = torch.rand(20, 3, 2, 10)
+    assert torch.equal(import_nir(write_nir(tmp_path / "a.nir", graph))(x)[0], net(x)[0])
+    pooled = SequentialState(
+        torch.nn.AvgPool2d(2, divisor_override=1), torch.nn.Flatten(), torch.nn.Linear(8, 2), LIF(2, reset="zero")
+    )
+    graph = export_nir(pooled, [2, 4, 4])
+    assert type(graph.nodes["0"]).__name__ == "SumPool2d"
+    x = torch.rand(20, 3, 2, 4, 4)
+    torch.testing.assert_close(import_nir(graph)[0](x[0]), x[0].unfold(2, 2, 2).unfold(3, 2, 2).sum((-1, -2)))  # a sum
+    assert torch.equal(import_nir(graph)(x)[0], pooled(x)[0])
