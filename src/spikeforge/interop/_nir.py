@@ -52,6 +52,7 @@ from ..neurons import IF, LI, LIF, CubaLIF
 from ..neurons._base import NeuronModule
 from ..nn import Lift, SequentialState
 from ..nn._containers import _fold_time, is_stateful
+from ._nir_layers import Delay, Scale
 
 __all__ = ["SUPPORTED_EXPORT", "Integrator", "export_nir", "write_nir"]
 
@@ -100,9 +101,9 @@ def _run_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _model_dt(layers: list[nn.Module], dt: float | None) -> float:
-    dts = sorted({m.dt for m in layers if isinstance(m, NeuronModule)})
+    dts = sorted({m.dt for m in layers if isinstance(m, NeuronModule | Delay)})
     if len(dts) > 1:
-        raise ValueError(f"model: neurons use different time steps {dts}; NIR export needs one dt")
+        raise ValueError(f"model: neurons and delays use different time steps {dts}; NIR export needs one dt")
     if dts and dt is not None and not math.isclose(dts[0], dt, rel_tol=1e-12):
         raise ValueError(f"dt: the model's neurons run at dt={dts[0]!r} s, got dt={dt!r}; leave dt=None")
     if not dts and dt is None:
@@ -261,8 +262,6 @@ def _conv_node(conv: nn.Conv1d | nn.Conv2d, in_shape, bn: nn.BatchNorm2d | None)
 
 def _static_node(layer: nn.Module, in_shape, out_shape):
     import nir
-
-    from ._nir_layers import Delay, Scale
 
     if isinstance(layer, nn.Linear):
         w = layer.weight.detach().cpu().numpy()

@@ -198,7 +198,6 @@ def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str) -> l
         if integrator == "exact":
             taus = {"tau_syn": _t(node.tau_syn), "tau_mem": _t(node.tau_mem)}
             gain = _t(node.r) * _t(node.w_in)
-            spiking.setdefault("reset", "zero")
             module = CubaLIF(
                 shape,
                 tau_syn=_value(taus["tau_syn"], shapes.get("log_tau_syn")),
