@@ -11,8 +11,28 @@ FILES = {"model.safetensors", "config.json", "metrics.json", "raster.png", "curv
 def test_train_writes_run_folder_and_evaluate_reproduces(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "idx", n_train=80, n_test=24)
     out = tmp_path / "runs" / "bars"
-    code = main(["train", "--dataset", f"idx:{data}", "--epochs", "8", "--timesteps", "8", "--hidden", "32",
-                 "--batch-size", "16", "--encoding", "rate", "--lr", "0.01", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            f"idx:{data}",
+            "--epochs",
+            "8",
+            "--timesteps",
+            "8",
+            "--hidden",
+            "32",
+            "--batch-size",
+            "16",
+            "--encoding",
+            "rate",
+            "--lr",
+            "0.01",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert {p.name for p in out.iterdir()} == FILES
     metrics = json.loads((out / "metrics.json").read_text())
@@ -34,8 +54,27 @@ def test_train_writes_run_folder_and_evaluate_reproduces(tmp_path, capsys):
 def test_conv_model_trains_on_the_reference_backend(tmp_path):
     data = make_idx_folder(tmp_path / "idx", n_train=40, n_test=12)
     out = tmp_path / "conv"
-    assert main(["train", "--dataset", f"idx:{data}", "--model", "conv", "--epochs", "1", "--timesteps", "4",
-                 "--backend", "torch", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"idx:{data}",
+                "--model",
+                "conv",
+                "--epochs",
+                "1",
+                "--timesteps",
+                "4",
+                "--backend",
+                "torch",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "config.json").read_text())["model_config"]["backend"] == "torch"
     assert {p.name for p in out.iterdir()} == FILES
 
@@ -52,7 +91,10 @@ def test_existing_output_folder_is_refused_unless_overwrite(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--dataset", "cifar"], "--dataset: expected 'digits' or 'idx:PATH', got 'cifar'"),
+        (
+            ["--dataset", "cifar"],
+            "--dataset: expected 'digits', 'idx:PATH', 'uea:NAME' or a NAME_TRAIN.ts path, got 'cifar'",
+        ),
         (["--dataset", "idx:/does/not/exist"], "folder not found"),
         (["--epochs", "0"], "epochs: expected a positive integer, got 0"),
         (["--lr", "-1"], "lr: expected a positive learning rate"),

@@ -19,9 +19,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import load_dataset
     from ..interop import load_model
     from ..learning import TrainConfig, evaluate
+    from ._train import load_split
 
     folder: Path = args.run
     for name in ("config.json", "model.safetensors"):
@@ -29,18 +29,32 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"run: {folder} has no {name}; expected a folder written by `spikeforge train`")
     config = json.loads((folder / "config.json").read_text())
     model, _ = load_model(folder / "model.safetensors")
-    split = load_dataset(args.dataset or config["dataset"])
-    result = evaluate(model, split.x_test, split.y_test, TrainConfig(**config["train"]))
+    split = load_split(args.dataset or config["dataset"])
+    result = evaluate(
+        model, split.x_test, split.y_test, TrainConfig(**config["train"]), getattr(split, "len_test", None)
+    )
     recorded = None
     if (folder / "metrics.json").is_file():
         recorded = json.loads((folder / "metrics.json").read_text()).get("test_accuracy")
-    out = {"run": str(folder), "dataset": args.dataset or config["dataset"], "test_accuracy": result.accuracy,
-           "recorded_test_accuracy": recorded, "spikes_per_sample": result.spikes_per_sample,
-           "firing_rate_per_step": result.rates}
+    out = {
+        "run": str(folder),
+        "dataset": args.dataset or config["dataset"],
+        "test_accuracy": result.accuracy,
+        "recorded_test_accuracy": recorded,
+        "spikes_per_sample": result.spikes_per_sample,
+        "firing_rate_per_step": result.rates,
+    }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        match = "" if recorded is None else (" (matches metrics.json)" if abs(recorded - result.accuracy) < 1e-12
-                                             else f" (metrics.json says {recorded:.2%})")
-        print(f"{folder}: test accuracy {result.accuracy:.2%} on {len(split.x_test)} samples{match}")
+        match = (
+            ""
+            if recorded is None
+            else (
+                " (matches metrics.json)"
+                if abs(recorded - result.accuracy) < 1e-12
+                else f" (metrics.json says {recorded:.2%})"
+            )
+        )
+        print(f"{folder}: test accuracy {result.accuracy:.2%} on {len(split.y_test)} samples{match}")
     return 0

@@ -7,9 +7,12 @@ import json
 import platform
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["add_parser", "load_config_file", "resolve_config", "run"]
+__all__ = ["add_parser", "is_series", "load_config_file", "load_split", "resolve_config", "run"]
+
+MODEL_CHOICES = ["mlp", "conv", "recurrent", "delay", "gru"]
 
 TRAIN_DEFAULTS: dict[str, Any] = {
     "dataset": "digits",
@@ -24,27 +27,66 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "hidden": None,
     "backend": None,
+    "neuron": None,
 }
 
 
+def is_series(dataset: str) -> bool:
+    """True for time-series specs: ``uea:NAME`` or a path to a ``.ts`` file (or the prefix of a pair)."""
+    return dataset.startswith("uea:") or dataset.endswith(".ts") or Path(dataset + "_TRAIN.ts").is_file()
+
+
+def load_split(dataset: str, *, split_seed: int = 0):
+    """Load a dataset spec: ``digits``, ``idx:PATH``, ``uea:NAME`` or a ``.ts`` path."""
+    if is_series(dataset):
+        from ..data import load_series
+
+        return load_series(dataset, split_seed=split_seed)
+    from ..data import load_dataset
+
+    return load_dataset(dataset, split_seed=split_seed)
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("train", help="train an SNN classifier and write runs/NAME",
-                       description="Train a spiking classifier with surrogate gradients (BPTT) and write the model, "
-                                   "its config, metrics and plots to a run folder.")
-    p.add_argument("--dataset", help="'digits' (bundled with scikit-learn) or 'idx:PATH' (MNIST-format folder); "
-                                     "default digits")
-    p.add_argument("--model", choices=["mlp", "conv"], help="LIF multilayer perceptron or small convolutional SNN")
+    p = sub.add_parser(
+        "train",
+        help="train an SNN classifier and write runs/NAME",
+        description="Train a spiking classifier with surrogate gradients (BPTT) and write the model, "
+        "its config, metrics and plots to a run folder.",
+    )
+    p.add_argument(
+        "--dataset",
+        help="'digits' (bundled with scikit-learn), 'idx:PATH' (MNIST-format folder), "
+        "'uea:NAME' (a time-series set shipped with aeon) or PATH_TRAIN.ts; "
+        "default digits",
+    )
+    p.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        help="mlp: feed-forward LIF/ALIF; conv: small convolutional SNN (images); recurrent: recurrent "
+        "LIF/ALIF (sequences); delay: feed-forward with learnable synaptic delays; gru: non-spiking "
+        "GRU baseline",
+    )
+    p.add_argument("--neuron", choices=["lif", "alif"], help="hidden neuron model (default lif)")
     p.add_argument("--hidden", help="hidden layer widths, comma separated (default: 256)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--timesteps", type=int, help="simulation steps per sample (default 16)")
     p.add_argument("--encoding", choices=["direct", "rate", "poisson", "latency"], help="input encoding")
-    p.add_argument("--readout", choices=["max", "mean", "count", "first", "last"], help="output decoder")
+    p.add_argument(
+        "--readout",
+        choices=["max", "mean", "count", "first", "last"],
+        help="output decoder: max or mean output membrane over (valid) steps, last valid step, spike "
+        "count (spiking output layer for series) or first spike",
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002, cosine-decayed)")
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="L2 penalty (default 0.003)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--seed", type=int)
-    p.add_argument("--backend", help="neuron kernels: 'auto' (fused compiled kernels where available), 'torch' "
-                                     "(the reference scan) or a registered backend name")
+    p.add_argument(
+        "--backend",
+        help="neuron kernels: 'auto' (fused compiled kernels where available), 'torch' "
+        "(the reference scan) or a registered backend name",
+    )
     p.add_argument("--config", type=Path, help="a config.json (e.g. from a run folder) or YAML file; flags override")
     p.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<model>-s<seed>)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -83,8 +125,12 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = dict(TRAIN_DEFAULTS)
     if args.config is not None:
         from_file = load_config_file(args.config)
-        known = set(TRAIN_DEFAULTS) | set(TrainConfig.__dataclass_fields__) | set(MODEL_DEFAULTS) | {
-            "input_shape", "n_classes"}
+        known = (
+            set(TRAIN_DEFAULTS)
+            | set(TrainConfig.__dataclass_fields__)
+            | set(MODEL_DEFAULTS)
+            | {"input_shape", "n_classes"}
+        )
         unknown = sorted(set(from_file) - known)
         if unknown:
             raise ValueError(f"--config: unknown option(s) {unknown} in {args.config}; known: {sorted(known)}")
@@ -97,26 +143,41 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         try:
             opts["hidden"] = [int(h) for h in opts["hidden"].split(",") if h.strip()]
         except ValueError:
-            raise ValueError(f"--hidden: expected comma-separated integers like 256,128, got {opts['hidden']!r}") \
-                from None
-    if opts["model"] not in ("mlp", "conv"):
-        raise ValueError(f"--model: expected 'mlp' or 'conv', got {opts['model']!r}")
+            raise ValueError(
+                f"--hidden: expected comma-separated integers like 256,128, got {opts['hidden']!r}"
+            ) from None
+    if opts["model"] not in MODEL_CHOICES:
+        raise ValueError(f"--model: expected one of {MODEL_CHOICES}, got {opts['model']!r}")
     dataset = str(opts["dataset"])
-    if dataset != "digits" and not dataset.startswith("idx:"):
-        raise ValueError(f"--dataset: expected 'digits' or 'idx:PATH', got {dataset!r}")
+    series = is_series(dataset)
+    if dataset != "digits" and not dataset.startswith("idx:") and not series:
+        raise ValueError(
+            f"--dataset: expected 'digits', 'idx:PATH', 'uea:NAME' or a NAME_TRAIN.ts path, got {dataset!r}"
+        )
+    if series and opts["model"] == "conv":
+        raise ValueError("--model: 'conv' takes images; for time series use mlp, recurrent, delay or gru")
+    if not series and opts["model"] in ("recurrent", "delay", "gru"):
+        raise ValueError(f"--model: {opts['model']!r} takes time series (uea:NAME or a .ts file), not {dataset!r}")
+    if opts["model"] == "gru" and opts["readout"] in ("count", "first"):
+        raise ValueError(f"--readout: the gru baseline has no spikes; use max, mean or last, not {opts['readout']!r}")
+    if series and opts["encoding"] != "direct":
+        raise ValueError(f"--encoding: time series are fed directly as input current, got {opts['encoding']!r}")
+    if series and "select_by" not in opts:  # small validation parts tie often: prefer the lower loss
+        opts["select_by"] = "accuracy_then_loss"
     train_keys = set(TrainConfig.__dataclass_fields__)
     train = TrainConfig(**{k: v for k, v in opts.items() if k in train_keys})
     model_cfg = {k: v for k, v in opts.items() if k in MODEL_DEFAULTS and v is not None}
     model_cfg["model"] = opts["model"]
     if opts.get("hidden") is None and opts["model"] == "conv":
         model_cfg["hidden"] = [128]
+    if series and opts["readout"] == "count" and "output" not in opts:
+        model_cfg["output"] = "lif"  # count spikes of a spiking output layer
     return {"dataset": dataset, "model_config": {**MODEL_DEFAULTS, **model_cfg}, "train": train.to_dict()}
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..data import load_dataset
     from ..interop import save_model
     from ..learning import TrainConfig, evaluate, fit, scores
     from ..metrics import SpikeRecorder, describe, spiking_layers
@@ -128,24 +189,30 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = resolve_config(args)
     train_cfg = TrainConfig(**config["train"])
-    slug = config["dataset"].replace("idx:", "").rstrip("/").split("/")[-1] or "idx"
+    slug = config["dataset"].replace("idx:", "").replace("uea:", "").rstrip("/").split("/")[-1] or "idx"
+    slug = slug.removesuffix(".ts").removesuffix("_TRAIN").removesuffix("_TEST")
     out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}-s{train_cfg.seed}"
     check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
-    split = load_dataset(config["dataset"])
-    model_cfg = resolve_model_config({**config["model_config"], "input_shape": list(split.input_shape),
-                                      "n_classes": split.n_classes})
+    split = load_split(config["dataset"])
+    series = getattr(split, "time_first", False)
+    if series:  # the series length is the number of steps
+        config["train"]["timesteps"] = train_cfg.timesteps = int(split.x_train.shape[0])
+    model_cfg = resolve_model_config(
+        {**config["model_config"], "input_shape": list(split.input_shape), "n_classes": split.n_classes}
+    )
     config["model_config"] = model_cfg
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
     rep = Reporter(quiet=args.quiet)
-    rep.header(config, split, n_params, out)
+    counts = SimpleNamespace(x_train=split.y_train, x_val=split.y_val, x_test=split.y_test)  # sizes by label
+    rep.header(config, counts, n_params, out)
 
     with run_dir(out, args.overwrite) as tmp:
         with rep.progress(train_cfg.epochs) as hooks:
             history = fit(model, split, train_cfg, **hooks)
-        test = evaluate(model, split.x_test, split.y_test, train_cfg)
-        val = evaluate(model, split.x_val, split.y_val, train_cfg)
+        test = evaluate(model, split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None))
+        val = evaluate(model, split.x_val, split.y_val, train_cfg, getattr(split, "len_val", None))
         wall = time.perf_counter() - started
         dt = model_cfg["dt"]
         metrics = {
@@ -157,14 +224,18 @@ def run(args: argparse.Namespace) -> int:
             "spikes_per_sample": test.spikes_per_sample,
             "layers": {n: describe(n, m) for n, m in spiking_layers(model).items()},
             "n_parameters": n_params,
-            "n_train": len(split.x_train),
-            "n_val": len(split.x_val),
-            "n_test": len(split.x_test),
+            "n_train": len(split.y_train),
+            "n_val": len(split.y_val),
+            "n_test": len(split.y_test),
             "train_seconds": sum(h["seconds"] for h in history),
             "wall_seconds": wall,
             "history": history,
-            "environment": {"torch": torch.__version__, "python": platform.python_version(),
-                            "machine": platform.machine(), "threads": torch.get_num_threads()},
+            "environment": {
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "threads": torch.get_num_threads(),
+            },
         }
         save_model(tmp / "model.safetensors", model, model_cfg)
         write_json(tmp / "config.json", config)
@@ -173,12 +244,22 @@ def run(args: argparse.Namespace) -> int:
             from ..learning import encode_batch
 
             model.eval()
-            x0 = encode_batch(split.x_test[:1], train_cfg, torch.Generator().manual_seed(train_cfg.eval_seed))
+            if series:
+                x0 = split.x_test[: int(split.len_test[0]), :1]
+            else:
+                x0 = encode_batch(split.x_test[:1], train_cfg, torch.Generator().manual_seed(train_cfg.eval_seed))
             v_out, _ = model(x0)
         layers = {"input": x0[:, 0]} | {describe(n, rec.layers[n]): z[0][:, 0] for n, z in rec.spikes.items()}
-        plot_raster(layers, tmp / "raster.png", dt=dt, readout=("readout LI", v_out[:, 0]),
-                    title=f"test sample 0 (label {int(split.y_test[0])}, predicted "
-                          f"{int(scores(v_out, train_cfg.readout)[0].argmax())}), {train_cfg.encoding} encoding")
+        readout_name = "GRU read-out" if model_cfg["model"] == "gru" else "readout LI"
+        plot_raster(
+            layers,
+            tmp / "raster.png",
+            dt=dt,
+            readout=(readout_name, v_out[:, 0]),
+            title=f"test sample 0 (label {int(split.y_test[0])}, predicted "
+            f"{int(scores(v_out, train_cfg.readout)[0].argmax())}), "
+            + ("series input" if series else f"{train_cfg.encoding} encoding"),
+        )
         plot_curves(history, tmp / "curves.png", title=f"{config['dataset']} / {model_cfg['model']}")
     rep.summary(metrics, out)
     return 0

@@ -12,8 +12,10 @@ from typing import Any
 
 from torch import nn
 
-from ..neurons import LI, LIF
+from .. import init
+from ..neurons import ALIF, LI, LIF, RLIF
 from ..nn import SequentialState
+from ._sequence import GRU, RALIF
 
 __all__ = ["DEFAULTS", "MODELS", "build_model", "resolve_model_config"]
 
@@ -30,12 +32,71 @@ DEFAULTS: dict[str, Any] = {
     "learn": [],
     "dropout": 0.0,
     "backend": "auto",
+    "neuron": "lif",
+    "tau_adapt": 0.2,
+    "beta_adapt": 0.2,
+    "output": "li",
+    "max_delay": 10,
+}
+
+#: JSON forms of :mod:`spikeforge.init` distributions for per-neuron ``tau_mem`` / ``tau_adapt``
+DISTRIBUTIONS = {
+    "uniform": init.Uniform,
+    "log_uniform": init.LogUniform,
+    "log_normal": init.LogNormal,
+    "normal": init.Normal,
 }
 
 
-def _neuron(cfg: dict, size: int | tuple[int, ...]) -> LIF:
-    return LIF(size, tau_mem=cfg["tau_mem"], threshold=cfg["threshold"], reset=cfg["reset"], dt=cfg["dt"],
-               surrogate=cfg["surrogate"], learn=tuple(cfg["learn"]), backend=cfg["backend"])
+def _value(name: str, value: Any) -> Any:
+    """A number, or ``{"dist": "log_uniform", "low": 0.005, "high": 0.1}`` -> a distribution (per neuron)."""
+    if isinstance(value, dict):
+        kind = value.get("dist")
+        if kind not in DISTRIBUTIONS:
+            raise ValueError(
+                f"{name}: expected a number or {{'dist': one of {sorted(DISTRIBUTIONS)}, ...}}, got {value!r}"
+            )
+        try:
+            return DISTRIBUTIONS[kind](**{k: float(v) for k, v in value.items() if k != "dist"})
+        except TypeError as err:
+            raise ValueError(f"{name}: bad arguments for {kind!r}: {err}") from None
+    return value
+
+
+def _neuron(cfg: dict, size: int | tuple[int, ...], *, recurrent: bool = False) -> nn.Module:
+    common = {
+        "tau_mem": _value("tau_mem", cfg["tau_mem"]),
+        "threshold": cfg["threshold"],
+        "reset": cfg["reset"],
+        "dt": cfg["dt"],
+        "surrogate": cfg["surrogate"],
+        "learn": tuple(cfg["learn"]),
+    }
+    if cfg["neuron"] == "alif":
+        common |= {"tau_adapt": _value("tau_adapt", cfg["tau_adapt"]), "beta": cfg["beta_adapt"]}
+        if recurrent:
+            return RALIF(size, **common)
+        return ALIF(size, backend=cfg["backend"], **common)
+    if recurrent:
+        return RLIF(size, backend=cfg["backend"], **common)
+    return LIF(size, backend=cfg["backend"], **common)
+
+
+def _output(cfg: dict, width: int) -> list[nn.Module]:
+    n = cfg["n_classes"]
+    if cfg["output"] == "lif":  # spiking output, for spike-count readouts
+        return [
+            nn.Linear(width, n),
+            LIF(
+                n,
+                tau_mem=cfg["tau_out"],
+                threshold=cfg["threshold"],
+                dt=cfg["dt"],
+                surrogate=cfg["surrogate"],
+                backend=cfg["backend"],
+            ),
+        ]
+    return [nn.Linear(width, n), LI(n, tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=cfg["backend"])]
 
 
 def _mlp(cfg: dict) -> SequentialState:
@@ -46,9 +107,44 @@ def _mlp(cfg: dict) -> SequentialState:
         if cfg["dropout"]:
             layers.append(nn.Dropout(cfg["dropout"]))
         width = h
-    layers += [nn.Linear(width, cfg["n_classes"]),
-               LI(cfg["n_classes"], tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=cfg["backend"])]
-    return SequentialState(*layers)
+    return SequentialState(*layers, *_output(cfg, width))
+
+
+def _recurrent(cfg: dict) -> SequentialState:
+    """Sequence input ``[T, B, C]`` -> recurrent LIF/ALIF layers -> leaky-integrator readout."""
+    layers: list[nn.Module] = []
+    width = math.prod(cfg["input_shape"])
+    for h in cfg["hidden"]:
+        layers += [nn.Linear(width, h), _neuron(cfg, h, recurrent=True)]
+        if cfg["dropout"]:
+            layers.append(nn.Dropout(cfg["dropout"]))
+        width = h
+    return SequentialState(*layers, *_output(cfg, width))
+
+
+def _gru(cfg: dict) -> SequentialState:
+    """Non-spiking baseline: stacked GRU over ``[T, B, C]`` and a linear read-out at every step."""
+    width = math.prod(cfg["input_shape"])
+    hidden = cfg["hidden"]
+    if len(set(hidden)) != 1:
+        raise ValueError(f"hidden: the gru model stacks layers of one width, got {hidden}")
+    return SequentialState(
+        GRU(width, hidden[0], num_layers=len(hidden), dropout=cfg["dropout"]), nn.Linear(hidden[0], cfg["n_classes"])
+    )
+
+
+def _delay(cfg: dict) -> SequentialState:
+    """Feed-forward LIF/ALIF layers whose synapses have learnable per-synapse delays (up to ``max_delay`` steps)."""
+    from ..synapses import LearnableDelayLinear
+
+    layers: list[nn.Module] = []
+    width = math.prod(cfg["input_shape"])
+    for h in cfg["hidden"]:
+        layers += [LearnableDelayLinear(width, h, cfg["max_delay"]), _neuron(cfg, h)]
+        if cfg["dropout"]:
+            layers.append(nn.Dropout(cfg["dropout"]))
+        width = h
+    return SequentialState(*layers, *_output(cfg, width))
 
 
 def _conv(cfg: dict) -> SequentialState:
@@ -67,12 +163,16 @@ def _conv(cfg: dict) -> SequentialState:
         if cfg["dropout"]:
             layers.append(nn.Dropout(cfg["dropout"]))
         width = hidden
-    layers += [nn.Linear(width, cfg["n_classes"]),
-               LI(cfg["n_classes"], tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=cfg["backend"])]
-    return SequentialState(*layers)
+    return SequentialState(*layers, *_output(cfg, width))
 
 
-MODELS: dict[str, Callable[[dict], SequentialState]] = {"mlp": _mlp, "conv": _conv}
+MODELS: dict[str, Callable[[dict], SequentialState]] = {
+    "mlp": _mlp,
+    "conv": _conv,
+    "recurrent": _recurrent,
+    "gru": _gru,
+    "delay": _delay,
+}
 
 
 def resolve_model_config(config: dict) -> dict:
@@ -89,8 +189,20 @@ def resolve_model_config(config: dict) -> dict:
     from .. import kernels
 
     if cfg["backend"] != "auto" and cfg["backend"] not in kernels.available("lif"):
-        raise ValueError(f"backend: expected 'auto' or one of {kernels.available('lif')} (available here), "
-                         f"got {cfg['backend']!r}")
+        raise ValueError(
+            f"backend: expected 'auto' or one of {kernels.available('lif')} (available here), got {cfg['backend']!r}"
+        )
+    if cfg["neuron"] not in ("lif", "alif"):
+        raise ValueError(f"neuron: expected 'lif' or 'alif', got {cfg['neuron']!r}")
+    if cfg["output"] not in ("li", "lif"):
+        raise ValueError(f"output: expected 'li' (membrane readout) or 'lif' (spiking), got {cfg['output']!r}")
+    if cfg["model"] in ("recurrent", "gru", "delay") and len(cfg["input_shape"]) != 1:
+        raise ValueError(
+            f"model {cfg['model']!r}: expected sequence input [T, B, C] with input_shape [C], got "
+            f"input_shape {cfg['input_shape']}"
+        )
+    for key in ("tau_mem", "tau_adapt"):
+        _value(key, cfg[key])
     cfg["hidden"] = [int(h) for h in cfg["hidden"]]
     if any(h <= 0 for h in cfg["hidden"]):
         raise ValueError(f"hidden: expected positive layer widths, got {cfg['hidden']}")

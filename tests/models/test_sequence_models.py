@@ -1,0 +1,126 @@
+"""Config-built sequence models: shapes, save/load round trip, heterogeneous learnable tau, RALIF and GRU
+against explicit references, and padding that never changes a prediction."""
+
+import math
+
+import pytest
+import torch
+
+from spikeforge.interop import load_model, save_model
+from spikeforge.learning import scores
+from spikeforge.models import GRU, RALIF, build_model, resolve_model_config
+from spikeforge.neurons import alif_step
+from spikeforge.neurons._alif import ALIFParams, ALIFState
+
+LOG_UNIFORM = {"dist": "log_uniform", "low": 0.005, "high": 0.2}
+
+
+def config(model, **kw):
+    return {"model": model, "hidden": [16], "input_shape": [3], "n_classes": 4, **kw}
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        config("mlp", tau_mem=LOG_UNIFORM, learn=["tau_mem"]),
+        config("mlp", neuron="alif", tau_adapt=LOG_UNIFORM, learn=["tau_mem", "tau_adapt"]),
+        config("recurrent", tau_mem=LOG_UNIFORM, learn=["tau_mem"]),
+        config("recurrent", neuron="alif", learn=["tau_mem"]),
+        config("recurrent", output="lif"),
+        config("gru", hidden=[16, 16]),
+    ],
+    ids=["mlp-lif", "mlp-alif", "recurrent-lif", "recurrent-alif", "recurrent-lif-out", "gru"],
+)
+def test_model_file_round_trip_rebuilds_the_same_network(tmp_path, cfg):
+    model = build_model(cfg)
+    x = torch.randn(12, 5, 3) * 2
+    out, _ = model(x)
+    assert out.shape == (12, 5, 4)
+    save_model(tmp_path / "m.safetensors", model, resolve_model_config(cfg))
+    torch.manual_seed(99)  # a different draw of the per-neuron time constants: the file must win
+    again, _ = load_model(tmp_path / "m.safetensors")
+    model.eval()
+    torch.testing.assert_close(again(x)[0], model(x)[0], rtol=0, atol=0)
+
+
+def test_heterogeneous_time_constants_are_per_neuron_in_range_and_learned():
+    model = build_model(config("recurrent", tau_mem=LOG_UNIFORM, learn=["tau_mem"]))
+    layer = model[1]
+    tau = layer.get("tau_mem").detach()
+    assert tau.shape == (16,) and len(set(tau.tolist())) == 16
+    assert float(tau.min()) >= 0.005 and float(tau.max()) < 0.2
+    out, _ = model(torch.randn(20, 4, 3) * 3)
+    out.sum().backward()
+    assert layer.log_tau_mem.grad is not None and layer.log_tau_mem.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"tau_mem: expected a number or \{'dist': one of"):
+        build_model(config("mlp", tau_mem={"dist": "gamma", "k": 1}))
+
+
+def test_ralif_equals_an_explicit_loop_of_alif_steps_with_recurrent_input():
+    torch.manual_seed(0)
+    layer = RALIF(6, tau_mem=0.01, tau_adapt=0.05, beta=0.3, recurrent_scale=2.0)
+    x = torch.rand(30, 2, 6) * 2.5
+    z_seq, state = layer(x)
+    w = layer.recurrent.weight.detach()
+    s, z = None, torch.zeros(2, 6)
+    params = ALIFParams(tau_mem=0.01, tau_adapt=0.05, beta=0.3)
+    expected = []
+    for t in range(30):
+        z, s = alif_step(
+            x[t] + z @ w.t(), s if s is not None else ALIFState(torch.zeros(2, 6), torch.zeros(2, 6)), params, dt=1e-3
+        )
+        expected.append(z)
+    torch.testing.assert_close(z_seq, torch.stack(expected))
+    assert z_seq.sum() > 0 and torch.equal(state.z, z_seq[-1])
+
+
+def test_gru_layer_is_torch_gru_time_first():
+    torch.manual_seed(0)
+    layer = GRU(3, 5)
+    x = torch.randn(7, 2, 3)
+    y, h = layer(x)
+    ref = torch.nn.GRU(3, 5)
+    ref.load_state_dict(layer.gru.state_dict())
+    y_ref, h_ref = ref(x)
+    torch.testing.assert_close(y, y_ref)
+    torch.testing.assert_close(h, h_ref)
+
+
+@pytest.mark.parametrize("model_name", ["mlp", "recurrent", "gru"])
+@pytest.mark.parametrize("readout", ["max", "mean", "last", "count"])
+def test_padding_never_changes_a_score(model_name, readout):
+    if model_name == "gru" and readout == "count":
+        pytest.skip("the GRU has no spikes")
+    torch.manual_seed(1)
+    output = "lif" if readout == "count" else "li"
+    model = build_model(config(model_name, output=output, tau_mem=LOG_UNIFORM)).eval()
+    lengths = torch.tensor([9, 4, 13])
+    x = torch.randn(13, 3, 3) * 3
+    for n, t in enumerate(lengths.tolist()):
+        x[t:, n] = 0
+    padded = torch.cat([x, torch.randn(8, 3, 3) * 5])  # garbage after every series' end
+    for n, t in enumerate(lengths.tolist()):
+        padded[t:13, n] = torch.randn(13 - t, 3) * 5
+    with torch.no_grad():
+        batch = scores(model(padded)[0], readout, lengths)
+        for n, t in enumerate(lengths.tolist()):  # reference: each series alone, unpadded, no mask
+            alone = scores(model(x[:t, n : n + 1])[0], readout)
+            torch.testing.assert_close(batch[n : n + 1], alone, rtol=1e-5, atol=1e-5)
+
+
+def test_masked_readouts_against_explicit_formulas():
+    out = torch.randn(6, 3, 2)
+    lengths = torch.tensor([6, 2, 4])
+    for n, t in enumerate(lengths.tolist()):
+        v = out[:t, n]
+        torch.testing.assert_close(scores(out, "max", lengths)[n], v.max(0).values)
+        torch.testing.assert_close(scores(out, "mean", lengths)[n], v.sum(0) / t)
+        torch.testing.assert_close(scores(out, "last", lengths)[n], v[-1])
+        torch.testing.assert_close(scores(out, "count", lengths)[n], v.sum(0))
+    z = (out > 0.5).float()
+    for n, t in enumerate(lengths.tolist()):
+        times = [next((k for k in range(t) if z[k, n, c] > 0), 6) for c in range(2)]
+        assert scores(z, "first", lengths)[n].tolist() == [-float(k) for k in times]
+    with pytest.raises(ValueError, match=r"lengths: expected 3 valid-step counts in \[1, 6\]"):
+        scores(out, "max", torch.tensor([7, 1, 1]))
+    assert not math.isinf(float(scores(out, "max", torch.tensor([1, 1, 1])).abs().max()))
