@@ -240,3 +240,21 @@ def test_conv1d_scale_and_sum_pooling_round_trip(tmp_path):
     x = torch.rand(20, 3, 2, 4, 4)
     torch.testing.assert_close(import_nir(graph)[0](x[0]), x[0].unfold(2, 2, 2).unfold(3, 2, 2).sum((-1, -2)))  # a sum
     assert torch.equal(import_nir(graph)(x)[0], pooled(x)[0])
+
+
+def test_channel_delay_exports_as_a_nir_delay():
+    from spikeforge.synapses import ChannelDelay, channel_delay
+
+    torch.manual_seed(0)
+    delays = torch.tensor([0, 3, 1, 2])
+    layers = [torch.nn.Linear(3, 4), ChannelDelay(4, delays), LIF(4, reset="zero", threshold=0.3)]
+    with torch.no_grad():
+        layers[0].weight.abs_()
+    graph = export_nir(SequentialState(*layers), [3], dt=1e-3)
+    np.testing.assert_allclose(graph.nodes["1"].delay, delays.numpy() * 1e-3)
+    back = import_nir(graph)
+    x = torch.rand(30, 2, 3)
+    with torch.no_grad():
+        reference, _ = layers[2](channel_delay(layers[0](x), delays))  # the layers run by hand, in time order
+    z, _ = back(x)
+    assert torch.equal(z, reference) and z.sum() > 0

@@ -61,22 +61,8 @@ INTEGRATORS: tuple[str, ...] = ("exact", "euler")
 META_KEY = "spikeforge"
 FORMAT_VERSION = 1
 SUPPORTED_EXPORT = (
-    "Linear",
-    "Conv1d",
-    "Conv2d",
-    "BatchNorm2d (after a Conv2d)",
-    "AvgPool2d",
-    "Flatten",
-    "Dropout (dropped)",
-    "LIF",
-    "CubaLIF",
-    "IF",
-    "LI",
-    "Scale",
-    "Delay",
-    "Lift",
-    "SequentialState",
-    "Sequential",
+    *"Linear Conv1d Conv2d AvgPool2d Flatten LIF CubaLIF IF LI Scale Delay synapses.ChannelDelay".split(),
+    *("BatchNorm2d (after a Conv2d)", "Dropout (dropped)", "Lift", "SequentialState", "Sequential"),
 )
 
 
@@ -95,6 +81,10 @@ def _flatten_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def _run_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    from ..synapses import ChannelDelay
+
+    if isinstance(layer, ChannelDelay):  # a sequence layer without state
+        return layer(x)
     if is_stateful(layer):
         return layer(x)[0]
     return _fold_time(layer, x)
@@ -260,8 +250,10 @@ def _conv_node(conv: nn.Conv1d | nn.Conv2d, in_shape, bn: nn.BatchNorm2d | None)
     )
 
 
-def _static_node(layer: nn.Module, in_shape, out_shape):
+def _static_node(layer: nn.Module, in_shape, out_shape, dt: float):
     import nir
+
+    from ..synapses import ChannelDelay
 
     if isinstance(layer, nn.Linear):
         w = layer.weight.detach().cpu().numpy()
@@ -292,6 +284,8 @@ def _static_node(layer: nn.Module, in_shape, out_shape):
         return nir.Scale(scale=_np(layer.scale, out_shape))
     if isinstance(layer, Delay):
         return nir.Delay(delay=_np(layer.steps.to(torch.float64) * layer.dt, out_shape, np.float64))
+    if isinstance(layer, ChannelDelay):  # imported back as interop.Delay (it keeps state across chunks)
+        return nir.Delay(delay=_np(layer.delays.to(torch.float64) * dt, out_shape, np.float64))
     raise _unsupported(layer)
 
 
@@ -358,7 +352,7 @@ def export_nir(
                         raise ValueError(f"{type(layer).__name__}: export the sequence module (e.g. LIF), not a cell")
                     nodes[name] = _export_neuron(layer, out_shape, dt, integrator, warn)
                 else:
-                    nodes[name] = _static_node(layer, in_shape, out_shape)
+                    nodes[name] = _static_node(layer, in_shape, out_shape, dt)
                 order.append(name)
     finally:
         model.train(was_training)
