@@ -5,15 +5,14 @@ an exported graph states how its ODEs were discretised, in the graph metadata ``
 ``{"dt": <seconds>, "integrator": "exact" | "euler", "version": 1}``. The input of a neuron node is the output of
 the layer before it, held constant over a step (``I``). With ``beta = exp(-dt/tau)``:
 
-================  =====================================================================  ==========================
-spikeforge        NIR node, ``integrator="exact"`` (default)                             ``integrator="euler"``
-================  =====================================================================  ==========================
-LIF               ``LIF(tau=tau_mem, r=1/(1-beta), v_leak, v_threshold, v_reset)``       ``tau=dt/(1-beta)``, ``r=tau/dt``
-LIF + tau_syn     not exact in NIR: refused                                              ``CubaLIF`` (see below)
-CubaLIF           ``CubaLIF(tau_syn, tau_mem, r=1, w_in=1, v_leak, v_threshold, v_reset)``  refused
-IF                ``IF(r=1/dt, v_threshold, v_reset)``                                   the same
-LI                ``LI(tau=tau_mem, r=1/(1-beta), v_leak=0)``                            ``tau=dt/(1-beta)``, ``r=tau/dt``
-================  =====================================================================  ==========================
+- LIF: ``LIF(tau=tau_mem, r=1/(1-beta), v_leak, v_threshold=threshold, v_reset)``; under ``"euler"``
+  ``tau=dt/(1-beta)`` and ``r=tau/dt``.
+- LIF with ``tau_syn``: refused under ``"exact"`` (its discrete synapse is not NIR's ODE); under ``"euler"`` a
+  ``CubaLIF`` (below).
+- CubaLIF: ``CubaLIF(tau_syn, tau_mem, r=1, w_in=1, v_leak, v_threshold, v_reset)``; ``"exact"`` only.
+- IF: ``IF(r=1/dt, v_threshold, v_reset)`` under both.
+- LI: ``LI(tau=tau_mem, r=1/(1-beta), v_leak=0)``; under ``"euler"`` ``tau=dt/(1-beta)``, ``r=tau/dt``.
+- Delay (and :class:`~spikeforge.synapses.ChannelDelay`): ``Delay(delay=steps * dt)`` in seconds; Scale: ``Scale``.
 
 Why these numbers: integrating ``tau dv/dt = (v_leak - v) + r I`` exactly over one step with ``I`` constant gives
 ``v' = v_leak + beta (v - v_leak) + (1 - beta) r I``, which is spikeforge's update ``v' = v_leak + beta (v - v_leak)
@@ -26,7 +25,8 @@ spikeforge's own :class:`~spikeforge.CubaLIF` is already the exact solution of N
 NIR's spiking nodes reset to ``v_reset`` (spikeforge ``reset="zero"``). The reset mode, surrogate, refractory period
 and ``detach_reset`` travel in each neuron node's metadata ``spikeforge`` (JSON), so spikeforge restores a
 ``"subtract"`` reset, but other libraries will reset to ``v_reset``: export warns when that happens. spikeforge spikes
-at ``v >= threshold`` where NIR writes ``v > threshold`` (they differ only on exact ties). A ``BatchNorm2d`` after a
+at ``v >= threshold`` where NIR writes ``v > threshold`` (they differ only on exact ties); spikeforge's CubaLIF
+zero reset restarts the membrane at the interpolated crossing inside the step (see its docstring). A ``BatchNorm2d`` after a
 convolution is folded into the convolution's weight and bias (for other libraries); the unfolded tensors ride along
 in the node metadata so spikeforge rebuilds the same layers and the same spikes. ``Dropout`` is left out (identity at
 inference).
