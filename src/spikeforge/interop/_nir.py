@@ -16,7 +16,7 @@ the layer before it, held constant over a step (``I``). With ``beta = exp(-dt/ta
 
 Why these numbers: integrating ``tau dv/dt = (v_leak - v) + r I`` exactly over one step with ``I`` constant gives
 ``v' = v_leak + beta (v - v_leak) + (1 - beta) r I``, which is spikeforge's update ``v' = v_leak + beta (v - v_leak)
-+ x`` when ``(1 - beta) r = 1``. The ``"euler"`` column is what snnTorch and Norse do with a NIR graph (forward
++ x`` when ``(1 - beta) r = 1``. The ``"euler"`` mapping is for what snnTorch and Norse do with a NIR graph (forward
 Euler, ``v' = v + dt/tau ((v_leak - v) + r I)``): with ``tau = dt/(1-beta)`` and ``r = tau/dt`` their update is
 again spikeforge's, so the same spikes come out. For LIF with ``tau_syn`` under ``"euler"`` the node is
 ``CubaLIF(tau_syn=dt/(1-alpha), w_in=tau_syn/dt, tau_mem=dt/(1-beta), r=tau_mem/dt)`` (snnTorch's ``Synaptic``).
