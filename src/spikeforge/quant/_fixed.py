@@ -222,7 +222,7 @@ class FixedCUBA(nn.Module):
     >>> import torch
     >>> z, s = FixedCUBA(du=1024, dv=256, vth=500)(torch.full((20, 1, 2), 60))
     >>> z.sum(0).tolist(), s.v.dtype
-    ([[3, 3]], torch.int64)
+    ([[6, 6]], torch.int64)
     """
 
     stateful = True
