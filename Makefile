@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench peer-tests clean
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ format: $(VENV)/.installed
 # `make bench BENCH_ARGS=--quick` for a short run.
 bench:
 	bash benchmarks/bench.sh $(BENCH_ARGS)
+
+# Cross-library checks that need the peers (snnTorch, Norse, NeuroBench) in .venv-bench: NIR files exchanged with
+# snnTorch/Norse give the same spikes; synaptic operations and sparsity agree with NeuroBench's own metrics.
+peer-tests:
+	bash benchmarks/setup_bench_venv.sh
+	.venv-bench/bin/python -m pytest -q -p no:xdist tests/interop/test_nir_peers.py tests/metrics/test_neurobench.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info
