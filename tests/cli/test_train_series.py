@@ -79,6 +79,32 @@ def test_train_on_a_ts_pair_writes_run_folder_and_evaluate_reproduces(tmp_path, 
     assert json.loads(capsys.readouterr().out)["test_accuracy"] == metrics["test_accuracy"]
 
 
+def test_delay_model_trains_from_the_cli(tmp_path):
+    data = make_waves(tmp_path / "data", n_train=24, n_test=9)
+    out = tmp_path / "delay"
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(data),
+                "--model",
+                "delay",
+                "--epochs",
+                "2",
+                "--hidden",
+                "8",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "config.json").read_text())["model_config"]["max_delay"] == 10
+    assert set(json.loads((out / "metrics.json").read_text())["firing_rate_per_step"]) == {"1"}
+
+
 def test_spike_count_readout_uses_a_spiking_output_layer(tmp_path):
     data = make_waves(tmp_path / "data", n_train=24, n_test=9)
     out = tmp_path / "count"

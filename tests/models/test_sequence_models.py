@@ -28,8 +28,9 @@ def config(model, **kw):
         config("recurrent", neuron="alif", learn=["tau_mem"]),
         config("recurrent", output="lif"),
         config("gru", hidden=[16, 16]),
+        config("delay", max_delay=5, tau_mem=LOG_UNIFORM),
     ],
-    ids=["mlp-lif", "mlp-alif", "recurrent-lif", "recurrent-alif", "recurrent-lif-out", "gru"],
+    ids=["mlp-lif", "mlp-alif", "recurrent-lif", "recurrent-alif", "recurrent-lif-out", "gru", "delay"],
 )
 def test_model_file_round_trip_rebuilds_the_same_network(tmp_path, cfg):
     model = build_model(cfg)
@@ -124,3 +125,36 @@ def test_masked_readouts_against_explicit_formulas():
     with pytest.raises(ValueError, match=r"lengths: expected 3 valid-step counts in \[1, 6\]"):
         scores(out, "max", torch.tensor([7, 1, 1]))
     assert not math.isinf(float(scores(out, "max", torch.tensor([1, 1, 1])).abs().max()))
+
+
+def test_delay_model_sees_the_whole_sequence_and_fit_anneals_its_kernels():
+    from types import SimpleNamespace
+
+    from spikeforge.learning import TrainConfig, fit
+
+    model = build_model(config("delay", max_delay=6, hidden=[8]))
+    delay = model[0].module
+    # an impulse at t=0 reaches the hidden layer after each synapse's delay: time is not folded into the batch
+    x = torch.zeros(10, 1, 3)
+    x[0] = 1.0
+    delay.set_sigma(0.0)
+    with torch.no_grad():
+        drive = model[0](x)[0]
+        torch.testing.assert_close(drive, delay.rounded()(x))
+        late = (drive[1:] - delay.bias).abs().sum()
+    assert late > 0 and bool((delay.delays > 0).any())
+    # fit narrows the Gaussian kernels on their schedule and keeps positions within the taps
+    n = 12
+    split = SimpleNamespace(
+        x_train=torch.randn(10, n, 3),
+        y_train=torch.arange(n) % 4,
+        len_train=torch.full((n,), 10),
+        x_val=torch.randn(10, 4, 3),
+        y_val=torch.arange(4),
+        len_val=torch.full((4,), 10),
+    )
+    with torch.no_grad():
+        delay.position.fill_(5.9)
+    fit(model, split, TrainConfig(epochs=3, batch_size=4, lr=0.5, restore_best=False))
+    assert float(delay.sigma) == pytest.approx(0.05)
+    assert float(delay.position.detach().max()) <= 5.0 and float(delay.position.detach().min()) >= 0.0

@@ -154,6 +154,9 @@ def _run(
                 if cfg.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
+                for m in model.modules():  # learnable delays: keep positions within their taps
+                    if hasattr(m, "clamp_positions_"):
+                        m.clamp_positions_()
             total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
             if on_batch is not None:
@@ -189,6 +192,9 @@ def fit(
     epoch when ``cfg.restore_best`` (ties broken by the lower validation loss when ``cfg.select_by`` is
     ``"accuracy_then_loss"``). Returns the history, one dict per epoch.
 
+    Layers with learnable delays (``anneal_sigma`` / ``clamp_positions_``) have their kernel width annealed once
+    per epoch and their positions clamped after every step.
+
     ``split`` is an image :class:`~spikeforge.data.Split` or a :class:`~spikeforge.data.SeriesSplit` (padded
     series with ``len_train``/``len_val``, whose readouts ignore the padding)."""
     torch.manual_seed(cfg.seed)
@@ -200,6 +206,9 @@ def fit(
     history: list[dict] = []
     best_acc, best_loss, best_state = -1.0, math.inf, None
     for epoch in range(cfg.epochs):
+        for m in model.modules():  # learnable delays: Gaussian kernels narrow towards single taps
+            if hasattr(m, "anneal_sigma"):
+                m.anneal_sigma(epoch, cfg.epochs)
         if on_epoch_start is not None:
             on_epoch_start(epoch, batches)
 

@@ -15,7 +15,7 @@ from torch import nn
 from .. import init
 from ..neurons import ALIF, LI, LIF, RLIF
 from ..nn import SequentialState
-from ._sequence import GRU, RALIF
+from ._sequence import GRU, RALIF, WholeSequence
 
 __all__ = ["DEFAULTS", "MODELS", "build_model", "resolve_model_config"]
 
@@ -140,7 +140,7 @@ def _delay(cfg: dict) -> SequentialState:
     layers: list[nn.Module] = []
     width = math.prod(cfg["input_shape"])
     for h in cfg["hidden"]:
-        layers += [LearnableDelayLinear(width, h, cfg["max_delay"]), _neuron(cfg, h)]
+        layers += [WholeSequence(LearnableDelayLinear(width, h, cfg["max_delay"])), _neuron(cfg, h)]
         if cfg["dropout"]:
             layers.append(nn.Dropout(cfg["dropout"]))
         width = h
@@ -201,6 +201,8 @@ def resolve_model_config(config: dict) -> dict:
             f"model {cfg['model']!r}: expected sequence input [T, B, C] with input_shape [C], got "
             f"input_shape {cfg['input_shape']}"
         )
+    if not isinstance(cfg["max_delay"], int) or isinstance(cfg["max_delay"], bool) or cfg["max_delay"] <= 0:
+        raise ValueError(f"max_delay: expected a positive number of steps, got {cfg['max_delay']!r}")
     for key in ("tau_mem", "tau_adapt"):
         _value(key, cfg[key])
     cfg["hidden"] = [int(h) for h in cfg["hidden"]]

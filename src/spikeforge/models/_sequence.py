@@ -22,7 +22,7 @@ from torch import nn
 from ..neurons._alif import ALIFState, _ALIFBase, _coefficients, _update, alif_init
 from ..neurons._base import SequenceModule, scan
 
-__all__ = ["GRU", "RALIF", "RALIFState"]
+__all__ = ["GRU", "RALIF", "RALIFState", "WholeSequence"]
 
 
 class RALIFState(NamedTuple):
@@ -103,3 +103,24 @@ class GRU(nn.Module):
         if x_seq.dim() != 3:
             raise ValueError(f"input: expected [T, B, C], got shape {tuple(x_seq.shape)}")
         return self.gru(x_seq, state)
+
+
+class WholeSequence(nn.Module):
+    """Give a layer that needs the whole sequence ``[T, B, ...]`` (a delay line, a temporal convolution) its
+    sequence inside :class:`~spikeforge.nn.SequentialState`, which would otherwise fold time into the batch.
+
+    >>> import torch
+    >>> from spikeforge.synapses import LearnableDelayLinear
+    >>> y, state = WholeSequence(LearnableDelayLinear(3, 2, max_delay=4))(torch.rand(6, 5, 3))
+    >>> tuple(y.shape), state
+    ((6, 5, 2), None)
+    """
+
+    stateful = True  # called as (x_seq, state) -> (y_seq, None): it keeps no state across calls
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x_seq: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
+        return self.module(x_seq), None
