@@ -58,7 +58,8 @@ def test_channel_delay_shifts_each_channel_and_fills_zeros(generator):
 @pytest.mark.parametrize(
     ("kind", "make_delays"),
     [
-        ("synapse", lambda g: torch.randint(0, 7, (4, 6), generator=g)),
+        ("kernel", lambda g: torch.randint(0, 7, (4, 6), generator=g)),
+        ("grouped", lambda g: 9 * torch.randint(0, 2, (4, 6), generator=g)),
         ("input", lambda g: torch.randint(0, 7, (6,), generator=g)),
         ("output", lambda g: torch.randint(0, 7, (4, 1), generator=g)),
         ("input", lambda g: 3),
@@ -77,9 +78,11 @@ def test_delayed_linear_is_the_exact_shifted_sum(generator, kind, make_delays):
     assert torch.equal(layer(x), loop_delayed_linear(x, layer.weight.detach(), full, layer.bias.detach()))
 
 
-def test_delayed_linear_gradients_match_the_loop_reference(generator):
-    delays = torch.randint(0, 5, (3, 4), generator=generator)
+@pytest.mark.parametrize("spread", [1, 4])  # delays {0, 4, 8}: "grouped"; {0 .. 4}: "kernel"
+def test_delayed_linear_gradients_match_the_loop_reference(generator, spread):
+    delays = torch.randint(0, 5 if spread == 1 else 3, (3, 4), generator=generator) * spread
     layer = DelayedLinear(4, 3, delays=delays, dtype=torch.float64)
+    assert layer.structure() == ("kernel" if spread == 1 else "grouped")
     x = torch.randn(7, 2, 4, dtype=torch.float64, generator=generator, requires_grad=True)
     target = torch.randn(7, 2, 3, dtype=torch.float64, generator=generator)
     (layer(x) * target).sum().backward()

@@ -22,7 +22,8 @@ As :math:`\sigma \to 0` the kernel collapses onto the nearest tap, :math:`\mathr
 Cost: the learnable layer builds ``K`` once per forward and runs one causal ``conv1d`` over the whole sequence
 (``out x in x D`` multiply-adds per step and sample, but no per-step kernel and nothing ``T x out x in x D`` kept for
 the backward). :class:`DelayedLinear` takes ``out x in`` multiply-adds per step when the delays depend only on the
-input channel or only on the output (shift, then one matmul), and one matmul per *distinct* delay value otherwise.
+input channel or only on the output (shift, then one matmul); otherwise one matmul per *distinct* delay value, or one
+``conv1d`` with a one-hot kernel when most values ``0 .. max_delay`` occur (``out x in x (max_delay + 1)`` per step).
 """
 
 from __future__ import annotations
@@ -104,6 +105,14 @@ def gaussian_delay_kernel(position: torch.Tensor, sigma: float, taps: int) -> to
     return torch.softmax(-0.5 * ((grid - position[..., None]) / sigma) ** 2, dim=-1)
 
 
+def _causal_conv(x_seq: torch.Tensor, flipped: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``y(t) = bias + sum_k flipped[..., k] x(t - (K - 1 - k))`` over the whole sequence: one ``conv1d``."""
+    steps, batch_shape, taps = x_seq.shape[0], x_seq.shape[1:-1], flipped.shape[-1]
+    x = x_seq.reshape(steps, -1, x_seq.shape[-1]).permute(1, 2, 0)  # [N, in, T]
+    y = F.conv1d(F.pad(x, (taps - 1, 0)), flipped, bias)  # [N, out, T]
+    return y.permute(2, 0, 1).reshape(steps, *batch_shape, flipped.shape[0])
+
+
 class ChannelDelay(nn.Module):
     """Fixed integer delay per channel: ``out[t, ..., c] = x_seq[t - delays[c], ..., c]``, zero before the start.
 
@@ -141,7 +150,8 @@ class DelayedLinear(nn.Module):
 
     The result is the exact shifted sum. Delays that depend only on the input (``[in]`` or equal rows) shift the input
     then run one matmul; delays that depend only on the output (``[out, 1]``) run one matmul then shift the output;
-    otherwise the synapses are grouped by delay value: one matmul per distinct delay on the shifted input.
+    otherwise the synapses are grouped by delay value, one matmul per distinct delay on the shifted input, or, when
+    most delay values occur, one causal ``conv1d`` with the one-hot kernel (see :meth:`structure`).
 
     Args:
         in_features: inputs per step.
@@ -200,12 +210,20 @@ class DelayedLinear(nn.Module):
         return int(self.delays.max())
 
     def structure(self) -> str:
-        """How the layer computes: ``"input"`` (delay per input), ``"output"`` (per output) or ``"synapse"``."""
+        """How the layer computes its exact shifted sum.
+
+        ``"input"``: delays depend only on the input channel: shift the input, one matmul. ``"output"``: only on the
+        output: one matmul, shift the output. Otherwise ``"grouped"``: one matmul per distinct delay value on the
+        shifted input (taken when fewer than half of the delay values ``0 .. max_delay`` occur), or ``"kernel"``: one
+        causal ``conv1d`` with the one-hot kernel ``[out, in, max_delay + 1]`` (the same work, in one pass).
+        """
         if bool((self.delays == self.delays[:1]).all()):
             return "input"
         if bool((self.delays == self.delays[:, :1]).all()):
             return "output"
-        return "synapse"
+        if 2 * len(torch.unique(self.delays)) < self.max_delay + 1:
+            return "grouped"
+        return "kernel"
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         _check_seq(x_seq, self.in_features)
@@ -214,13 +232,17 @@ class DelayedLinear(nn.Module):
             y = F.linear(channel_delay(x_seq, self.delays[0]), self.weight)
         elif kind == "output":
             y = channel_delay(F.linear(x_seq, self.weight), self.delays[:, 0])
-        else:
+        elif kind == "grouped":
             steps, top = x_seq.shape[0], self.max_delay
             padded = torch.cat([x_seq.new_zeros((top, *x_seq.shape[1:])), x_seq], 0)
             y = None
             for d in torch.unique(self.delays).tolist():  # one matmul per distinct delay, on a shifted view
                 part = F.linear(padded[top - d : top - d + steps], self.weight * (self.delays == d))
                 y = part if y is None else y + part
+        else:  # tap k of the flipped kernel holds the synapses of delay max_delay - k
+            flipped = (self.max_delay - self.delays)[..., None]
+            kernel = self.weight.new_zeros((*self.weight.shape, self.max_delay + 1))
+            return _causal_conv(x_seq, kernel.scatter(2, flipped, self.weight[..., None]), self.bias)
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:
@@ -367,13 +389,7 @@ class LearnableDelayLinear(nn.Module):
         _check_seq(x_seq, self.in_features)
         if x_seq.dtype != self.weight.dtype:
             raise TypeError(f"x_seq: expected dtype {self.weight.dtype} (the layer's), got {x_seq.dtype}")
-        steps, batch_shape = x_seq.shape[0], x_seq.shape[1:-1]
-        taps = self.max_delay
-        # one causal conv1d over the whole sequence: tap k of the flipped kernel meets x(t - (D - 1 - k))
-        x = x_seq.reshape(steps, -1, self.in_features).permute(1, 2, 0)  # [N, in, T]
-        x = F.pad(x, (taps - 1, 0))
-        y = F.conv1d(x, self.kernel().flip(-1), self.bias)  # [N, out, T]
-        return y.permute(2, 0, 1).reshape(steps, *batch_shape, self.out_features)
+        return _causal_conv(x_seq, self.kernel().flip(-1), self.bias)
 
     def rounded(self) -> DelayedLinear:
         """The fixed-delay layer with delays ``round(position)`` and copies of the weights (and bias)."""
