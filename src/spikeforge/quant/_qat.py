@@ -317,10 +317,8 @@ class QuantMembrane(nn.Module):
         self.readout = isinstance(neuron, LI)
 
     def _quantize(self, x: torch.Tensor) -> torch.Tensor:
-        half = 2 ** (self.bits - 1)
-        return fake_quantize(x, self.step, self.bits, rounding=self.rounding, qmin=-half).clamp(
-            -half * self.step, (half - 1) * self.step
-        )
+        half = 2 ** (self.bits - 1)  # codes -half .. half - 1; step and rounding were checked in __init__
+        return _FakeQuantSTE.apply(x, self.step, -half, half - 1, self.rounding)
 
     def forward(self, x_seq: torch.Tensor, state=None):
         if x_seq.dim() < 3:
