@@ -143,7 +143,7 @@ def test_position_gradient_matches_finite_differences(generator):
 
 
 def test_single_synapse_learns_a_target_delay(generator):
-    layer = LearnableDelayLinear(1, 1, max_delay=16, sigma_init=4.0, bias=False)
+    layer = LearnableDelayLinear(1, 1, max_delay=16, bias=False)  # default sigma_init: D / 2 = 8 steps
     with torch.no_grad():
         layer.position.fill_(3.0)
         layer.weight.fill_(0.5)
