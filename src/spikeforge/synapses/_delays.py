@@ -91,7 +91,8 @@ def gaussian_delay_kernel(position: torch.Tensor, sigma: float, taps: int) -> to
     """Normalised Gaussian weights over ``taps`` delay taps centred on ``position`` (steps): ``[*position.shape, taps]``.
 
     Computed as a softmax over taps, so it stays finite for any ``sigma``; ``sigma == 0`` gives the one-hot kernel at
-    ``round(position)`` (the ``sigma -> 0`` limit; ties round half to even, like :func:`torch.round`).
+    ``round(position)`` (the ``sigma -> 0`` limit; ties round half to even, like :func:`torch.round`), through which no
+    gradient reaches ``position``.
 
     >>> gaussian_delay_kernel(torch.tensor([1.0]), 0.0, 4).tolist()
     [[0.0, 1.0, 0.0, 0.0]]
