@@ -165,3 +165,20 @@ def test_missing_values_in_a_ts_file_give_a_clear_error(tmp_path, capsys):
     assert main(["train", "--dataset", str(folder / "waves_TRAIN.ts"), "--out", str(tmp_path / "r"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "waves_TEST.ts: case 2 channel 0 step 0 is missing" in err and "missing='interpolate'" in err
+
+
+def test_series_defaults_apply_only_where_nothing_was_set(tmp_path):
+    from spikeforge.cli import build_parser
+    from spikeforge.cli._train import resolve_config
+
+    data = make_waves(tmp_path / "data", n_train=6, n_test=3)
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("epochs: 7\n")
+    args = build_parser().parse_args(["train", "--dataset", str(data), "--config", str(cfg_file), "--lr", "0.5"])
+    config = resolve_config(args)
+    assert (config["train"]["epochs"], config["train"]["lr"], config["train"]["batch_size"]) == (7, 0.5, 16)
+    assert config["model_config"]["tau_mem"]["dist"] == "log_uniform" and config["model_config"]["hidden"] == [64]
+    gru = resolve_config(build_parser().parse_args(["train", "--dataset", str(data), "--model", "gru"]))
+    assert gru["train"]["readout"] == "max" and gru["model_config"]["learn"] == []
+    digits = resolve_config(build_parser().parse_args(["train"]))
+    assert digits["train"]["epochs"] == 40 and digits["model_config"]["hidden"] == [256]  # images: unchanged

@@ -31,6 +31,21 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: defaults for time-series data sets where neither the config file nor a flag sets the option (what
+#: configs/uea-recurrent.yaml and configs/uea-gru.yaml hold)
+SERIES_DEFAULTS: dict[str, Any] = {
+    "epochs": 60,
+    "lr": 0.01,
+    "weight_decay": 0.001,
+    "batch_size": 16,
+    "readout": "mean",
+    "hidden": [64],
+    "tau_mem": {"dist": "log_uniform", "low": 0.005, "high": 0.1},
+    "learn": ["tau_mem"],
+}
+GRU_DEFAULTS: dict[str, Any] = {**SERIES_DEFAULTS, "readout": "max", "weight_decay": 0.0}
+
+
 def is_series(dataset: str) -> bool:
     """True for time-series specs: ``uea:NAME`` or a path to a ``.ts`` file (or the prefix of a pair)."""
     return dataset.startswith("uea:") or dataset.endswith(".ts") or Path(dataset + "_TRAIN.ts").is_file()
@@ -123,6 +138,7 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     from ..models import DEFAULTS as MODEL_DEFAULTS
 
     opts: dict[str, Any] = dict(TRAIN_DEFAULTS)
+    explicit: set[str] = set()
     if args.config is not None:
         from_file = load_config_file(args.config)
         known = (
@@ -135,10 +151,16 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         if unknown:
             raise ValueError(f"--config: unknown option(s) {unknown} in {args.config}; known: {sorted(known)}")
         opts.update(from_file)
+        explicit |= set(from_file)
     for key in TRAIN_DEFAULTS:
         value = getattr(args, key, None)
         if value is not None:
             opts[key] = value
+            explicit.add(key)
+    if is_series(str(opts["dataset"])):
+        for key, value in (GRU_DEFAULTS if opts["model"] == "gru" else SERIES_DEFAULTS).items():
+            if key not in explicit and not (opts["model"] == "gru" and key in ("tau_mem", "learn")):
+                opts[key] = value
     if isinstance(opts.get("hidden"), str):
         try:
             opts["hidden"] = [int(h) for h in opts["hidden"].split(",") if h.strip()]
