@@ -63,79 +63,113 @@ static inline float h2f(uint16_t h) {
 #define SF_BLK 256
 #define SF_BLK_COLS 32
 
-/* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference), 1 same dtype, 2 half. */
+/* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference), 1 same dtype, 2 half.
+   The per-block bodies are always inlined into a dispatcher that passes the mode flags as literal constants, so the
+   compiler emits one branch-free (vectorised) inner loop per common mode; rarer modes run the generic body. */
+#define SF_INLINE static inline __attribute__((always_inline))
 #define DEFINE_FWD(T, NAME) \
+SF_INLINE void NAME##_blk(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, T *v, \
+                          long nt_, long n, T vl, T vr, const int reset, const int store, long lo, long hi) { \
+    for (long j = lo; j < hi; j++) v[j] = v0[j]; \
+    for (long t = 0; t < nt_; t++) { \
+        const T *xt = x + t * n; T *zt = z + t * n; \
+        for (long j = lo; j < hi; j++) { \
+            T h = (vl + beta[j] * (v[j] - vl)) + xt[j]; \
+            T s = (h - thr[j] >= 0) ? (T)1 : (T)0; \
+            zt[j] = s; \
+            if (store == 1) ((T *)hs)[t * n + j] = h; \
+            else if (store == 2) ((uint16_t *)hs)[t * n + j] = f2h((float)(h - thr[j])); \
+            v[j] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
+        } \
+    } \
+} \
 void NAME(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, T *v, \
           long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
     if (threads < 1) threads = 1; \
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
-        for (long j = lo; j < hi; j++) v[j] = v0[j]; \
-        for (long t = 0; t < nt_; t++) { \
-            const T *xt = x + t * n; T *zt = z + t * n; \
-            for (long j = lo; j < hi; j++) { \
-                T h = (vl + beta[j] * (v[j] - vl)) + xt[j]; \
-                T s = (h - thr[j] >= 0) ? (T)1 : (T)0; \
-                zt[j] = s; \
-                if (store == 1) ((T *)hs)[t * n + j] = h; \
-                else if (store == 2) ((uint16_t *)hs)[t * n + j] = f2h((float)(h - thr[j])); \
-                v[j] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
-            } \
+        switch (store * 3 + reset) { \
+        case 0: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 0, 0, lo, hi); break; \
+        case 1: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 1, 0, lo, hi); break; \
+        case 2: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 2, 0, lo, hi); break; \
+        case 3: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 0, 1, lo, hi); break; \
+        case 4: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 1, 1, lo, hi); break; \
+        case 5: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 2, 1, lo, hi); break; \
+        default: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, reset, store, lo, hi); \
         } \
     } \
 }
 
 /* Backward of the sequence. a = dL/dv_t carried backwards, starting from dL/dv_T.
    dh_t = dz_t * g_t + a * dv_t/dh_t ; dthr += -dz_t * g_t + a * dv_t/dthr ; dx_t = dh_t ;
-   dbeta += dh_t * (v_{t-1} - vl) ; a = beta * dh_t. Spikes are recomputed from h (store 1) or kept as bits. */
+   dbeta += dh_t * (v_{t-1} - vl) ; a = beta * dh_t. Spikes are recomputed from h (store 1) or kept as bits.
+   Specialised (constant flags) for the training default: h stored in the same dtype, spike gradients present, no
+   learnable beta or threshold; every surrogate and reset. */
 #define DEFINE_BWD(T, NAME) \
+SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *v0, \
+                          const T *beta, const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, \
+                          T vr, const int reset, int detach, const int store, const int surr, T k, \
+                          const int has_dz, const int has_dbeta, const int has_dthr, long lo, long hi) { \
+    for (long j = lo; j < hi; j++) { \
+        dv0[j] = dvT ? dvT[j] : (T)0; \
+        if (has_dbeta) dbeta[j] = 0; \
+        if (has_dthr) dthr[j] = 0; \
+    } \
+    for (long t = nt_ - 1; t >= 0; t--) { \
+        for (long j = lo; j < hi; j++) { \
+            long i = t * n + j; \
+            T th = thr[j]; \
+            T h = store == 1 ? ((const T *)hs)[i] : (T)h2f(((const uint16_t *)hs)[i]) + th; \
+            T s = h - th; \
+            T zz = store == 1 ? (s >= 0 ? (T)1 : (T)0) : (T)((zbits[i >> 3] >> (i & 7)) & 1); \
+            T g = SURR(T, s, surr, k); \
+            T a = dv0[j]; \
+            T gz = has_dz ? dz[i] : (T)0; \
+            T dvdh, dvdth; \
+            if (reset == 0) { dvdh = detach ? (T)1 : (T)1 - th * g; dvdth = detach ? -zz : -zz + th * g; } \
+            else if (reset == 1) { \
+                dvdh = detach ? (T)1 - zz : (T)1 - zz - (h - vr) * g; dvdth = detach ? (T)0 : (h - vr) * g; } \
+            else { dvdh = (T)1; dvdth = (T)0; } \
+            T dh = gz * g + a * dvdh; \
+            if (has_dthr) dthr[j] += -gz * g + a * dvdth; \
+            dx[i] = dh; \
+            if (has_dbeta) { \
+                T vp; \
+                if (t == 0) vp = v0[j]; \
+                else { \
+                    long ip = i - n; \
+                    T hp = store == 1 ? ((const T *)hs)[ip] : (T)h2f(((const uint16_t *)hs)[ip]) + th; \
+                    T zp = store == 1 ? (hp - th >= 0 ? (T)1 : (T)0) : (T)((zbits[ip >> 3] >> (ip & 7)) & 1); \
+                    vp = reset == 0 ? hp - zp * th : reset == 1 ? hp - zp * (hp - vr) : hp; \
+                } \
+                dbeta[j] += dh * (vp - vl); \
+            } \
+            dv0[j] = beta[j] * dh; \
+        } \
+    } \
+} \
 void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *v0, const T *beta, \
           const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, T vr, int reset, \
           int detach, int store, int surr, T k, int threads) { \
     if (threads < 1) threads = 1; \
+    int fast = store == 1 && dz && !dbeta && !dthr && surr >= 0 && surr <= 5 && reset >= 0 && reset <= 2; \
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
-        for (long j = lo; j < hi; j++) { \
-            dv0[j] = dvT ? dvT[j] : (T)0; \
-            if (dbeta) dbeta[j] = 0; \
-            if (dthr) dthr[j] = 0; \
-        } \
-        for (long t = nt_ - 1; t >= 0; t--) { \
-            for (long j = lo; j < hi; j++) { \
-                long i = t * n + j; \
-                T th = thr[j]; \
-                T h = store == 1 ? ((const T *)hs)[i] : (T)h2f(((const uint16_t *)hs)[i]) + th; \
-                T s = h - th; \
-                T zz = store == 1 ? (s >= 0 ? (T)1 : (T)0) : (T)((zbits[i >> 3] >> (i & 7)) & 1); \
-                T g = SURR(T, s, surr, k); \
-                T a = dv0[j]; \
-                T gz = dz ? dz[i] : (T)0; \
-                T dvdh, dvdth; \
-                if (reset == 0) { dvdh = detach ? (T)1 : (T)1 - th * g; dvdth = detach ? -zz : -zz + th * g; } \
-                else if (reset == 1) { \
-                    dvdh = detach ? (T)1 - zz : (T)1 - zz - (h - vr) * g; dvdth = detach ? (T)0 : (h - vr) * g; } \
-                else { dvdh = (T)1; dvdth = (T)0; } \
-                T dh = gz * g + a * dvdh; \
-                if (dthr) dthr[j] += -gz * g + a * dvdth; \
-                dx[i] = dh; \
-                if (dbeta) { \
-                    T vp; \
-                    if (t == 0) vp = v0[j]; \
-                    else { \
-                        long ip = i - n; \
-                        T hp = store == 1 ? ((const T *)hs)[ip] : (T)h2f(((const uint16_t *)hs)[ip]) + th; \
-                        T zp = store == 1 ? (hp - th >= 0 ? (T)1 : (T)0) : (T)((zbits[ip >> 3] >> (ip & 7)) & 1); \
-                        vp = reset == 0 ? hp - zp * th : reset == 1 ? hp - zp * (hp - vr) : hp; \
-                    } \
-                    dbeta[j] += dh * (vp - vl); \
-                } \
-                dv0[j] = beta[j] * dh; \
-            } \
+        switch (fast ? surr * 3 + reset : -1) { \
+        SF_BWD_CASES(T, NAME, 0) SF_BWD_CASES(T, NAME, 1) SF_BWD_CASES(T, NAME, 2) \
+        SF_BWD_CASES(T, NAME, 3) SF_BWD_CASES(T, NAME, 4) SF_BWD_CASES(T, NAME, 5) \
+        default: NAME##_blk(dz, dvT, hs, zbits, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
+                            store, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi); \
         } \
     } \
 }
+#define SF_BWD_CASE(T, NAME, SURRID, RESET) \
+        case SURRID * 3 + RESET: NAME##_blk(dz, dvT, hs, zbits, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, \
+                                            detach, 1, SURRID, k, 1, 0, 0, lo, hi); break;
+#define SF_BWD_CASES(T, NAME, SURRID) \
+    SF_BWD_CASE(T, NAME, SURRID, 0) SF_BWD_CASE(T, NAME, SURRID, 1) SF_BWD_CASE(T, NAME, SURRID, 2)
 
 DEFINE_FWD(float, sf_lif_fwd_f32)
 DEFINE_FWD(double, sf_lif_fwd_f64)
