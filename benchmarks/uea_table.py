@@ -28,6 +28,7 @@ MODELS = {
     "mlp": ROOT / "configs" / "uea-mlp.yaml",
     "delay": ROOT / "configs" / "uea-delay.yaml",
     "ralif": ROOT / "configs" / "uea-recurrent-alif.yaml",
+    "snn-wide": ROOT / "configs" / "uea-recurrent-wide.yaml",
 }
 
 
