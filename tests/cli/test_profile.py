@@ -102,3 +102,19 @@ def test_profile_split_feeds_padded_series_as_they_are():
     assert report.samples == 6 and report.timesteps == 7
     assert report.macs == pytest.approx(float((x != 0).sum()) * 5 / 6)  # real-valued input: multiply-accumulates
     assert report.membrane_updates == 7 * (5 + 2)  # padded steps still update the membranes
+
+
+def test_train_summary_and_metrics_carry_the_profile(tmp_path, capsys):
+    """`spikeforge train` stores the same efficiency report that `spikeforge profile` prints, and shows it."""
+    data = make_idx_folder(tmp_path / "idx", n_train=40, n_test=10)
+    out = tmp_path / "runs" / "small"
+    argv = ["train", "--dataset", f"idx:{data}", "--epochs", "1", "--hidden", "16", "--timesteps", "6",
+            "--encoding", "rate", "--batch-size", "8", "--backend", "torch", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    summary = capsys.readouterr().out
+    assert "synaptic operations per sample" in summary and "ESTIMATE" in summary
+    stored = json.loads((out / "metrics.json").read_text())["efficiency"]
+    assert main(["profile", str(out), "--json"]) == 0
+    profiled = json.loads(capsys.readouterr().out)
+    assert stored["per_sample"] == pytest.approx(profiled["per_sample"])
+    assert stored["per_sample"]["acs"] > 0 and stored["per_sample"]["macs"] == 0  # rate input: additions only

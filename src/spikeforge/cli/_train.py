@@ -206,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models import build_model, resolve_model_config
     from ..viz import plot_curves, plot_raster
     from ._output import Reporter
+    from ._profile import profile_split
     from ._rundir import check_out_dir, run_dir, write_json
 
     started = time.perf_counter()
@@ -235,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
             history = fit(model, split, train_cfg, **hooks)
         test = evaluate(model, split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None))
         val = evaluate(model, split.x_val, split.y_val, train_cfg, getattr(split, "len_val", None))
+        efficiency = profile_split(model, split, train_cfg)  # the same figures as `spikeforge profile`
         wall = time.perf_counter() - started
         dt = model_cfg["dt"]
         metrics = {
@@ -252,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
             "train_seconds": sum(h["seconds"] for h in history),
             "wall_seconds": wall,
             "history": history,
+            "efficiency": efficiency.to_dict(),
             "environment": {
                 "torch": torch.__version__,
                 "python": platform.python_version(),
