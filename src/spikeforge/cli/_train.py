@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -111,15 +110,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"--config: {path} not found")
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
+    from .._files import read_json_or_yaml
 
-        data = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
+    data = read_json_or_yaml(path, what="--config")
     if not isinstance(data, dict):
         raise ValueError(f"--config: expected a mapping of options, got {type(data).__name__}")
     # a run folder's config.json nests its parts; flatten them back to options

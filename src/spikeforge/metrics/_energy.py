@@ -13,7 +13,6 @@ TETCI 2023), and against an equally quantised ANN the spike rate must be well un
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -113,17 +112,9 @@ class EnergyModel:
     @classmethod
     def from_file(cls, path: str | Path) -> EnergyModel:
         """Read a JSON or YAML file holding the mapping that :meth:`from_dict` takes."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"energy table: {path} not found")
-        text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+        from .._files import read_json_or_yaml
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-        return cls.from_dict(data)
+        return cls.from_dict(read_json_or_yaml(path, what="energy table"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
