@@ -185,3 +185,26 @@ def test_copies_of_a_hooked_layer_are_not_counted():
         copy.deepcopy(net[0])(x)
         copy.deepcopy(net[1])(x[:, :, :5])
     assert counter.report().to_dict() == profile_model(net, x).to_dict()
+
+
+def test_recurrent_weights_applied_inside_the_neuron_are_counted_from_its_spikes():
+    """RLIF applies its recurrent matrix itself: each spike at step t reaches its nonzero fan-out at t + 1."""
+    torch.manual_seed(0)
+    net = sf.SequentialState(torch.nn.Linear(5, 12), sf.RLIF(12, backend="torch"), torch.nn.Linear(12, 3), sf.LI(3))
+    with torch.no_grad():
+        net[0].weight.mul_(4.0)
+        net[0].weight[2] = 1.0  # neuron 2 fires ...
+        net[1].recurrent.weight[:, 2] = 0.0  # ... and reaches nobody
+    x = torch.rand(20, 4, 5)
+    report = profile_model(net, x, ann="per_step")
+    with torch.no_grad():
+        z, _ = net[1](net[0](x))
+    nnz = (net[1].recurrent.weight != 0).sum(0).double()
+    expected = float(sum(z[t, b].double() @ nnz for t in range(19) for b in range(4)))  # explicit loop over spikes
+    counts = report.to_dict()["synaptic_layers"]["1.recurrent"]
+    assert z[:-1, :, 2].sum() > 0 and expected > 0
+    assert counts["acs"] * 4 == pytest.approx(expected)
+    assert counts["ann_macs"] * 4 == 19 * 4 * 144  # a recurrent ANN: dense N x N at every step after the first
+    # a sequence's ANN runs every step; a static input's once
+    assert report.ann_macs == pytest.approx(20 * (5 * 12 + 12 * 3) + 19 * 144)
+    assert profile_model(net, x).to_dict()["synaptic_layers"]["0"]["ann_macs"] == 5 * 12

@@ -57,7 +57,8 @@ def profile_split(model, split, cfg, *, batches: int | None = None, energy=None)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), EfficiencyCounter(model) as counter:
+        # a series is a sequence: its ANN counterpart runs every step; an image is run once whatever its encoding
+        with torch.no_grad(), EfficiencyCounter(model, ann="per_step" if series else "once") as counter:
             for lo in starts:
                 if series:
                     x_seq = split.x_test[:, lo : lo + cfg.batch_size]
@@ -70,10 +71,10 @@ def profile_split(model, split, cfg, *, batches: int | None = None, energy=None)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import load_dataset
     from ..interop import load_model
     from ..learning import TrainConfig
     from ..metrics import EnergyModel
+    from ._train import load_split
 
     folder: Path = args.run
     for name in ("config.json", "model.safetensors"):
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     energy = EnergyModel.from_file(args.energy) if args.energy else EnergyModel.horowitz_45nm(args.precision)
     config = json.loads((folder / "config.json").read_text())
     model, _ = load_model(folder / "model.safetensors")
-    split = load_dataset(config["dataset"])
+    split = load_split(config["dataset"])  # the same loader as train and evaluate: images or series
     report = profile_split(model, split, TrainConfig(**config["train"]), batches=args.batches, energy=energy)
     if args.json:
         print(json.dumps({"run": str(folder), "dataset": config["dataset"], **report.to_dict()}, indent=2))

@@ -6,14 +6,19 @@ weights it reaches at output positions that exist (stride, padding, dilation, gr
 computed exactly as the layer applied to the binary mask of nonzero inputs with the binary mask of nonzero weights,
 summed. When every input of a call is in {-1, 0, 1} (spikes) these are accumulates (ACs); otherwise (the first
 layer fed real values, or spikes after average pooling) they are multiply-accumulates (MACs). The dense count is
-the same layer with every input and weight present, at every time step; the equivalent ANN does that once per
-sample (one time step). Neuron layers: membrane updates (neurons x steps), spikes, firing rate, sparsity.
+the same layer with every input and weight present, at every time step. The equivalent ANN runs the same layers
+on dense activations: once per sample for a static input (an image, however it is encoded over time;
+``ann="once"``, the default), or at every step for a sequence (a time series, an event stream; ``ann="per_step"``),
+as a recurrent ANN would.
+Recurrent neuron layers (a ``recurrent`` ``nn.Linear`` whose weights the neuron applies inside its own update):
+each spike at step t reaches its nonzero recurrent fan-out at step t + 1 (spikes of the last step reach nothing).
+Neuron layers: membrane updates (neurons x steps), spikes, firing rate, sparsity.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -74,6 +79,7 @@ class SynapseCounts:
     acs: int = 0
     macs: int = 0
     dense: int = 0
+    ann: float = 0.0  # multiply-accumulates of the equivalent ANN
     input_nonzeros: int = 0
     input_elements: int = 0
 
@@ -104,7 +110,8 @@ class NeuronCounts:
 class EfficiencyReport:
     """Operation counts and energy estimates; figures per sample unless named total.
 
-    ``ann_macs`` is the equivalent ANN (same layers, dense activations, one pass per sample); the energy entries
+    ``ann_macs`` is the equivalent ANN (same layers, dense activations; one pass per sample when ``ann == "once"``,
+    one per time step when ``"per_step"``); the energy entries
     are *estimates* from :class:`EnergyModel`, once from arithmetic alone and once with memory access.
     """
 
@@ -113,6 +120,7 @@ class EfficiencyReport:
     synapses: list[SynapseCounts]
     neurons: list[NeuronCounts]
     energy: EnergyModel = field(default_factory=EnergyModel)
+    ann: str = "once"
 
     def _per(self, value: float) -> float:
         return value / self.samples if self.samples else 0.0
@@ -137,8 +145,8 @@ class EfficiencyReport:
 
     @property
     def ann_macs(self) -> float:
-        """Multiply-accumulates of the equivalent ANN per sample (one pass)."""
-        return self.dense / self.timesteps if self.timesteps else 0.0
+        """Multiply-accumulates of the equivalent ANN per sample (see ``ann``)."""
+        return self._per(sum(s.ann for s in self.synapses))
 
     @property
     def membrane_updates(self) -> float:
@@ -174,6 +182,7 @@ class EfficiencyReport:
         per = self._per
         return {
             "samples": self.samples,
+            "ann_passes": self.ann,
             "timesteps": self.timesteps,
             "per_sample": {
                 "synaptic_operations": self.synops,
@@ -191,7 +200,7 @@ class EfficiencyReport:
                     "acs": per(s.acs),
                     "macs": per(s.macs),
                     "dense_operations": per(s.dense),
-                    "ann_macs": per(s.dense) / self.timesteps if self.timesteps else 0.0,
+                    "ann_macs": per(s.ann),
                     "input_sparsity": s.input_sparsity,
                 }
                 for s in self.synapses
@@ -215,7 +224,7 @@ class EfficiencyReport:
         head = ["layer", "ACs", "MACs", "ANN MACs", "mem. updates", "spikes", "rate", "sparsity"]
         rows: list[tuple[int, list[str]]] = []
         for s in self.synapses:
-            ann = per(s.dense) / self.timesteps if self.timesteps else 0.0
+            ann = per(s.ann)
             rows.append(
                 (
                     s.index,
@@ -263,7 +272,8 @@ class EfficiencyReport:
         )
         e = self.energy_pj()
         notes = [
-            f"per sample over {self.samples} samples, T={self.timesteps}; ANN = same layers, dense, one pass",
+            f"per sample over {self.samples} samples, T={self.timesteps}; ANN = same layers, dense, "
+            + ("one pass" if self.ann == "once" else "one pass per time step (a sequence)"),
             f"energy ESTIMATE per sample ({self.energy.source}): SNN {e['snn_arithmetic'] / 1e6:.4g} uJ "
             f"arithmetic, {e['snn_with_memory'] / 1e6:.4g} uJ with weight/state reads; ANN "
             f"{e['ann_arithmetic'] / 1e6:.4g} uJ arithmetic, {e['ann_with_memory'] / 1e6:.4g} uJ with "
@@ -303,8 +313,12 @@ class EfficiencyCounter:
     (120.0, 20.0, 60.0)
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, *, ann: Literal["once", "per_step"] = "once") -> None:
+        if ann not in ("once", "per_step"):
+            raise ValueError(f"ann: expected 'once' (static inputs) or 'per_step' (sequences), got {ann!r}")
         self.model = model
+        self.ann = ann
+        self._rec_mark: int | None = None
         modules = list(model.named_modules())
         self.synapses = {
             n: SynapseCounts(n, f"{n}: {type(m).__name__}({_shape(m)})", i)
@@ -318,6 +332,7 @@ class EfficiencyCounter:
         }
         self.samples = 0
         self.steps = 0  # time steps x samples seen at the model's input
+        self._ann_passes = 1.0  # of the current call: distinct input steps / steps
         self._handles: list = []
 
     # A hook fires only for the module it was registered on: tools that deep-copy a hooked layer to count
@@ -334,6 +349,7 @@ class EfficiencyCounter:
             else:
                 c.macs += effective
             c.dense += dense
+            c.ann += dense * self._ann_passes
             c.input_nonzeros += int(torch.count_nonzero(x))
             c.input_elements += x.numel()
 
@@ -347,6 +363,27 @@ class EfficiencyCounter:
             c.updates += inputs[0].numel()
             if c.spikes is not None:
                 c.spikes += int(torch.count_nonzero(output[0].detach()))
+            rec = self.synapses.get(f"{name}.recurrent" if name else "recurrent")
+            z = output[0].detach()
+            if rec is not None and getattr(owner, "is_sequence", False) and z.dim() >= 3 and rec.dense == self._rec_mark:
+                # the neuron applied its recurrent weights itself (no call of the Linear): count from its spikes
+                w = owner.recurrent.weight
+                fan_out = (w != 0).to(torch.float64).sum(0)  # nonzero weights leaving each neuron
+                active = (z[:-1] != 0).to(torch.float64).reshape(-1, z.shape[-1]).sum(0)
+                rec.acs += int(active @ fan_out)
+                steps = (z.shape[0] - 1) * z[0].reshape(-1, z.shape[-1]).shape[0]
+                rec.dense += steps * w.numel()
+                rec.ann += steps * w.numel()
+                rec.input_nonzeros += int(active.sum())
+                rec.input_elements += steps * z.shape[-1]
+
+        return hook
+
+    def _neuron_pre_hook(self, name: str, owner: nn.Module):
+        def hook(module, inputs):
+            if module is owner:
+                rec = self.synapses.get(f"{name}.recurrent" if name else "recurrent")
+                self._rec_mark = None if rec is None else rec.dense
 
         return hook
 
@@ -361,6 +398,7 @@ class EfficiencyCounter:
             )
         self.samples += x.shape[1]
         self.steps += x.shape[0] * x.shape[1]
+        self._ann_passes = 1.0 / x.shape[0] if self.ann == "once" else 1.0
 
     def __enter__(self) -> EfficiencyCounter:
         modules = dict(self.model.named_modules())
@@ -369,6 +407,9 @@ class EfficiencyCounter:
             modules[n].register_forward_pre_hook(self._synapse_hook(n, modules[n])) for n in self.synapses
         ]
         self._handles += [modules[n].register_forward_hook(self._neuron_hook(n, modules[n])) for n in self.neurons]
+        self._handles += [
+            modules[n].register_forward_pre_hook(self._neuron_pre_hook(n, modules[n])) for n in self.neurons
+        ]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -379,7 +420,12 @@ class EfficiencyCounter:
     def report(self, energy: EnergyModel | None = None) -> EfficiencyReport:
         timesteps = round(self.steps / self.samples) if self.samples else 0
         return EfficiencyReport(
-            self.samples, timesteps, list(self.synapses.values()), list(self.neurons.values()), energy or EnergyModel()
+            self.samples,
+            timesteps,
+            list(self.synapses.values()),
+            list(self.neurons.values()),
+            energy or EnergyModel(),
+            self.ann,
         )
 
 
@@ -390,7 +436,12 @@ def _shape(m: nn.Module) -> str:
 
 
 def profile_model(
-    model: nn.Module, x_seq: torch.Tensor, *, energy: EnergyModel | None = None, batch_size: int | None = None
+    model: nn.Module,
+    x_seq: torch.Tensor,
+    *,
+    energy: EnergyModel | None = None,
+    batch_size: int | None = None,
+    ann: Literal["once", "per_step"] = "once",
 ) -> EfficiencyReport:
     """Run ``model`` on ``x_seq[T, B, ...]`` (eval mode, no gradients) and count its operations.
 
@@ -400,6 +451,8 @@ def profile_model(
         x_seq: network input ``[T, B, ...]`` (already encoded).
         energy: the per-operation table; default :class:`EnergyModel` (Horowitz 2014, 45 nm, 32-bit float).
         batch_size: split ``B`` into chunks of this size to bound memory (same counts).
+        ann: how often the equivalent ANN runs per sample: ``"once"`` for static inputs (images, whatever their
+            encoding over time), ``"per_step"`` for sequences (time series, event streams).
 
     Returns:
         An :class:`EfficiencyReport` (``.to_dict()``, ``.table()``).
@@ -413,7 +466,7 @@ def profile_model(
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), EfficiencyCounter(model) as counter:
+        with torch.no_grad(), EfficiencyCounter(model, ann=ann) as counter:
             for lo in range(0, x_seq.shape[1], chunk):
                 model(x_seq[:, lo : lo + chunk])
     finally:
