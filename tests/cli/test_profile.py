@@ -118,3 +118,19 @@ def test_train_summary_and_metrics_carry_the_profile(tmp_path, capsys):
     profiled = json.loads(capsys.readouterr().out)
     assert stored["per_sample"] == pytest.approx(profiled["per_sample"])
     assert stored["per_sample"]["acs"] > 0 and stored["per_sample"]["macs"] == 0  # rate input: additions only
+
+
+def test_profile_of_a_series_run(tmp_path, capsys):
+    """A time-series run profiles with the series loader; its ANN counterpart runs at every step."""
+    pytest.importorskip("aeon")
+    out = tmp_path / "bm"
+    argv = ["train", "--dataset", "uea:BasicMotions", "--model", "recurrent", "--epochs", "1", "--hidden", "8",
+            "--backend", "torch", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["profile", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples"] == 40 and result["timesteps"] == 100 and result["ann_passes"] == "per_step"
+    first = result["synaptic_layers"]["0"]
+    assert first["ann_macs"] == pytest.approx(first["macs"] if first["macs"] else 100 * 6 * 8)
+    assert "1.recurrent" in result["synaptic_layers"]
