@@ -249,3 +249,19 @@ def test_timing_task_needs_delays():
     assert rounded >= 0.95
     no_delay, _ = train_timing_task(max_delay=1)  # the same network, one tap: no delays
     assert no_delay <= 0.70
+
+
+def test_round_delays_replaces_every_learnable_layer_in_a_copy():
+    from spikeforge.synapses import round_delays
+
+    torch.manual_seed(3)
+    inner = LearnableDelayLinear(4, 3, max_delay=6)
+    with torch.no_grad():
+        inner.position.uniform_(0, 5)
+    net = torch.nn.Sequential(torch.nn.Sequential(inner), torch.nn.Linear(3, 2))
+    fixed = round_delays(net)
+    assert isinstance(fixed[0][0], DelayedLinear) and isinstance(net[0][0], LearnableDelayLinear)
+    x = torch.rand(12, 2, 4)
+    by_hand = torch.nn.Sequential(inner.rounded(), net[1])
+    assert torch.equal(fixed(x), by_hand(x))
+    assert not torch.equal(fixed(x), net(x))  # the soft kernels differ from the rounded delays

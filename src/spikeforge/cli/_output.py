@@ -56,6 +56,8 @@ class Reporter:
         table.add_column("metric")
         table.add_column("value", justify="right")
         table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%} ({metrics['n_test']} samples)")
+        if "test_accuracy_rounded_delays" in metrics:
+            table.add_row("test accuracy, delays rounded to steps", f"{metrics['test_accuracy_rounded_delays']:.2%}")
         table.add_row("validation accuracy", f"{metrics['val_accuracy']:.2%}")
         for name, rate in metrics["firing_rate_per_step"].items():
             table.add_row(f"mean firing rate, {metrics['layers'].get(name, name)}",

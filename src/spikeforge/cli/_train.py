@@ -197,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
     from ..learning import TrainConfig, evaluate, fit, scores
     from ..metrics import SpikeRecorder, describe, spiking_layers
     from ..models import build_model, resolve_model_config
+    from ..synapses import LearnableDelayLinear, round_delays
     from ..viz import plot_curves, plot_raster
     from ._output import Reporter
     from ._profile import profile_split
@@ -230,10 +231,16 @@ def run(args: argparse.Namespace) -> int:
         test = evaluate(model, split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None))
         val = evaluate(model, split.x_val, split.y_val, train_cfg, getattr(split, "len_val", None))
         efficiency = profile_split(model, split, train_cfg)  # the same figures as `spikeforge profile`
+        rounded = None
+        if any(isinstance(m, LearnableDelayLinear) for m in model.modules()):
+            # learnable delays: the accuracy once they are rounded to whole steps (an exact delayed sum)
+            rounded = evaluate(round_delays(model), split.x_test, split.y_test, train_cfg,
+                               getattr(split, "len_test", None)).accuracy
         wall = time.perf_counter() - started
         dt = model_cfg["dt"]
         metrics = {
             "test_accuracy": test.accuracy,
+            **({} if rounded is None else {"test_accuracy_rounded_delays": rounded}),
             "test_loss": test.loss,
             "val_accuracy": val.accuracy,
             "firing_rate_per_step": test.rates,

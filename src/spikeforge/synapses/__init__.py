@@ -49,6 +49,14 @@ from ._delays import (  # noqa: E402  fixed and learnable synaptic delays over s
     LearnableDelayLinear,
     channel_delay,
     gaussian_delay_kernel,
+    round_delays,
 )
 
-__all__ += ["ChannelDelay", "DelayedLinear", "LearnableDelayLinear", "channel_delay", "gaussian_delay_kernel"]
+__all__ += [
+    "ChannelDelay",
+    "DelayedLinear",
+    "LearnableDelayLinear",
+    "channel_delay",
+    "gaussian_delay_kernel",
+    "round_delays",
+]

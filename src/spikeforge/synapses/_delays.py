@@ -37,7 +37,14 @@ from torch import nn
 
 Schedule = Literal["geometric", "linear"]
 
-__all__ = ["ChannelDelay", "DelayedLinear", "LearnableDelayLinear", "channel_delay", "gaussian_delay_kernel"]
+__all__ = [
+    "ChannelDelay",
+    "DelayedLinear",
+    "LearnableDelayLinear",
+    "channel_delay",
+    "gaussian_delay_kernel",
+    "round_delays",
+]
 
 
 def _as_delays(delays: int | torch.Tensor | list, shape: tuple[int, ...], name: str = "delays") -> torch.Tensor:
@@ -415,3 +422,24 @@ class LearnableDelayLinear(nn.Module):
             f"in_features={self.in_features}, out_features={self.out_features}, max_delay={self.max_delay}, "
             f"sigma={float(self.sigma):g}, bias={self.bias is not None}"
         )
+
+
+def round_delays(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` with every :class:`LearnableDelayLinear` replaced by its :meth:`~LearnableDelayLinear.rounded`
+    fixed-delay layer (an exact delayed sum); ``model`` itself is not changed. Evaluating both gives the accuracy
+    before and after rounding.
+
+    >>> net = torch.nn.Sequential(LearnableDelayLinear(3, 2, max_delay=4))
+    >>> type(round_delays(net)[0]).__name__, type(net[0]).__name__
+    ('DelayedLinear', 'LearnableDelayLinear')
+    """
+    import copy
+
+    clone = copy.deepcopy(model)
+    if isinstance(clone, LearnableDelayLinear):
+        return clone.rounded()
+    for parent in clone.modules():
+        for name, child in list(parent.named_children()):
+            if isinstance(child, LearnableDelayLinear):
+                setattr(parent, name, child.rounded())
+    return clone
