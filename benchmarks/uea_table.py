@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> None:
                     "config": str(MODELS[model].relative_to(ROOT)),
                     "epochs": config["train"]["epochs"],
                     "test_accuracy": metrics["test_accuracy"],
+                    **{k: metrics[k] for k in ("test_accuracy_rounded_delays",) if k in metrics},
                     "val_accuracy": metrics["val_accuracy"],
                     "train_seconds": metrics["train_seconds"],
                     "wall_seconds": time.perf_counter() - start,
@@ -158,14 +159,24 @@ def table(data: dict) -> str:
         )
     extra = sorted({(r["dataset"], r["model"]) for r in data["runs"] if r["model"] not in ("snn", "gru")})
     if extra:
-        lines += ["", "| dataset | model (config) | test accuracy % | seconds |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "| dataset | model (config) | test accuracy % | after rounding delays % | seconds |",
+            "|---|---|---|---|---|",
+        ]
     for name, model in extra:
         runs = [r for r in data["runs"] if r["dataset"] == name and r["model"] == model]
         acc = [100 * r["test_accuracy"] for r in runs]
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
+        rounded = [100 * r["test_accuracy_rounded_delays"] for r in runs if "test_accuracy_rounded_delays" in r]
+        after = (
+            f"{statistics.mean(rounded):.1f} ± {statistics.stdev(rounded) if len(rounded) > 1 else 0.0:.1f}"
+            if rounded
+            else "-"
+        )
         lines.append(
             f"| {name} | {model} ({runs[0]['config']}) | {statistics.mean(acc):.1f} ± {sd:.1f} "
-            f"(n={len(acc)}) | {statistics.mean(r['train_seconds'] for r in runs):.0f} |"
+            f"(n={len(acc)}) | {after} | {statistics.mean(r['train_seconds'] for r in runs):.0f} |"
         )
     return "\n".join(lines)
 
