@@ -20,6 +20,8 @@ from spikeforge.data import (
 
 h5py = pytest.importorskip("h5py")
 
+from formats import write_heidelberg  # noqa: E402
+
 
 def random_samples(n, *, n_classes=4, n_channels=700, seed=0, max_time=1.2):
     """``n`` samples of float16 spike times (s) and uint16 units, some spikes sharing a bin and channel."""
@@ -32,24 +34,6 @@ def random_samples(n, *, n_classes=4, n_channels=700, seed=0, max_time=1.2):
         samples.append((np.concatenate([t, t[:5]]), np.concatenate([u, u[:5]])))  # repeats: counts of 2
     labels = (np.arange(n) % n_classes).astype(np.uint16)
     return samples, labels
-
-
-def write_heidelberg(path, samples, labels, *, speakers=None, keys=None, drop=(), times_dtype=np.float16):
-    """An HDF5 file in the SHD/SSC layout: variable-length float16 times and uint16 units, uint16 labels, extras."""
-    with h5py.File(path, "w") as f:
-        if "spikes/times" not in drop:
-            times = f.create_dataset("spikes/times", (len(samples),), dtype=h5py.vlen_dtype(np.dtype(times_dtype)))
-            for i, (t, _) in enumerate(samples):
-                times[i] = np.asarray(t, dtype=times_dtype)
-        if "spikes/units" not in drop:
-            units = f.create_dataset("spikes/units", (len(samples),), dtype=h5py.vlen_dtype(np.dtype(np.uint16)))
-            for i, (_, u) in enumerate(samples):
-                units[i] = np.asarray(u, dtype=np.uint16)
-        if "labels" not in drop:
-            f.create_dataset("labels", data=np.asarray(labels, dtype=np.uint16))
-        f.create_dataset("extra/speaker", data=np.arange(len(labels), dtype=np.uint16) % 3)
-        f.create_dataset("extra/keys", data=np.array(keys or [f"word{k}".encode() for k in range(4)]))
-    return path
 
 
 def reference_counts(times, units, *, dt_text, n_steps, n_channels=700):

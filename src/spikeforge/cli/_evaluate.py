@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"run: {folder} has no {name}; expected a folder written by `spikeforge train`")
     config = json.loads((folder / "config.json").read_text())
     model, _ = load_model(folder / "model.safetensors")
-    split = load_split(args.dataset or config["dataset"])
+    split = load_split(args.dataset or config["dataset"], dt=config["model_config"]["dt"])
     result = evaluate(
         model, split.x_test, split.y_test, TrainConfig(**config["train"]), getattr(split, "len_test", None)
     )

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     energy = EnergyModel.from_file(args.energy) if args.energy else EnergyModel.horowitz_45nm(args.precision)
     config = json.loads((folder / "config.json").read_text())
     model, _ = load_model(folder / "model.safetensors")
-    split = load_split(config["dataset"])  # the same loader as train and evaluate: images or series
+    split = load_split(config["dataset"], dt=config["model_config"]["dt"])  # the same loader as train and evaluate: images or series
     report = profile_split(model, split, TrainConfig(**config["train"]), batches=args.batches, energy=energy)
     if args.json:
         print(json.dumps({"run": str(folder), "dataset": config["dataset"], **report.to_dict()}, indent=2))

@@ -43,15 +43,27 @@ SERIES_DEFAULTS: dict[str, Any] = {
     "learn": ["tau_mem"],
 }
 GRU_DEFAULTS: dict[str, Any] = {**SERIES_DEFAULTS, "readout": "max", "weight_decay": 0.0}
+#: SHD / SSC on top of those: 10 ms bins (the network's dt), larger batches for thousands of samples
+SPIKE_CORPUS_DEFAULTS: dict[str, Any] = {"dt": 0.01, "batch_size": 64, "epochs": 30}
 
 
 def is_series(dataset: str) -> bool:
-    """True for time-series specs: ``uea:NAME`` or a path to a ``.ts`` file (or the prefix of a pair)."""
-    return dataset.startswith("uea:") or dataset.endswith(".ts") or Path(dataset + "_TRAIN.ts").is_file()
+    """True for time-series specs: ``uea:NAME``, a path to a ``.ts`` file (or the prefix of a pair), ``shd:DIR``,
+    ``ssc:DIR``."""
+    return (
+        dataset.startswith(("uea:", "shd:", "ssc:"))
+        or dataset.endswith(".ts")
+        or Path(dataset + "_TRAIN.ts").is_file()
+    )
 
 
-def load_split(dataset: str, *, split_seed: int = 0):
-    """Load a dataset spec: ``digits``, ``idx:PATH``, ``uea:NAME`` or a ``.ts`` path."""
+def load_split(dataset: str, *, split_seed: int = 0, dt: float = 0.01):
+    """Load a dataset spec: ``digits``, ``idx:PATH``, ``uea:NAME``, a ``.ts`` path, or ``shd:DIR`` / ``ssc:DIR``
+    (spike files binned to ``dt``, the network's time step)."""
+    if dataset.startswith(("shd:", "ssc:")):
+        from ..data import load_spike_series
+
+        return load_spike_series(dataset, dt=dt, split_seed=split_seed)
     if is_series(dataset):
         from ..data import load_series
 
@@ -71,7 +83,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset",
         help="'digits' (bundled with scikit-learn), 'idx:PATH' (MNIST-format folder), "
-        "'uea:NAME' (a time-series set shipped with aeon) or PATH_TRAIN.ts; "
+        "'uea:NAME' (a time-series set shipped with aeon), PATH_TRAIN.ts, or 'shd:DIR' / 'ssc:DIR' (Spiking "
+        "Heidelberg Digits / Speech Commands HDF5 files, binned to the model's dt, default 10 ms); "
         "default digits",
     )
     p.add_argument(
@@ -154,6 +167,10 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         for key, value in (GRU_DEFAULTS if opts["model"] == "gru" else SERIES_DEFAULTS).items():
             if key not in explicit and not (opts["model"] == "gru" and key in ("tau_mem", "learn")):
                 opts[key] = value
+        if str(opts["dataset"]).startswith(("shd:", "ssc:")):
+            for key, value in SPIKE_CORPUS_DEFAULTS.items():
+                if key not in explicit:
+                    opts[key] = value
     if isinstance(opts.get("hidden"), str):
         try:
             opts["hidden"] = [int(h) for h in opts["hidden"].split(",") if h.strip()]
@@ -167,7 +184,8 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     series = is_series(dataset)
     if dataset != "digits" and not dataset.startswith("idx:") and not series:
         raise ValueError(
-            f"--dataset: expected 'digits', 'idx:PATH', 'uea:NAME' or a NAME_TRAIN.ts path, got {dataset!r}"
+            f"--dataset: expected 'digits', 'idx:PATH', 'uea:NAME', a NAME_TRAIN.ts path, 'shd:DIR' or 'ssc:DIR', "
+            f"got {dataset!r}"
         )
     if series and opts["model"] == "conv":
         raise ValueError("--model: 'conv' takes images; for time series use mlp, recurrent, delay or gru")
@@ -210,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     slug = slug.removesuffix(".ts").removesuffix("_TRAIN").removesuffix("_TEST")
     out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}-s{train_cfg.seed}"
     check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
-    split = load_split(config["dataset"])
+    split = load_split(config["dataset"], dt=config["model_config"]["dt"])
     series = getattr(split, "time_first", False)
     if series:  # the series length is the number of steps
         config["train"]["timesteps"] = train_cfg.timesteps = int(split.x_train.shape[0])

@@ -2,6 +2,7 @@
 
 from ._events import AUDIO_EVENT_DTYPE, DVS_EVENT_DTYPE, EventDataset, events_to_tensor
 from ._images import IDX_FILES, Split, load_dataset, load_digits, load_idx, read_idx
+from ._spike_series import SPIKE_CORPORA, is_spike_corpus, load_spike_series
 from ._spikes import (
     SHD_FILES,
     SSC_FILES,
@@ -21,3 +22,5 @@ __all__ += ["AUDIO_EVENT_DTYPE", "DVS_EVENT_DTYPE", "SHD_FILES", "SSC_FILES", "E
 __all__ += ["SpikeBatch", "SpikeSplit", "bin_spikes", "collate_spikes", "events_to_tensor", "load_shd", "load_ssc"]
 # time series: UEA/UCR .ts files
 __all__ += ["SeriesSplit", "TSFile", "load_series", "load_ts_pair", "load_uea", "read_ts", "uea_datasets"]
+# SHD / SSC as in-memory series splits for the training pipeline
+__all__ += ["SPIKE_CORPORA", "is_spike_corpus", "load_spike_series"]
