@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = resolve_config(args)
     train_cfg = TrainConfig(**config["train"])
-    slug = config["dataset"].replace("idx:", "").replace("uea:", "").rstrip("/").split("/")[-1] or "idx"
+    slug = config["dataset"].split(":", 1)[-1].rstrip("/").split("/")[-1] or "data"
     slug = slug.removesuffix(".ts").removesuffix("_TRAIN").removesuffix("_TEST")
     out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}-s{train_cfg.seed}"
     check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
