@@ -258,3 +258,35 @@ def test_channel_delay_exports_as_a_nir_delay():
         reference, _ = layers[2](channel_delay(layers[0](x), delays))  # the layers run by hand, in time order
     z, _ = back(x)
     assert torch.equal(z, reference) and z.sum() > 0
+
+
+@pytest.mark.parametrize("side", ["input", "output"])
+def test_fixed_delay_linear_round_trip(side):
+    """A DelayedLinear whose delays vary along one side exports as Delay + Affine and comes back exact."""
+    from spikeforge.models._sequence import WholeSequence
+    from spikeforge.synapses import DelayedLinear
+
+    torch.manual_seed(1)
+    delays = torch.tensor([0, 3, 1, 4, 2]) if side == "input" else torch.tensor([[2], [0], [5], [1]])
+    layer = DelayedLinear(5, 4, delays.expand(4, 5))  # a row broadcasts over outputs, a column over inputs
+    net = SequentialState(WholeSequence(layer), LIF(4, reset="zero"), torch.nn.Linear(4, 3), LI(3))
+    with torch.no_grad():
+        layer.weight.mul_(5)
+    assert layer.structure() == side
+    graph = export_nir(net, [5])
+    kinds = [type(n).__name__ for n in graph.nodes.values()]
+    assert kinds[1:3] == (["Delay", "Affine"] if side == "input" else ["Linear", "Delay"])
+    back = import_nir(graph)
+    x = (torch.rand(40, 3, 5) < 0.3).float()
+    v_ref, _ = net(x)
+    v_back, _ = back(x)
+    assert torch.equal(v_ref, v_back)
+
+
+def test_per_synapse_delays_are_refused_with_a_reason():
+    from spikeforge.models._sequence import WholeSequence
+    from spikeforge.synapses import DelayedLinear
+
+    layer = DelayedLinear(3, 2, torch.tensor([[0, 1, 2], [2, 0, 1]]))
+    with pytest.raises(ValueError, match="no NIR form"):
+        export_nir(SequentialState(WholeSequence(layer), LIF(2)), [3])

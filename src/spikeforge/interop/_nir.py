@@ -13,6 +13,9 @@ the layer before it, held constant over a step (``I``). With ``beta = exp(-dt/ta
 - IF: ``IF(r=1/dt, v_threshold, v_reset)`` under both.
 - LI: ``LI(tau=tau_mem, r=1/(1-beta), v_leak=0)``; under ``"euler"`` ``tau=dt/(1-beta)``, ``r=tau/dt``.
 - Delay (and :class:`~spikeforge.synapses.ChannelDelay`): ``Delay(delay=steps * dt)`` in seconds; Scale: ``Scale``.
+- :class:`~spikeforge.synapses.DelayedLinear` whose delays depend on the input channel only: ``Delay -> Affine``; on
+  the output channel only: ``Linear -> Delay`` (plus an identity ``Affine`` for the undelayed bias). Per-synapse
+  delays varying along both sides have no NIR form (an error says so).
 
 Why these numbers: integrating ``tau dv/dt = (v_leak - v) + r I`` exactly over one step with ``I`` constant gives
 ``v' = v_leak + beta (v - v_leak) + (1 - beta) r I``, which is spikeforge's update ``v' = v_leak + beta (v - v_leak)
@@ -62,6 +65,7 @@ META_KEY = "spikeforge"
 FORMAT_VERSION = 1
 SUPPORTED_EXPORT = (
     *"Linear Conv1d Conv2d AvgPool2d Flatten LIF CubaLIF IF LI Scale Delay synapses.ChannelDelay".split(),
+    "synapses.DelayedLinear (delays per input or per output channel)",
     *("BatchNorm2d (after a Conv2d)", "Dropout (dropped)", "Lift", "SequentialState", "Sequential"),
 )
 
@@ -77,13 +81,17 @@ def _flatten_layers(model: nn.Module) -> list[nn.Module]:
         return [leaf for m in model for leaf in _flatten_layers(m)]
     if isinstance(model, Lift):
         return [model.module]
+    from ..models._sequence import WholeSequence
+
+    if isinstance(model, WholeSequence):  # a whole-sequence layer inside a SequentialState (e.g. fixed delays)
+        return _flatten_layers(model.module)
     return [model]
 
 
 def _run_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    from ..synapses import ChannelDelay
+    from ..synapses import ChannelDelay, DelayedLinear
 
-    if isinstance(layer, ChannelDelay):  # a sequence layer without state
+    if isinstance(layer, ChannelDelay | DelayedLinear):  # whole-sequence layers without state
         return layer(x)
     if is_stateful(layer):
         return layer(x)[0]
@@ -289,6 +297,30 @@ def _static_node(layer: nn.Module, in_shape, out_shape, dt: float):
     raise _unsupported(layer)
 
 
+def _delayed_linear_nodes(layer: nn.Module, dt: float) -> list:
+    """A fixed-delay linear layer as NIR nodes: ``Delay -> Affine`` when its delays depend on the input channel only,
+    ``Linear -> Delay [-> Affine(identity, bias)]`` when they depend on the output only (the bias is not delayed).
+    Delays that differ per synapse have no NIR form."""
+    import nir
+
+    delays = layer.delays.to(torch.float64) * dt
+    w = layer.weight.detach().cpu().numpy()
+    bias = None if layer.bias is None else layer.bias.detach().cpu().numpy()
+    kind = layer.structure()
+    if kind == "input":
+        affine = nir.Linear(weight=w) if bias is None else nir.Affine(weight=w, bias=bias)
+        return [nir.Delay(delay=delays[0].numpy()), affine]
+    if kind == "output":
+        parts = [nir.Linear(weight=w), nir.Delay(delay=delays[:, 0].numpy())]
+        if bias is not None:
+            parts.append(nir.Affine(weight=np.eye(len(bias), dtype=w.dtype), bias=bias))
+        return parts
+    raise ValueError(
+        "DelayedLinear: per-synapse delays that depend on both the input and the output channel have no NIR form "
+        "(NIR's Delay node delays whole channels); export a layer whose delays vary along one side only"
+    )
+
+
 def export_nir(
     model: nn.Module, input_shape: Sequence[int], *, dt: float | None = None, integrator: Integrator = "exact"
 ) -> Any:
@@ -317,6 +349,8 @@ def export_nir(
         raise ValueError(f"integrator: expected one of {INTEGRATORS}, got {integrator!r}")
     layers = _flatten_layers(model)
     dt = _model_dt(layers, dt)
+    from ..synapses import DelayedLinear
+
     input_shape = tuple(int(s) for s in input_shape)
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(input_shape)})}
     order = ["input"]
@@ -347,6 +381,12 @@ def export_nir(
                 if isinstance(layer, nn.Conv1d | nn.Conv2d):
                     nodes[name] = _conv_node(layer, in_shape, None)
                     pending_conv = (name, layer, in_shape)
+                elif isinstance(layer, DelayedLinear):
+                    parts = _delayed_linear_nodes(layer, dt)
+                    for k, node in enumerate(parts):
+                        nodes[f"{name}.{k}"] = node
+                        order.append(f"{name}.{k}")
+                    continue
                 elif isinstance(layer, NeuronModule):
                     if not layer.is_sequence:
                         raise ValueError(f"{type(layer).__name__}: export the sequence module (e.g. LIF), not a cell")
