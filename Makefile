@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint format bench peer-tests clean
+.PHONY: demo test lint format bench peer-tests triton-tests clean
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ bench:
 peer-tests:
 	bash benchmarks/setup_bench_venv.sh
 	.venv-bench/bin/python -m pytest -q -p no:xdist tests/interop/test_nir_peers.py tests/metrics/test_neurobench.py
+
+# The Triton GPU kernels run by Triton's interpreter on CPU tensors (no GPU needed), against the torch reference.
+# .venv-triton: the same pinned CPU torch plus Triton (Triton does not depend on torch, so torch stays 2.13.0).
+triton-tests:
+	[ -x .venv-triton/bin/python ] || $(PYTHON) -m venv .venv-triton
+	.venv-triton/bin/python -m pip install -q $(TORCH)
+	.venv-triton/bin/python -m pip install -q triton numpy scipy pytest "$(TORCH)"
+	.venv-triton/bin/python -m pip install -q --no-deps -e .
+	TRITON_INTERPRET=1 .venv-triton/bin/python -m pytest -q -p no:xdist tests/kernels/test_triton_interpreter.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info
