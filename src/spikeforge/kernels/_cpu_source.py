@@ -65,19 +65,21 @@ static inline float h2f(uint16_t h) {
 
 /* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference), 1 same dtype, 2 half.
    The per-block bodies are always inlined into a dispatcher that passes the mode flags as literal constants, so the
-   compiler emits one branch-free (vectorised) inner loop per common mode; rarer modes run the generic body. */
+   compiler emits one branch-free (vectorised) inner loop per common mode; rarer modes run the generic body. The
+   arrays of one call never overlap (every output is a fresh tensor), which `ivdep` tells the compiler: without it
+   GCC gives up on the run-time overlap checks of the loop with stored h (too many pointer pairs). */
 #define SF_INLINE static inline __attribute__((always_inline))
 #define DEFINE_FWD(T, NAME) \
 SF_INLINE void NAME##_blk(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, T *v, \
                           long nt_, long n, T vl, T vr, const int reset, const int store, long lo, long hi) { \
     for (long j = lo; j < hi; j++) v[j] = v0[j]; \
     for (long t = 0; t < nt_; t++) { \
-        const T *xt = x + t * n; T *zt = z + t * n; \
-        for (long j = lo; j < hi; j++) { \
+        const T *xt = x + t * n; T *zt = z + t * n; T *ht = (T *)hs + (store == 1 ? t * n : 0); \
+        _Pragma("GCC ivdep") for (long j = lo; j < hi; j++) { \
             T h = (vl + beta[j] * (v[j] - vl)) + xt[j]; \
-            T s = (h - thr[j] >= 0) ? (T)1 : (T)0; \
+            T s = (T)(h - thr[j] >= 0); /* 0 or 1 without a branch */ \
             zt[j] = s; \
-            if (store == 1) ((T *)hs)[t * n + j] = h; \
+            if (store == 1) ht[j] = h; \
             else if (store == 2) ((uint16_t *)hs)[t * n + j] = f2h((float)(h - thr[j])); \
             v[j] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
         } \
@@ -117,7 +119,7 @@ SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8
         if (has_dthr) dthr[j] = 0; \
     } \
     for (long t = nt_ - 1; t >= 0; t--) { \
-        for (long j = lo; j < hi; j++) { \
+        _Pragma("GCC ivdep") for (long j = lo; j < hi; j++) { \
             long i = t * n + j; \
             T th = thr[j]; \
             T h = store == 1 ? ((const T *)hs)[i] : (T)h2f(((const uint16_t *)hs)[i]) + th; \
