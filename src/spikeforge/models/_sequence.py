@@ -13,7 +13,6 @@ non-spiking baseline the time-series benchmarks train with the same pipeline.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 
 from ..neurons._alif import ALIFState, _ALIFBase, _coefficients, _update, alif_init
 from ..neurons._base import SequenceModule, scan
+from ..neurons._rlif import RecurrentWeights, check_recurrent_shape
 
 __all__ = ["GRU", "RALIF", "RALIFState", "WholeSequence"]
 
@@ -33,7 +33,7 @@ class RALIFState(NamedTuple):
     z: torch.Tensor
 
 
-class RALIF(_ALIFBase, SequenceModule):
+class RALIF(RecurrentWeights, _ALIFBase, SequenceModule):
     """Recurrent adaptive LIF over a sequence: ``RALIF(N)(x_seq[T, B, N], state) -> (z_seq, state)``.
 
     Takes :class:`~spikeforge.neurons.ALIF`'s arguments (``tau_mem``, ``tau_adapt``, ``threshold``, ``beta``,
@@ -50,22 +50,9 @@ class RALIF(_ALIFBase, SequenceModule):
     """
 
     def __init__(self, shape: int, *, recurrent_scale: float = 1.0, record: bool = False, **kwargs) -> None:
-        if not isinstance(shape, int) or isinstance(shape, bool) or shape <= 0:
-            raise ValueError(f"shape: a recurrent layer needs its number of neurons as a positive int, got {shape!r}")
-        super().__init__(shape, **kwargs)
-        self.recurrent = nn.Linear(shape, shape, bias=False, **self._factory)
-        self.recurrent_scale = float(recurrent_scale)
+        super().__init__(check_recurrent_shape(shape), **kwargs)
         self.record = bool(record)
-        self._init_recurrent()
-
-    def _init_recurrent(self) -> None:
-        bound = self.recurrent_scale / math.sqrt(self.shape[0])
-        with torch.no_grad():
-            self.recurrent.weight.uniform_(-bound, bound)
-
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        self._init_recurrent()
+        self._add_recurrent(recurrent_scale)
 
     def forward(self, x_seq: torch.Tensor, state: RALIFState | None = None):
         self._check_input(x_seq, min_dim=3, layout="[T, B, N]")

@@ -74,12 +74,21 @@ def rlif_seq(x_seq: torch.Tensor, state: RLIFState | None, weight: torch.Tensor,
     return fn(x_seq, state, weight, params, dt=dt, surrogate=surrogate)
 
 
-class _RLIFBase(_LIFBase):
-    def __init__(self, shape: int, *, recurrent_scale: float = 1.0, self_connections: bool = True, **kwargs):
-        if not isinstance(shape, int) or shape <= 0:
-            raise ValueError(f"shape: a recurrent layer needs its number of neurons as a positive int, got {shape!r}")
-        super().__init__(shape, **kwargs)
-        self.recurrent = nn.Linear(shape, shape, bias=False, **self._factory)
+def check_recurrent_shape(shape: object) -> int:
+    """A recurrent layer's size: a positive int (its ``[N, N]`` weight needs one)."""
+    if not isinstance(shape, int) or isinstance(shape, bool) or shape <= 0:
+        raise ValueError(f"shape: a recurrent layer needs its number of neurons as a positive int, got {shape!r}")
+    return shape
+
+
+class RecurrentWeights:
+    """Mixin for neuron layers with recurrent synapses: ``recurrent``, an ``[N, N]`` ``nn.Linear`` without bias,
+    uniform in ``+-recurrent_scale / sqrt(N)`` (like ``torch.nn.Linear``), self-connections optional. Call
+    :meth:`_add_recurrent` after the neuron's own ``__init__``."""
+
+    def _add_recurrent(self, recurrent_scale: float, self_connections: bool = True) -> None:
+        n = self.shape[0]
+        self.recurrent = nn.Linear(n, n, bias=False, **self._factory)
         self.recurrent_scale = float(recurrent_scale)
         self.self_connections = bool(self_connections)
         self._init_recurrent()
@@ -94,6 +103,12 @@ class _RLIFBase(_LIFBase):
     def reset_parameters(self) -> None:
         super().reset_parameters()
         self._init_recurrent()
+
+
+class _RLIFBase(RecurrentWeights, _LIFBase):
+    def __init__(self, shape: int, *, recurrent_scale: float = 1.0, self_connections: bool = True, **kwargs):
+        super().__init__(check_recurrent_shape(shape), **kwargs)
+        self._add_recurrent(recurrent_scale, self_connections)
 
     def _weight(self) -> torch.Tensor:
         w = self.recurrent.weight
