@@ -14,13 +14,9 @@ and ``dL/dbeta = sum dh w``, ``dL/dc = sum dh j``, ``dL/dalpha = sum a_i j``; au
 
 from __future__ import annotations
 
-import ctypes
 from typing import Any
 
-import torch
-
-from ._cpu_build import library
-from ._cpu_lif import _RESETS, _common_ok, _per_neuron, _ptr, _scalar, _threads, surrogate_code
+from ._cpu_two_state import run_two_state, supports_two_state
 
 __all__ = ["cubalif_seq_cpu", "supports_cubalif"]
 
@@ -29,95 +25,7 @@ def supports_cubalif(x: Any = None, params: Any = None, surrogate: Any = None, *
     """CubaLIF calls the fused kernel runs: CPU, float32/64, scalar ``v_leak``/``v_reset``, built-in surrogate,
     ``"subtract"`` or ``"none"`` reset. The zero reset is declined: the reference restarts the membrane from
     ``v_reset`` at the interpolated crossing (``neurons/_cubalif.py``), which the compiled kernel does not do."""
-    return (
-        params is not None
-        and _common_ok(x, surrogate)
-        and _scalar(params.v_leak) is not None
-        and _scalar(params.v_reset) is not None
-        and params.reset in _RESETS
-        and params.reset != "zero"
-    )
-
-
-class _FusedCuba(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, v0, i0, alpha, beta, cc, thr, cfg):  # type: ignore[override]
-        steps, n = x.shape
-        suffix = "f64" if x.dtype == torch.float64 else "f32"
-        real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
-        train = cfg["grad"] and any(ctx.needs_input_grad[:7])  # grad mode is off inside forward: decided by caller
-        z = torch.empty_like(x)
-        v = torch.empty_like(v0)
-        i = torch.empty_like(i0)
-        hs = torch.empty_like(x) if train else None
-        is_ = torch.empty_like(x) if train else None
-        getattr(library(), f"sf_cuba_fwd_{suffix}")(
-            x.data_ptr(),
-            v0.data_ptr(),
-            i0.data_ptr(),
-            alpha.data_ptr(),
-            beta.data_ptr(),
-            cc.data_ptr(),
-            thr.data_ptr(),
-            z.data_ptr(),
-            _ptr(hs),
-            _ptr(is_),
-            v.data_ptr(),
-            i.data_ptr(),
-            steps,
-            n,
-            real(cfg["v_leak"]),
-            real(cfg["v_reset"]),
-            cfg["reset"],
-            int(train),
-            _threads(steps * n),
-        )
-        if train:
-            ctx.save_for_backward(x, hs, is_, v0, i0, alpha, beta, cc, thr)
-            ctx.cfg = cfg
-        return z, v, i
-
-    @staticmethod
-    def backward(ctx, dz, dv, di):  # type: ignore[override]
-        x, hs, is_, v0, i0, alpha, beta, cc, thr = ctx.saved_tensors
-        cfg = ctx.cfg
-        steps, n = x.shape
-        suffix = "f64" if x.dtype == torch.float64 else "f32"
-        real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
-        need = ctx.needs_input_grad
-        dz, dv, di = (None if t is None else t.contiguous() for t in (dz, dv, di))
-        dx = torch.empty_like(x)
-        dv0 = torch.empty_like(v0)
-        di0 = torch.empty_like(i0)
-        grads = [torch.empty_like(p) if need[k] else None for k, p in ((3, alpha), (4, beta), (5, cc), (6, thr))]
-        getattr(library(), f"sf_cuba_bwd_{suffix}")(
-            _ptr(dz),
-            _ptr(dv),
-            _ptr(di),
-            x.data_ptr(),
-            hs.data_ptr(),
-            is_.data_ptr(),
-            v0.data_ptr(),
-            i0.data_ptr(),
-            alpha.data_ptr(),
-            beta.data_ptr(),
-            cc.data_ptr(),
-            thr.data_ptr(),
-            dx.data_ptr(),
-            dv0.data_ptr(),
-            di0.data_ptr(),
-            *(_ptr(g) for g in grads),
-            steps,
-            n,
-            real(cfg["v_leak"]),
-            real(cfg["v_reset"]),
-            cfg["reset"],
-            int(cfg["detach"]),
-            cfg["surrogate"][0],
-            real(cfg["surrogate"][1]),
-            _threads(steps * n),
-        )
-        return dx, dv0, di0, *grads, None
+    return supports_two_state(x, params, surrogate) and params.reset != "zero"
 
 
 def cubalif_seq_cpu(x_seq, state, params, *, dt, surrogate):
@@ -125,24 +33,5 @@ def cubalif_seq_cpu(x_seq, state, params, *, dt, surrogate):
     from ..neurons._cubalif import CubaLIFState, _coefficients
 
     alpha, beta, cross = _coefficients(params, dt, x_seq)  # the reference's own coefficients, bit for bit
-    shape = x_seq.shape
-    step = shape[1:]
-    cfg = {
-        "grad": torch.is_grad_enabled(),
-        "v_leak": _scalar(params.v_leak),
-        "v_reset": _scalar(params.v_reset),
-        "reset": _RESETS[params.reset],
-        "detach": bool(params.detach_reset),
-        "surrogate": surrogate_code(surrogate),
-    }
-    z, v, i = _FusedCuba.apply(
-        x_seq.reshape(shape[0], -1).contiguous(),
-        state.v.reshape(-1).contiguous(),
-        state.i.reshape(-1).contiguous(),
-        _per_neuron(alpha, step, x_seq),
-        _per_neuron(beta, step, x_seq),
-        _per_neuron(cross, step, x_seq),
-        _per_neuron(params.threshold, step, x_seq),
-        cfg,
-    )
-    return z.view(shape), CubaLIFState(v.view(step), i.view(step))
+    z, v, i = run_two_state("cuba", x_seq, state.v, state.i, (alpha, beta, cross, params.threshold), params, surrogate)
+    return z, CubaLIFState(v, i)

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from .. import surrogate as _surrogate
+from ..units import decay
 from ._cpu_build import library
 
 __all__ = ["if_seq_cpu", "lif_seq_cpu", "lif_seq_cpu_lean", "supports_if", "supports_lif"]
@@ -199,6 +200,29 @@ class _FusedLIF(torch.autograd.Function):
         return dx, dv0, dbeta, dthr, None
 
 
+def kernel_config(*, v_leak: float, v_reset: float, reset: str, detach: bool, surrogate: Any) -> dict[str, Any]:
+    """The scalar settings every fused neuron kernel (CPU and Triton) takes, in their C / Triton encodings."""
+    return {
+        "grad": torch.is_grad_enabled(),
+        "v_leak": float(v_leak),
+        "v_reset": float(v_reset),
+        "reset": _RESETS[reset],
+        "detach": bool(detach),
+        "surrogate": surrogate_code(surrogate),
+    }
+
+
+def params_config(params: Any, surrogate: Any) -> dict[str, Any]:
+    """:func:`kernel_config` from a neuron's ``XParams`` (``v_leak``, ``v_reset``, ``reset``, ``detach_reset``)."""
+    return kernel_config(
+        v_leak=_scalar(params.v_leak),
+        v_reset=_scalar(params.v_reset),
+        reset=params.reset,
+        detach=params.detach_reset,
+        surrogate=surrogate,
+    )
+
+
 def _per_neuron(value: Any, step_shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
     t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
     return t.expand(step_shape).reshape(-1).contiguous()
@@ -227,57 +251,39 @@ def run_fused(
     shape = x_seq.shape
     step_shape = shape[1:]
     x2 = x_seq.reshape(shape[0], -1).contiguous()
-    cfg = {
-        "grad": torch.is_grad_enabled(),
-        "v_leak": v_leak,
-        "v_reset": v_reset,
-        "reset": _RESETS[reset],
-        "detach": bool(detach),
-        "surrogate": code,
-        "half": half,
-    }
+    cfg = kernel_config(v_leak=v_leak, v_reset=v_reset, reset=reset, detach=detach, surrogate=surrogate)
+    cfg["half"] = half
     z, v = _FusedLIF.apply(
         x2, v0.reshape(-1).contiguous(), _per_neuron(beta, step_shape, x_seq), _per_neuron(thr, step_shape, x_seq), cfg
     )
     return z.view(shape), v.view(step_shape)
 
 
-def _lif(x_seq, state, params, *, dt, surrogate, half):
+def lif_via(run, x_seq, state, params, *, dt, surrogate, **options):
+    """LIF over a sequence through a fused runner ``run`` (:func:`run_fused` here, the Triton one on a GPU)."""
     from ..neurons._lif import LIFState  # here, not at import: neurons import kernels
 
-    tau = torch.as_tensor(params.tau_mem, dtype=x_seq.dtype, device=x_seq.device)
-    beta = torch.exp(-dt / tau)
-    z, v = run_fused(
+    z, v = run(
         x_seq,
         state.v,
-        beta,
+        decay(params.tau_mem, dt, like=x_seq),
         params.threshold,
         v_leak=_scalar(params.v_leak),
         v_reset=_scalar(params.v_reset),
         reset=params.reset,
         detach=params.detach_reset,
         surrogate=surrogate,
-        half=half,
+        **options,
     )
     return z, LIFState(v, x_seq[-1], state.ref)
 
 
-def lif_seq_cpu(x_seq, state, params, *, dt, surrogate):
-    """Backend ``"cpu"`` of ``lif``: exact storage (``h`` in the input dtype)."""
-    return _lif(x_seq, state, params, dt=dt, surrogate=surrogate, half=False)
-
-
-def lif_seq_cpu_lean(x_seq, state, params, *, dt, surrogate):
-    """Backend ``"cpu_lean"`` of ``lif``: ``h`` stored in half precision plus spike bits (2.125 B/neuron/step)."""
-    return _lif(x_seq, state, params, dt=dt, surrogate=surrogate, half=True)
-
-
-def if_seq_cpu(x_seq, state, params, *, dt, surrogate):
-    """Backend ``"cpu"`` of ``if``."""
+def if_via(run, x_seq, state, params, *, surrogate):
+    """IF (LIF with ``beta = 1``, no leak) over a sequence through a fused runner ``run``."""
     from ..neurons._if import IFState
 
-    ones = torch.ones((), dtype=x_seq.dtype)
-    z, v = run_fused(
+    ones = torch.ones((), dtype=x_seq.dtype, device=x_seq.device)
+    z, v = run(
         x_seq,
         state.v,
         ones,
@@ -289,3 +295,18 @@ def if_seq_cpu(x_seq, state, params, *, dt, surrogate):
         surrogate=surrogate,
     )
     return z, IFState(v)
+
+
+def lif_seq_cpu(x_seq, state, params, *, dt, surrogate):
+    """Backend ``"cpu"`` of ``lif``: exact storage (``h`` in the input dtype)."""
+    return lif_via(run_fused, x_seq, state, params, dt=dt, surrogate=surrogate, half=False)
+
+
+def lif_seq_cpu_lean(x_seq, state, params, *, dt, surrogate):
+    """Backend ``"cpu_lean"`` of ``lif``: ``h`` stored in half precision plus spike bits (2.125 B/neuron/step)."""
+    return lif_via(run_fused, x_seq, state, params, dt=dt, surrogate=surrogate, half=True)
+
+
+def if_seq_cpu(x_seq, state, params, *, dt, surrogate):
+    """Backend ``"cpu"`` of ``if``."""
+    return if_via(run_fused, x_seq, state, params, surrogate=surrogate)

@@ -17,7 +17,7 @@ import torch
 
 from ..units import decay
 from ._cpu_build import library
-from ._cpu_lif import _RESETS, _per_neuron, _ptr, _scalar, _threads, supports_lif, surrogate_code
+from ._cpu_lif import _per_neuron, _ptr, _threads, params_config, supports_lif
 
 __all__ = ["rlif_seq_cpu", "supports_rlif"]
 
@@ -139,14 +139,7 @@ def rlif_seq_cpu(x_seq, state, weight, params, *, dt, surrogate):
 
     beta = decay(params.tau_mem, dt, like=x_seq)
     step = x_seq.shape[1:]
-    cfg = {
-        "grad": torch.is_grad_enabled(),
-        "v_leak": _scalar(params.v_leak),
-        "v_reset": _scalar(params.v_reset),
-        "reset": _RESETS[params.reset],
-        "detach": bool(params.detach_reset),
-        "surrogate": surrogate_code(surrogate),
-    }
+    cfg = params_config(params, surrogate)
     zs, v, i, z = _FusedRLIF.apply(
         x_seq.contiguous(),
         state.v.contiguous(),

@@ -11,8 +11,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..units import decay
-from ._cpu_lif import _RESETS, _per_neuron, _scalar, surrogate_code
+from ._cpu_lif import _per_neuron, if_via, kernel_config, lif_via
 
 __all__ = ["if_seq_triton", "lif_seq_triton"]
 
@@ -244,14 +243,7 @@ class _TritonLIF(torch.autograd.Function):
 def _run(x_seq, v0, beta, thr, *, v_leak, v_reset, reset, detach, surrogate):
     shape = x_seq.shape
     step = shape[1:]
-    cfg = {
-        "grad": torch.is_grad_enabled(),
-        "v_leak": float(v_leak),
-        "v_reset": float(v_reset),
-        "reset": _RESETS[reset],
-        "detach": bool(detach),
-        "surrogate": surrogate_code(surrogate),
-    }
+    cfg = kernel_config(v_leak=v_leak, v_reset=v_reset, reset=reset, detach=detach, surrogate=surrogate)
     z, v = _TritonLIF.apply(
         x_seq.reshape(shape[0], -1).contiguous(),
         v0.reshape(-1).contiguous(),
@@ -264,37 +256,9 @@ def _run(x_seq, v0, beta, thr, *, v_leak, v_reset, reset, detach, surrogate):
 
 def lif_seq_triton(x_seq, state, params, *, dt, surrogate):
     """Backend ``"triton"`` of ``lif``."""
-    from ..neurons._lif import LIFState
-
-    beta = decay(params.tau_mem, dt, like=x_seq)
-    z, v = _run(
-        x_seq,
-        state.v,
-        beta,
-        params.threshold,
-        v_leak=_scalar(params.v_leak),
-        v_reset=_scalar(params.v_reset),
-        reset=params.reset,
-        detach=params.detach_reset,
-        surrogate=surrogate,
-    )
-    return z, LIFState(v, x_seq[-1], state.ref)
+    return lif_via(_run, x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
 def if_seq_triton(x_seq, state, params, *, dt, surrogate):
     """Backend ``"triton"`` of ``if``."""
-    from ..neurons._if import IFState
-
-    ones = torch.ones((), dtype=x_seq.dtype, device=x_seq.device)
-    z, v = _run(
-        x_seq,
-        state.v,
-        ones,
-        params.threshold,
-        v_leak=0.0,
-        v_reset=_scalar(params.v_reset),
-        reset=params.reset,
-        detach=params.detach_reset,
-        surrogate=surrogate,
-    )
-    return z, IFState(v)
+    return if_via(_run, x_seq, state, params, surrogate=surrogate)

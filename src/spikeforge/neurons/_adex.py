@@ -44,7 +44,7 @@ import torch
 from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
-from ..units import check_dt, ms
+from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import resolve_preset, spike
 
@@ -125,7 +125,7 @@ def _coefficients(params: AdExParams, dt: float, like: torch.Tensor):
         return torch.as_tensor(value, dtype=like.dtype, device=like.device)
 
     rate = (dt / ms) * t(params.g_L) / t(params.C)  # dt / tau_m
-    rho = torch.exp(-dt / t(params.tau_w))
+    rho = decay(params.tau_w, dt, like=like)
     cap = (t(params.V_peak) - t(params.V_T)) / t(params.Delta_T)
     return rate, cap, rho
 

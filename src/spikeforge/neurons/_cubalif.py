@@ -37,7 +37,7 @@ import torch
 from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
-from ..units import check_dt, ms
+from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, ResetMode, SequenceModule, check_reset, scan
 from ._izhikevich import spike
 
@@ -74,8 +74,8 @@ def cubalif_init(like: torch.Tensor, params: CubaLIFParams = CubaLIFParams()) ->
 def _coefficients(params: CubaLIFParams, dt: float, like: torch.Tensor):
     tau_mem = torch.as_tensor(params.tau_mem, dtype=like.dtype, device=like.device)
     tau_syn = torch.as_tensor(params.tau_syn, dtype=like.dtype, device=like.device)
-    alpha = torch.exp(-dt / tau_syn)
-    beta = torch.exp(-dt / tau_mem)
+    alpha = decay(tau_syn, dt, like=like)
+    beta = decay(tau_mem, dt, like=like)
     diff = tau_syn - tau_mem
     close = diff.abs() <= 1e-6 * tau_mem
     safe = torch.where(close, torch.ones_like(diff), diff)
