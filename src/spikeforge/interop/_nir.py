@@ -40,8 +40,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -420,14 +418,9 @@ def write_nir(path: str | Path, graph_or_model: Any, input_shape: Sequence[int] 
         if input_shape is None:
             raise ValueError("input_shape: needed to export a model (one sample's shape, e.g. [1, 8, 8])")
         graph = export_nir(graph_or_model, input_shape, **kwargs)
+    from .._files import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
