@@ -136,6 +136,7 @@ def _run(
     order = torch.randperm(n, generator=generator) if training else torch.arange(n)
     total_loss, correct = 0.0, 0
     start = time.perf_counter()
+    delay_layers = [m for m in model.modules() if hasattr(m, "clamp_positions_")] if training else []
     with SpikeRecorder(model, keep=False) as rec, torch.set_grad_enabled(training):
         for b, lo in enumerate(range(0, n, cfg.batch_size)):
             idx = order[lo : lo + cfg.batch_size]
@@ -154,9 +155,8 @@ def _run(
                 if cfg.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
-                for m in model.modules():  # learnable delays: keep positions within their taps
-                    if hasattr(m, "clamp_positions_"):
-                        m.clamp_positions_()
+                for m in delay_layers:  # learnable delays: keep positions within their taps
+                    m.clamp_positions_()
             total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
             if on_batch is not None:
