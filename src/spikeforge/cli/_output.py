@@ -17,10 +17,11 @@ class Reporter:
         self.quiet = quiet
 
     def header(self, config: dict, split, n_params: int, out: Path) -> None:
+        # sizes from the labels: images are [N, ...] but series are time-first [T, N, C]
         t = config["train"]
         self.console.print(
-            f"[bold]spikeforge train[/] {config['dataset']} ({len(split.x_train)}/{len(split.x_val)}/"
-            f"{len(split.x_test)} train/val/test) model={config['model_config']['model']} "
+            f"[bold]spikeforge train[/] {config['dataset']} ({len(split.y_train)}/{len(split.y_val)}/"
+            f"{len(split.y_test)} train/val/test) model={config['model_config']['model']} "
             f"hidden={config['model_config']['hidden']} params={n_params:,} T={t['timesteps']} "
             f"encoding={t['encoding']} readout={t['readout']} seed={t['seed']} -> {out}"
         )

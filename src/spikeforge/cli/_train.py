@@ -6,7 +6,6 @@ import argparse
 import platform
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 __all__ = ["add_parser", "is_series", "load_config_file", "load_split", "resolve_config", "run"]
@@ -240,8 +239,7 @@ def run(args: argparse.Namespace) -> int:
     model = build_model(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
     rep = Reporter(quiet=args.quiet)
-    counts = SimpleNamespace(x_train=split.y_train, x_val=split.y_val, x_test=split.y_test)  # sizes by label
-    rep.header(config, counts, n_params, out)
+    rep.header(config, split, n_params, out)
 
     with run_dir(out, args.overwrite) as tmp:
         with rep.progress(train_cfg.epochs) as hooks:
