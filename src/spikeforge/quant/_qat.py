@@ -216,10 +216,7 @@ class QuantLinear(nn.Linear, _QuantWeight):
             dtype=layer.weight.dtype,
             **kwargs,
         )
-        with torch.no_grad():
-            new.weight.copy_(layer.weight)
-            if layer.bias is not None:
-                new.bias.copy_(layer.bias)
+        new.load_state_dict(layer.state_dict())
         return new
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
