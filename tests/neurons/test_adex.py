@@ -10,7 +10,7 @@ import torch
 from ode_reference import (
     FULL_LENGTH,
     check_spike_trains,
-    mean_time_error,
+    convergence_errors,
     rate,
     slope,
     spike_times,
@@ -74,8 +74,7 @@ def test_rate_within_5_percent_at_dt_0_1ms():
 
 def test_first_order_convergence_of_spike_times():
     dts = [0.2, 0.1, 0.05, 0.025]
-    errors = [np.mean([mean_time_error(reference(p, 100.0), s) for p, s in zip(CASES, simulate(dt, 100.0))])
-              for dt in dts]
+    errors = convergence_errors(simulate, reference, CASES, dts, 100.0)
     assert 0.7 < slope(dts, errors) < 1.5, errors
 
 

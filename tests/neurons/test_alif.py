@@ -10,7 +10,7 @@ from ode_reference import (
     FULL_LENGTH,
     check_spike_trains,
     constant,
-    mean_time_error,
+    convergence_errors,
     rate,
     slope,
     spike_times,
@@ -65,8 +65,7 @@ def test_rate_within_5_percent_at_dt_0_1ms():
 
 def test_first_order_convergence_of_spike_times():
     dts = [0.4, 0.2, 0.1, 0.05]
-    errors = [np.mean([mean_time_error(reference(c, 100.0), s) for c, s in zip(CURRENTS, simulate(dt, 100.0))])
-              for dt in dts]
+    errors = convergence_errors(simulate, reference, CURRENTS, dts, 100.0)
     assert 0.7 < slope(dts, errors) < 1.4, errors
 
 
