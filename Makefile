@@ -24,6 +24,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	SPIKEFORGE_FULL_LENGTH=1 $(PY) -m pytest -q -n 2 --dist loadfile --doctest-modules tests src/spikeforge \
 		--ignore=src/spikeforge/kernels/_triton_lif.py
 

@@ -102,7 +102,7 @@ def sf_izhikevich(duration: float, mode: str):
 
 
 def sf_cuba(duration: float, threads: int):
-    from spikeforge.synapses.networks import simulate_network
+    from spikeforge.sim.networks import simulate_network
 
     res = simulate_network("vogels-abbott", regime="cuba", duration=duration, dt=DT_CUBA, threads=threads)
     s = res.summary()

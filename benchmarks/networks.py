@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/networks.py                      # all four runs (a few minutes on 2 cores)
     .venv/bin/python benchmarks/networks.py --only brunel:ai --duration 0.5 --plot-dir /tmp/nets --json
 
-Runs ``spikeforge.synapses.networks.simulate_network`` at the published sizes (Vogels-Abbott 4000 neurons,
+Runs ``spikeforge.sim.networks.simulate_network`` at the published sizes (Vogels-Abbott 4000 neurons,
 Brunel N_E = 10000 / N_I = 2500) and reports rate, CV of ISIs, synchrony (chi^2 of 1 ms counts), the Fano factor of
 the population count, build and simulation wall time, and synaptic events per second of wall time.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from spikeforge.synapses.networks import simulate_network
+from spikeforge.sim.networks import simulate_network
 
 RUNS = {"vogels-abbott:coba": 1.0, "vogels-abbott:cuba": 1.0, "brunel:sr": 0.5, "brunel:ai": 0.5}
 

@@ -53,15 +53,26 @@ def time_cli(backends: list[str], rounds: int, epochs: int, out: Path) -> dict[s
     for r in range(rounds):
         for b in backends:
             folder = out / f"{b}-{r}"
-            argv = ["train", "--dataset", "digits", "--epochs", str(epochs), "--backend", b, "--quiet",
-                    "--out", str(folder)]
+            argv = [
+                "train",
+                "--dataset",
+                "digits",
+                "--epochs",
+                str(epochs),
+                "--backend",
+                b,
+                "--quiet",
+                "--out",
+                str(folder),
+            ]
             t0 = time.perf_counter()
             if cli(argv) != 0:
                 raise SystemExit(f"spikeforge {' '.join(argv)} failed")
             wall = time.perf_counter() - t0
             m = json.loads((folder / "metrics.json").read_text())
-            runs[b].append({"train_seconds": m["train_seconds"], "wall_seconds": wall,
-                            "test_accuracy": m["test_accuracy"]})
+            runs[b].append(
+                {"train_seconds": m["train_seconds"], "wall_seconds": wall, "test_accuracy": m["test_accuracy"]}
+            )
     return runs
 
 
@@ -82,11 +93,15 @@ def main() -> None:
     cli_factor = train_min["torch"] / train_min["auto"]
     acc = {b: sorted({round(r["test_accuracy"], 6) for r in v}) for b, v in digits.items()}
     print(f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}, {args.threads} torch threads")
-    print(f"W1 (100, 32) training step: torch reference {w1_min['spikeforge:torch'] * 1e3:.1f} ms, fused "
-          f"{w1_min['spikeforge:cpu'] * 1e3:.1f} ms -> x{bench_factor:.2f}")
-    print(f"spikeforge train --dataset digits ({args.epochs} epochs): --backend torch {train_min['torch']:.2f} s, "
-          f"auto {train_min['auto']:.2f} s training -> x{cli_factor:.2f}; test accuracy torch {acc['torch']}, "
-          f"auto {acc['auto']}")
+    print(
+        f"W1 (100, 32) training step: torch reference {w1_min['spikeforge:torch'] * 1e3:.1f} ms, fused "
+        f"{w1_min['spikeforge:cpu'] * 1e3:.1f} ms -> x{bench_factor:.2f}"
+    )
+    print(
+        f"spikeforge train --dataset digits ({args.epochs} epochs): --backend torch {train_min['torch']:.2f} s, "
+        f"auto {train_min['auto']:.2f} s training -> x{cli_factor:.2f}; test accuracy torch {acc['torch']}, "
+        f"auto {acc['auto']}"
+    )
     print("bar (train speed-up >= benchmark speed-up):", "met" if cli_factor >= bench_factor else "NOT met")
     result = {
         "w1_train_step_ms": {n: [t * 1e3 for t in v] for n, v in w1.items()},

@@ -20,14 +20,28 @@ ATOL = 1e-10
 
 #: marks the full-length variants of the solver comparisons (1 s; 200 ms for Hodgkin-Huxley): slow, and run only
 #: with SPIKEFORGE_FULL_LENGTH=1 so that the default suite stays fast
-FULL_LENGTH = [pytest.mark.slow, pytest.mark.skipif(not os.environ.get("SPIKEFORGE_FULL_LENGTH"),
-                                                    reason="full-length run: set SPIKEFORGE_FULL_LENGTH=1")]
+FULL_LENGTH = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("SPIKEFORGE_FULL_LENGTH"), reason="full-length run: set SPIKEFORGE_FULL_LENGTH=1"
+    ),
+]
 
 
-def spikes_with_resets(rhs: Callable, y0, t_end: float, *, crossing: Callable, reset: Callable,
-                       method: str = "DOP853", rtol: float = RTOL, atol: float = ATOL) -> np.ndarray:
+def spikes_with_resets(
+    rhs: Callable,
+    y0,
+    t_end: float,
+    *,
+    crossing: Callable,
+    reset: Callable,
+    method: str = "DOP853",
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> np.ndarray:
     """Integrate ``y' = rhs(t, y)`` on ``[0, t_end]``; at each upward zero of ``crossing(y)`` record the time and
     restart from ``reset(y)``. Returns the spike times (ms)."""
+
     def event(t, y):
         return crossing(y)
 
@@ -45,9 +59,19 @@ def spikes_with_resets(rhs: Callable, y0, t_end: float, *, crossing: Callable, r
     return np.array(times)
 
 
-def upward_crossings(rhs: Callable, y0: np.ndarray, t_end: float, *, index: Callable[[np.ndarray], np.ndarray],
-                     threshold: float, n: int, method: str = "DOP853", rtol: float = RTOL, atol: float = ATOL,
-                     grid: float = 0.005) -> tuple[list[np.ndarray], object]:
+def upward_crossings(
+    rhs: Callable,
+    y0: np.ndarray,
+    t_end: float,
+    *,
+    index: Callable[[np.ndarray], np.ndarray],
+    threshold: float,
+    n: int,
+    method: str = "DOP853",
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    grid: float = 0.005,
+) -> tuple[list[np.ndarray], object]:
     """Integrate a system of ``n`` uncoupled neurons at once (no reset) and return, per neuron, the times (ms) where
     ``index(y)[k]`` crosses ``threshold`` upwards (dense output, roots refined with brentq), and the solution."""
     sol = solve_ivp(rhs, (0.0, t_end), y0, method=method, rtol=rtol, atol=atol, dense_output=True)
@@ -57,8 +81,14 @@ def upward_crossings(rhs: Callable, y0: np.ndarray, t_end: float, *, index: Call
     out = []
     for k in range(n):
         up = np.nonzero((values[k, :-1] < 0) & (values[k, 1:] >= 0))[0]
-        out.append(np.array([brentq(lambda t, k=k: index(sol.sol(t)[:, None])[k, 0] - threshold, ts[i], ts[i + 1],
-                                    xtol=1e-12) for i in up]))
+        out.append(
+            np.array(
+                [
+                    brentq(lambda t, k=k: index(sol.sol(t)[:, None])[k, 0] - threshold, ts[i], ts[i + 1], xtol=1e-12)
+                    for i in up
+                ]
+            )
+        )
     return out, sol
 
 
@@ -95,8 +125,17 @@ def constant(values, steps: int, dtype=torch.float64) -> torch.Tensor:
     return v.reshape(1, -1, 1).expand(steps, -1, -1).contiguous()
 
 
-def train_counts(model: torch.nn.Module, *, start: float, scale: float, targets: list[int], steps: int,
-                 iterations: int = 150, lr: float = 0.05, stop_within: int = 0) -> tuple[list[int], list[float]]:
+def train_counts(
+    model: torch.nn.Module,
+    *,
+    start: float,
+    scale: float,
+    targets: list[int],
+    steps: int,
+    iterations: int = 150,
+    lr: float = 0.05,
+    stop_within: int = 0,
+) -> tuple[list[int], list[float]]:
     """Learn one constant input current per neuron (``start + scale * p``, ``p`` trained from 0) so that neuron ``k``
     emits ``targets[k]`` spikes in ``steps`` steps, by surrogate-gradient descent through the neuron model.
     Training stops once every count is within ``stop_within`` spikes of its target (the tests' bar; 0: exact).
@@ -130,8 +169,10 @@ def check_spike_trains(ref: np.ndarray, sim: np.ndarray, duration: float, bound:
     """
     ref, sim = np.asarray(ref), np.asarray(sim)
     need, allow = int(np.sum(ref <= duration - bound)), int(np.sum(ref <= duration + bound))
-    assert need <= len(sim) <= allow, f"{len(sim)} spikes; the reference has {need} before {duration - bound} ms " \
-                                      f"and {allow} before {duration + bound} ms"
+    assert need <= len(sim) <= allow, (
+        f"{len(sim)} spikes; the reference has {need} before {duration - bound} ms "
+        f"and {allow} before {duration + bound} ms"
+    )
     error = max_time_error(ref, sim)
     assert error < bound, f"spike times differ by up to {error:.3f} ms (bound {bound} ms)"
     return error

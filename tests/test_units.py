@@ -26,7 +26,9 @@ def test_check_dt_rejects_non_numbers():
 
 
 def test_import_is_light():
-    code = ("import sys, spikeforge; heavy = [m for m in ('matplotlib', 'sklearn', 'rich', 'safetensors', 'scipy', "
-            "'yaml', 'h5py') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
+    code = (
+        "import sys, spikeforge; heavy = [m for m in ('matplotlib', 'sklearn', 'rich', 'safetensors', 'scipy', "
+        "'yaml', 'h5py') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -19,8 +19,14 @@ __all__ = ["Constant", "Distribution", "LogNormal", "LogUniform", "Normal", "Uni
 class Distribution:
     """A recipe for per-neuron values; :meth:`sample` draws a tensor of the given shape."""
 
-    def sample(self, shape: tuple[int, ...], *, generator: torch.Generator | None = None,
-               dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        shape: tuple[int, ...],
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
         raise NotImplementedError
 
 

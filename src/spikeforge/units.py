@@ -26,7 +26,9 @@ def check_dt(dt: float) -> float:
     """Validate a simulation step ``dt`` (seconds) and return it as a float."""
     if isinstance(dt, torch.Tensor):
         if dt.numel() != 1:
-            raise ValueError(f"dt: expected a positive scalar time step in seconds, got a tensor of shape {tuple(dt.shape)}")
+            raise ValueError(
+                f"dt: expected a positive scalar time step in seconds, got a tensor of shape {tuple(dt.shape)}"
+            )
         dt = float(dt)
     if not isinstance(dt, int | float) or isinstance(dt, bool):
         raise TypeError(f"dt: expected a positive number of seconds (e.g. 1 * ms), got {type(dt).__name__}")

@@ -86,30 +86,30 @@ def test_profile_rejects_a_bad_batch_count(run_folder, capsys):
     assert "--batches: expected a positive number of batches, got 0" in capsys.readouterr().err
 
 
-def test_profile_split_feeds_padded_series_as_they_are():
-    from types import SimpleNamespace
-
-    from spikeforge.cli._profile import profile_split
-    from spikeforge.models import DEFAULTS
-
-    torch.manual_seed(0)
-    cfg = resolve_model_config({**DEFAULTS, "hidden": [5], "input_shape": [3], "n_classes": 2, "backend": "torch"})
-    model = build_model(cfg)
-    x = torch.randn(7, 6, 3)
-    x[4:, :2] = 0.0  # two series end after 4 steps: zero padding
-    split = SimpleNamespace(x_test=x, y_test=torch.zeros(6), len_test=torch.tensor([4, 4, 7, 7, 7, 7]))
-    report = profile_split(model, split, TrainConfig(timesteps=7, batch_size=4))
-    assert report.samples == 6 and report.timesteps == 7
-    assert report.macs == pytest.approx(float((x != 0).sum()) * 5 / 6)  # real-valued input: multiply-accumulates
-    assert report.membrane_updates == 7 * (5 + 2)  # padded steps still update the membranes
-
-
 def test_train_summary_and_metrics_carry_the_profile(tmp_path, capsys):
     """`spikeforge train` stores the same efficiency report that `spikeforge profile` prints, and shows it."""
     data = make_idx_folder(tmp_path / "idx", n_train=40, n_test=10)
     out = tmp_path / "runs" / "small"
-    argv = ["train", "--dataset", f"idx:{data}", "--epochs", "1", "--hidden", "16", "--timesteps", "6",
-            "--encoding", "rate", "--batch-size", "8", "--backend", "torch", "--out", str(out), "--quiet"]
+    argv = [
+        "train",
+        "--dataset",
+        f"idx:{data}",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--timesteps",
+        "6",
+        "--encoding",
+        "rate",
+        "--batch-size",
+        "8",
+        "--backend",
+        "torch",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0
     summary = capsys.readouterr().out
     assert "synaptic operations per sample" in summary and "ESTIMATE" in summary
@@ -124,8 +124,22 @@ def test_profile_of_a_series_run(tmp_path, capsys):
     """A time-series run profiles with the series loader; its ANN counterpart runs at every step."""
     pytest.importorskip("aeon")
     out = tmp_path / "bm"
-    argv = ["train", "--dataset", "uea:BasicMotions", "--model", "recurrent", "--epochs", "1", "--hidden", "8",
-            "--backend", "torch", "--out", str(out), "--quiet"]
+    argv = [
+        "train",
+        "--dataset",
+        "uea:BasicMotions",
+        "--model",
+        "recurrent",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--backend",
+        "torch",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     assert main(["profile", str(out), "--json"]) == 0

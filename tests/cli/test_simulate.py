@@ -24,8 +24,9 @@ def run_json(argv, capsys):
 
 
 def test_json_has_the_documented_keys_and_izhikevich_preset_pattern(capsys):
-    out = run_json(["izhikevich", "--preset", "chattering", "--current", "10", "--duration", "200ms",
-                    "--dt", "0.1ms"], capsys)
+    out = run_json(
+        ["izhikevich", "--preset", "chattering", "--current", "10", "--duration", "200ms", "--dt", "0.1ms"], capsys
+    )
     assert {"model", "params", "dt_ms", "duration_ms", "current", "spike_times_ms", "rate_hz"} <= set(out)
     assert out["model"] == "izhikevich" and out["dt_ms"] == pytest.approx(0.1) and out["duration_ms"] == 200
     assert out["params"]["c"] == -50.0
@@ -53,8 +54,9 @@ def test_preset_current_is_the_default(capsys):
 
 def test_fi_curve_and_plots(tmp_path, capsys):
     fi = tmp_path / "fi.png"
-    out = run_json(["adex", "--preset", "tonic", "--fi-curve", "0:600:200", "--duration", "200ms",
-                    "--plot", str(fi)], capsys)
+    out = run_json(
+        ["adex", "--preset", "tonic", "--fi-curve", "0:600:200", "--duration", "200ms", "--plot", str(fi)], capsys
+    )
     assert out["current"] == [0.0, 200.0, 400.0, 600.0]
     assert out["rate_hz"][0] == 0 and out["rate_hz"][-1] > out["rate_hz"][-2] > 0
     assert fi.stat().st_size > 1000
@@ -68,20 +70,23 @@ def test_time_units(text, seconds):
     assert parse_time(text, name="--dt") == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["izhikevich", "--current", "10", "--duration", "1000"], "--duration: expected a time with a unit"),
-    (["izhikevich", "--current", "10", "--dt", "0.1 hours"], "--dt"),
-    (["izhikevich", "--current", "ten"], "--current"),
-    (["izhikevich", "--current", "10", "--param", "q=1"], "no parameter 'q'"),
-    (["izhikevich", "--current", "10", "--param", "a"], "NAME=VALUE"),
-    (["izhikevich", "--preset", "sleepy", "--current", "10"], "--preset"),
-    (["hodgkin-huxley", "--preset", "x", "--current", "10"], "no presets"),
-    (["izhikevich"], "--current: required"),
-    (["izhikevich", "--current", "10", "--dt", "2ms"], "--dt"),
-    (["izhikevich", "--fi-curve", "5:1:1"], "--fi-curve"),
-    (["neuron9000", "--current", "1"], "MODEL"),
-    (["network", "hopfield"], "network"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["izhikevich", "--current", "10", "--duration", "1000"], "--duration: expected a time with a unit"),
+        (["izhikevich", "--current", "10", "--dt", "0.1 hours"], "--dt"),
+        (["izhikevich", "--current", "ten"], "--current"),
+        (["izhikevich", "--current", "10", "--param", "q=1"], "no parameter 'q'"),
+        (["izhikevich", "--current", "10", "--param", "a"], "NAME=VALUE"),
+        (["izhikevich", "--preset", "sleepy", "--current", "10"], "--preset"),
+        (["hodgkin-huxley", "--preset", "x", "--current", "10"], "no presets"),
+        (["izhikevich"], "--current: required"),
+        (["izhikevich", "--current", "10", "--dt", "2ms"], "--dt"),
+        (["izhikevich", "--fi-curve", "5:1:1"], "--fi-curve"),
+        (["neuron9000", "--current", "1"], "MODEL"),
+        (["network", "hopfield"], "network"),
+    ],
+)
 def test_bad_input_is_explained(argv, message):
     with pytest.raises(ValueError, match=message):
         run(parse(argv))
@@ -105,13 +110,27 @@ def test_network_calls_simulate_network_and_plot_network(monkeypatch, tmp_path, 
     def plot_network(result, path):
         calls["plot"] = path
 
-    monkeypatch.setitem(sys.modules, "spikeforge.synapses.networks",
-                        types.SimpleNamespace(simulate_network=simulate_network))
+    monkeypatch.setitem(
+        sys.modules, "spikeforge.sim.networks", types.SimpleNamespace(simulate_network=simulate_network)
+    )
     import spikeforge.viz
 
     monkeypatch.setattr(spikeforge.viz, "plot_network", plot_network, raising=False)
-    out = run_json(["network", "brunel", "--regime", "sr", "--duration", "200ms", "--dt", "0.1ms",
-                    "--plot", str(tmp_path / "net.png")], capsys)
+    out = run_json(
+        [
+            "network",
+            "brunel",
+            "--regime",
+            "sr",
+            "--duration",
+            "200ms",
+            "--dt",
+            "0.1ms",
+            "--plot",
+            str(tmp_path / "net.png"),
+        ],
+        capsys,
+    )
     assert calls["network"] == ("brunel", "sr", pytest.approx(0.2), pytest.approx(1e-4), 0)
     assert calls["plot"] == str(tmp_path / "net.png")
     assert out["summary"] == {"rate_hz": 12.5, "cv_isi": 0.1, "synchrony": 0.9} and out["n_neurons"] == 10

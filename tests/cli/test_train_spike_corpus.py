@@ -36,8 +36,24 @@ def write_shd_folder(folder, *, n_train=96, n_test=48, seed=0):
 def test_train_evaluate_and_profile_on_shd_files(tmp_path, capsys):
     data = write_shd_folder(tmp_path / "shd")
     out = tmp_path / "runs" / "shd"
-    argv = ["train", "--dataset", f"shd:{data}", "--model", "mlp", "--hidden", "32", "--epochs", "15", "--batch-size", "16",
-            "--backend", "torch", "--out", str(out), "--quiet"]
+    argv = [
+        "train",
+        "--dataset",
+        f"shd:{data}",
+        "--model",
+        "mlp",
+        "--hidden",
+        "32",
+        "--epochs",
+        "15",
+        "--batch-size",
+        "16",
+        "--backend",
+        "torch",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0
     config = json.loads((out / "config.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())

@@ -18,8 +18,7 @@ def test_rate_code_is_seeded_and_has_the_right_mean():
 
 
 def test_poisson_probability_per_bin():
-    z = enc.poisson(torch.full((2000,), 0.5), 500, max_rate=40.0, dt=1e-3,
-                    generator=torch.Generator().manual_seed(0))
+    z = enc.poisson(torch.full((2000,), 0.5), 500, max_rate=40.0, dt=1e-3, generator=torch.Generator().manual_seed(0))
     p = 1 - math.exp(-20.0 * 1e-3)
     assert float(z.mean()) == pytest.approx(p, rel=0.03)
 

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from spikeforge import IF, LI, LIF, CubaLIF
-from spikeforge.interop import Delay, Scale, export_nir, import_nir, write_nir
+from spikeforge.interop import Scale, export_nir, import_nir, write_nir
 from spikeforge.models import build_model
 from spikeforge.nn import SequentialState
 from spikeforge.nn._containers import _fold_time, is_stateful
+from spikeforge.synapses import ChannelDelay
 
 
 def layer_outputs(net, x):
@@ -142,7 +143,7 @@ def test_cubalif_if_delay_round_trip():
     net = SequentialState(
         torch.nn.Linear(5, 6),
         CubaLIF(6, tau_syn=torch.rand(6) * 4e-3 + 1e-3, reset="zero"),
-        Delay(torch.tensor([0, 1, 2, 3, 0, 5])),
+        ChannelDelay(6, torch.tensor([0, 1, 2, 3, 0, 5]), stateful=True),
         torch.nn.Linear(6, 4, bias=False),
         IF(4, reset="zero", threshold=0.5),
         torch.nn.Linear(4, 3),
@@ -163,20 +164,11 @@ def test_cubalif_if_delay_round_trip():
         "Output",
     ]
     back = import_nir(graph)
+    delay = next(m for m in back if isinstance(m, ChannelDelay))  # NIR Delay nodes import as a stateful ChannelDelay
+    assert delay.stateful and delay.delays.tolist() == [0, 1, 2, 3, 0, 5] and delay.dt == 1e-3
     x = torch.rand(50, 2, 5)
     for a, b in zip(layer_outputs(net, x), layer_outputs(back, x)):
         assert torch.equal(a, b)
-
-
-def test_delay_shifts_each_feature_and_carries_state_across_chunks():
-    d = Delay(torch.tensor([0, 2, 5]))
-    x = torch.randn(12, 2, 3)
-    out, _ = d(x)
-    for j, k in enumerate([0, 2, 5]):
-        assert torch.equal(out[k:, :, j], x[: 12 - k, :, j]) and not out[:k, :, j].any()
-    first, state = d(x[:7])
-    second, _ = d(x[7:], state)
-    assert torch.equal(torch.cat([first, second]), out)
 
 
 def test_unsupported_layers_and_graphs_are_named():
@@ -243,7 +235,7 @@ def test_conv1d_scale_and_sum_pooling_round_trip(tmp_path):
 
 
 def test_channel_delay_exports_as_a_nir_delay():
-    from spikeforge.synapses import ChannelDelay, channel_delay
+    from spikeforge.synapses import channel_delay
 
     torch.manual_seed(0)
     delays = torch.tensor([0, 3, 1, 2])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikeforge.kernels import _cpu_lif
+from spikeforge import kernels
 from spikeforge.synapses._event import EventLinear, event_linear
 
-pytestmark = pytest.mark.skipif(not _cpu_lif.available(), reason="no C compiler: compiled CPU kernels unavailable")
+pytestmark = pytest.mark.skipif(not kernels.cpu.available(), reason="no C compiler: compiled CPU kernels unavailable")
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 

@@ -11,7 +11,6 @@ import torch
 
 import spikeforge as sf
 from spikeforge import kernels, surrogate
-from spikeforge.kernels import _cpu_lif
 from spikeforge.neurons import (
     IFParams,
     IFState,
@@ -24,7 +23,7 @@ from spikeforge.neurons import (
     lif_seq,
 )
 
-pytestmark = pytest.mark.skipif(not _cpu_lif.available(), reason="no C compiler: compiled CPU kernels unavailable")
+pytestmark = pytest.mark.skipif(not kernels.cpu.available(), reason="no C compiler: compiled CPU kernels unavailable")
 
 # per-dtype tolerances, relative to the largest reference magnitude (different summation order only)
 TOL = {torch.float32: 2e-5, torch.float64: 1e-11}
@@ -147,7 +146,9 @@ def test_modules_with_learned_parameters_use_the_fused_kernel_and_agree():
     fused.load_state_dict(ref.state_dict())
     x = torch.rand(20, 3, 12) * 0.4
     for m in (ref, fused):
-        z, _ = m(x)
+        with kernels.trace() as ran:
+            z, _ = m(x)
+        assert ran == [("lif", "torch" if m is ref else "cpu")]  # the fused kernel actually ran
         z.sum().backward()
     _close(fused.log_tau_mem.grad, ref.log_tau_mem.grad, TOL[torch.float32], "grad log tau")
     _close(fused.threshold.grad, ref.threshold.grad, TOL[torch.float32], "grad threshold")
@@ -161,7 +162,9 @@ def test_auto_resolution_and_fallbacks():
             return 0.5 * (1 + torch.erf(u))
 
     ctx = {"x": x, "surrogate": surrogate.FastSigmoid(), "requires_grad": True}
-    assert kernels.resolve("lif", "auto", params=LIFParams(), **ctx) is _cpu_lif.lif_seq_cpu
+    assert kernels.resolve("lif", "auto", params=LIFParams(), **ctx) is kernels.resolve(
+        "lif", "cpu", params=LIFParams(), **ctx
+    )
     ref = kernels.resolve("lif", "torch", params=LIFParams(), **ctx)
     # a user-defined surrogate, tau_syn and refractoriness fall back to the reference
     assert kernels.resolve("lif", "auto", params=LIFParams(), x=x, surrogate=Gaussian()) is ref
@@ -189,9 +192,9 @@ def test_torch_compile_of_a_whole_model_still_works():
 def test_without_a_compiler_auto_falls_back_and_explicit_request_raises():
     code = (
         "import torch, spikeforge as sf\n"
-        "from spikeforge.kernels import _cpu_build\n"
+        "from spikeforge.kernels import cpu\n"
         "z, _ = sf.LIF(3)(torch.rand(4, 2, 3))\n"
-        "assert _cpu_build.library() is None and 'SPIKEFORGE_NO_COMPILE' in _cpu_build.build_error()\n"
+        "assert cpu.library() is None and 'SPIKEFORGE_NO_COMPILE' in cpu.build_error()\n"
         "try:\n"
         "    sf.LIF(3, backend='cpu')(torch.rand(4, 2, 3))\n"
         "except RuntimeError as err:\n"
@@ -258,7 +261,6 @@ def _run_two_state(seq_fn, params_cls, state_cls, make_params, dtype, reset, det
 @pytest.mark.parametrize("detach", [False, True])
 @pytest.mark.parametrize("surr", [surrogate.ATan(), surrogate.Triangle()], ids=repr)
 def test_cubalif_fused_matches_reference(dtype, reset, detach, surr):
-    from spikeforge.kernels import _cpu_cuba
     from spikeforge.neurons._cubalif import CubaLIFParams, CubaLIFState, cubalif_seq
 
     def make(dt):
@@ -272,7 +274,9 @@ def test_cubalif_fused_matches_reference(dtype, reset, detach, surr):
         # the reference restarts from v_reset at the interpolated crossing; the kernel declines that case
         params = CubaLIFParams(reset="zero")
         x = torch.rand(4, 2, 7, dtype=dtype)
-        assert kernels.resolve("cubalif", "auto", x=x, params=params, surrogate=surr) is not _cpu_cuba.cubalif_seq_cpu
+        assert kernels.resolve("cubalif", "auto", x=x, params=params, surrogate=surr) is kernels.resolve(
+            "cubalif", "torch"
+        )
         with pytest.raises(ValueError, match="does not support"):
             cubalif_seq(x, None, params, surrogate=surr, backend="cpu")
         return
@@ -298,14 +302,21 @@ def test_alif_fused_matches_reference(dtype, reset, detach, surr):
 
 
 def test_alif_and_cubalif_modules_resolve_to_the_fused_kernel():
-    from spikeforge.kernels import _cpu_alif, _cpu_cuba
     from spikeforge.neurons._alif import ALIFParams
     from spikeforge.neurons._cubalif import CubaLIFParams
 
     x = torch.rand(4, 2, 3)
     ctx = {"x": x, "surrogate": surrogate.FastSigmoid()}
-    assert kernels.resolve("alif", "auto", params=ALIFParams(), **ctx) is _cpu_alif.alif_seq_cpu
-    assert kernels.resolve("cubalif", "auto", params=CubaLIFParams(), **ctx) is _cpu_cuba.cubalif_seq_cpu
+    assert kernels.resolve("alif", "auto", params=ALIFParams(), **ctx) is kernels.resolve(
+        "alif", "cpu", params=ALIFParams(), **ctx
+    )
+    cuba = kernels.resolve("cubalif", "cpu", params=CubaLIFParams(), **ctx)
+    assert kernels.resolve("cubalif", "auto", params=CubaLIFParams(), **ctx) is cuba
+    # and the modules, run with backend="auto", actually call it
+    with kernels.trace() as ran:
+        sf.ALIF(3)(x)
+        sf.CubaLIF(3)(x)
+    assert ran == [("alif", "cpu"), ("cubalif", "cpu")]
 
 
 def _has_triton_gpu() -> bool:

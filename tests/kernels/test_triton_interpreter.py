@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from spikeforge import surrogate
-from spikeforge.neurons._if import IFParams, if_init, if_seq
-from spikeforge.neurons._lif import LIFParams, lif_init, lif_seq
+from spikeforge.neurons._if import IFParams, _if_seq_fused, if_init, if_seq
+from spikeforge.neurons._lif import LIFParams, _lif_seq_fused, lif_init, lif_seq
 
 os.environ.setdefault("TRITON_INTERPRET", "1")  # read when the kernels are decorated, i.e. at their import
 pytest.importorskip("triton")
@@ -21,8 +21,14 @@ if os.environ.get("TRITON_INTERPRET") != "1":  # pragma: no cover
 
 from spikeforge.kernels import _triton_lif
 
-SURROGATES = [surrogate.FastSigmoid(), surrogate.Sigmoid(), surrogate.ATan(), surrogate.Triangle(),
-              surrogate.Boxcar(), surrogate.StraightThrough()]
+SURROGATES = [
+    surrogate.FastSigmoid(),
+    surrogate.Sigmoid(),
+    surrogate.ATan(),
+    surrogate.Triangle(),
+    surrogate.Boxcar(),
+    surrogate.StraightThrough(),
+]
 TOL = {torch.float32: 2e-5, torch.float64: 1e-11}
 
 
@@ -41,14 +47,14 @@ def _case(kind, dtype, reset, detach, surr, use_triton):
         params = LIFParams(tau_mem=tau, threshold=thr, reset=reset, detach_reset=detach, v_reset=0.1)
         leaves = (x, tau, thr)
         if use_triton:
-            z, s = _triton_lif.lif_seq_triton(x, lif_init(x[0], params), params, dt=1e-3, surrogate=surr)
+            z, s = _lif_seq_fused(_triton_lif.lif, x, lif_init(x[0], params), params, dt=1e-3, surrogate=surr)
         else:
             z, s = lif_seq(x, None, params, surrogate=surr, backend="torch")
     else:
         params = IFParams(threshold=thr, reset=reset, detach_reset=detach, v_reset=0.1)
         leaves = (x, thr)
         if use_triton:
-            z, s = _triton_lif.if_seq_triton(x, if_init(x[0], params), params, dt=1e-3, surrogate=surr)
+            z, s = _if_seq_fused(_triton_lif.lif, x, if_init(x[0], params), params, dt=1e-3, surrogate=surr)
         else:
             z, s = if_seq(x, None, params, surrogate=surr, backend="torch")
     loss = (z * torch.arange(30, dtype=dtype)[:, None, None]).sum() + (s.v**2).sum()
@@ -74,6 +80,6 @@ def test_inference_path_stores_nothing_and_matches():
     x = torch.rand(25, 2, 7) * 0.8
     params = LIFParams(tau_mem=torch.full((7,), 0.01))
     with torch.no_grad():
-        z, s = _triton_lif.lif_seq_triton(x, lif_init(x[0], params), params, dt=1e-3, surrogate=surrogate.ATan())
+        z, s = _lif_seq_fused(_triton_lif.lif, x, lif_init(x[0], params), params, dt=1e-3, surrogate=surrogate.ATan())
         z_ref, s_ref = lif_seq(x, None, params, surrogate=surrogate.ATan(), backend="torch")
     assert torch.equal(z, z_ref) and torch.allclose(s.v, s_ref.v, atol=1e-6)

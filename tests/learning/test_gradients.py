@@ -26,11 +26,30 @@ def test_two_layer_network_gradients_equal_hand_unrolled_reference(surrogate, re
     dt = 1 * ms
     l1, l2, l3 = torch.nn.Linear(n_in, n_hid), torch.nn.Linear(n_hid, n_hid), torch.nn.Linear(n_hid, n_out)
     net = sf.SequentialState(
-        l1, sf.LIF(n_hid, tau_mem=tau1, threshold=thr, reset=reset, detach_reset=detach_reset, surrogate=surrogate,
-                   learn=("tau_mem", "threshold"), dtype=torch.float64),
-        l2, sf.LIF(n_hid, tau_mem=tau2, tau_syn=5 * ms, threshold=thr, reset=reset, detach_reset=detach_reset,
-                   surrogate=surrogate, dtype=torch.float64),
-        l3, sf.LI(n_out, tau_mem=tau_out, dtype=torch.float64),
+        l1,
+        sf.LIF(
+            n_hid,
+            tau_mem=tau1,
+            threshold=thr,
+            reset=reset,
+            detach_reset=detach_reset,
+            surrogate=surrogate,
+            learn=("tau_mem", "threshold"),
+            dtype=torch.float64,
+        ),
+        l2,
+        sf.LIF(
+            n_hid,
+            tau_mem=tau2,
+            tau_syn=5 * ms,
+            threshold=thr,
+            reset=reset,
+            detach_reset=detach_reset,
+            surrogate=surrogate,
+            dtype=torch.float64,
+        ),
+        l3,
+        sf.LI(n_out, tau_mem=tau_out, dtype=torch.float64),
     ).double()
     x = torch.rand(steps, batch, n_in, dtype=torch.float64) * 2
     target = torch.randint(0, n_out, (batch,))
@@ -40,8 +59,9 @@ def test_two_layer_network_gradients_equal_hand_unrolled_reference(surrogate, re
     grads = torch.autograd.grad(loss, params)
 
     # reference: one explicit loop, plain tensor ops
-    w1, b1, w2, b2, w3, b3 = (t.detach().clone().requires_grad_(True) for t in
-                              (l1.weight, l1.bias, l2.weight, l2.bias, l3.weight, l3.bias))
+    w1, b1, w2, b2, w3, b3 = (
+        t.detach().clone().requires_grad_(True) for t in (l1.weight, l1.bias, l2.weight, l2.bias, l3.weight, l3.bias)
+    )
     log_tau1 = net[1].log_tau_mem.detach().clone().requires_grad_(True)
     th1 = net[1].threshold.detach().clone().requires_grad_(True)
     beta1 = torch.exp(-dt / torch.exp(log_tau1))

@@ -38,12 +38,14 @@ def _solve(preset: str, duration: float) -> np.ndarray:
 
     def rhs(t, y):
         v, w = y
-        dv = (-p["g_L"] * (v - p["E_L"]) + p["g_L"] * p["Delta_T"] * np.exp((v - p["V_T"]) / p["Delta_T"])
-              - w + current) / p["C"]
+        dv = (
+            -p["g_L"] * (v - p["E_L"]) + p["g_L"] * p["Delta_T"] * np.exp((v - p["V_T"]) / p["Delta_T"]) - w + current
+        ) / p["C"]
         return [dv, (p["a"] * (v - p["E_L"]) - w) / tau_w]
 
-    return spikes_with_resets(rhs, [p["E_L"], 0.0], duration, crossing=lambda y: y[0] - V_PEAK,
-                              reset=lambda y: [p["V_r"], y[1] + p["b"]])
+    return spikes_with_resets(
+        rhs, [p["E_L"], 0.0], duration, crossing=lambda y: y[0] - V_PEAK, reset=lambda y: [p["V_r"], y[1] + p["b"]]
+    )
 
 
 def model_for(presets, dt_ms: float, **kwargs) -> AdEx:
@@ -116,7 +118,7 @@ def test_cell_functional_and_sequence_agree():
 def test_surrogate_training_learns_target_counts():
     model = AdEx.preset("tonic", dt=0.5 * ms, dtype=torch.float64, detach_reset=True)
     targets = [2, 3, 5, 7]
-    counts, losses = train_counts(model, start=400.0, scale=200.0, targets=targets, steps=200, iterations=40,
-                                  lr=0.1,
-                                  stop_within=1)
+    counts, losses = train_counts(
+        model, start=400.0, scale=200.0, targets=targets, steps=200, iterations=40, lr=0.1, stop_within=1
+    )
     assert max(abs(c - t) for c, t in zip(counts, targets)) <= 1, (counts, losses[::5])

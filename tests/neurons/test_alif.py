@@ -37,13 +37,21 @@ def _solve(current: float, duration: float) -> np.ndarray:
         return [(current - v) / TAU_MEM, -a / TAU_ADAPT]
 
     # subtract reset at the exact crossing: v drops by the adaptive threshold it just reached, i.e. to 0
-    return spikes_with_resets(rhs, [0.0, 0.0], duration, crossing=lambda y: y[0] - (1.0 + BETA * y[1]),
-                              reset=lambda y: [0.0, y[1] + 1.0])
+    return spikes_with_resets(
+        rhs, [0.0, 0.0], duration, crossing=lambda y: y[0] - (1.0 + BETA * y[1]), reset=lambda y: [0.0, y[1] + 1.0]
+    )
 
 
 def simulate(dt_ms: float, duration: float, currents=CURRENTS, **kwargs) -> list[np.ndarray]:
-    model = ALIF(tau_mem=TAU_MEM * ms, tau_adapt=TAU_ADAPT * ms, beta=BETA, dt=dt_ms * ms, dtype=torch.float64,
-                 backend="torch", **kwargs)
+    model = ALIF(
+        tau_mem=TAU_MEM * ms,
+        tau_adapt=TAU_ADAPT * ms,
+        beta=BETA,
+        dt=dt_ms * ms,
+        dtype=torch.float64,
+        backend="torch",
+        **kwargs,
+    )
     with torch.no_grad():
         z, _ = model(constant(currents, round(duration / dt_ms)))
     return spike_times(z[:, :, 0], dt_ms)
@@ -71,7 +79,8 @@ def test_first_order_convergence_of_spike_times():
 
 def test_threshold_adapts_and_recovers():
     z, states = ALIF(tau_adapt=TAU_ADAPT * ms, beta=BETA, dtype=torch.float64, record=True)(
-        torch.cat([constant([2.0], 300), constant([0.0], 600)]))
+        torch.cat([constant([2.0], 300), constant([0.0], 600)])
+    )
     isi = np.diff(spike_times(z[:, :, 0], 1.0)[0])
     assert isi[-1] > 1.5 * isi[0]  # firing slows down as the threshold rises
     a = states.a[:, 0, 0].numpy()
@@ -82,6 +91,7 @@ def test_without_adaptation_it_is_a_lif_with_subtract_reset():
     x = torch.rand(100, 2, 3, dtype=torch.float64) * 3
     z_alif, _ = ALIF(beta=0.0, dtype=torch.float64)(x)
     from spikeforge import LIF
+
     beta = np.exp(-1 / 20)
     z_lif, _ = LIF(tau_mem=20 * ms, dtype=torch.float64, backend="torch")((1 - beta) * x)
     assert torch.equal(z_alif, z_lif)
@@ -108,6 +118,7 @@ def test_bad_arguments_are_explained():
 def test_surrogate_training_learns_target_counts():
     model = ALIF(dt=0.5 * ms, dtype=torch.float64, detach_reset=True)
     targets = [2, 3, 5, 7]
-    counts, losses = train_counts(model, start=2.0, scale=1.0, targets=targets, steps=200, iterations=60, lr=0.1,
-                                  stop_within=1)
+    counts, losses = train_counts(
+        model, start=2.0, scale=1.0, targets=targets, steps=200, iterations=60, lr=0.1, stop_within=1
+    )
     assert max(abs(c - t) for c, t in zip(counts, targets)) <= 1, (counts, losses[::5])

@@ -40,8 +40,9 @@ def _solve(current: float, duration: float) -> np.ndarray:
 
 
 def simulate(dt_ms: float, duration: float, reset="zero", currents=CURRENTS) -> list[np.ndarray]:
-    model = CubaLIF(tau_mem=TAU_MEM * ms, tau_syn=TAU_SYN * ms, reset=reset, dt=dt_ms * ms, dtype=torch.float64,
-                    backend="torch")
+    model = CubaLIF(
+        tau_mem=TAU_MEM * ms, tau_syn=TAU_SYN * ms, reset=reset, dt=dt_ms * ms, dtype=torch.float64, backend="torch"
+    )
     with torch.no_grad():
         z, _ = model(constant(currents, round(duration / dt_ms)))
     return spike_times(z[:, :, 0], dt_ms)
@@ -49,8 +50,9 @@ def simulate(dt_ms: float, duration: float, reset="zero", currents=CURRENTS) -> 
 
 def test_subthreshold_response_is_exact_at_any_dt():
     x, dt = 0.8, 1.0
-    _, states = CubaLIF(tau_mem=TAU_MEM * ms, tau_syn=TAU_SYN * ms, dt=dt * ms, dtype=torch.float64,
-                        record=True)(constant([x], 100))
+    _, states = CubaLIF(tau_mem=TAU_MEM * ms, tau_syn=TAU_SYN * ms, dt=dt * ms, dtype=torch.float64, record=True)(
+        constant([x], 100)
+    )
     t = np.arange(1, 101) * dt
     v = x * (1 - (TAU_MEM * np.exp(-t / TAU_MEM) - TAU_SYN * np.exp(-t / TAU_SYN)) / (TAU_MEM - TAU_SYN))
     np.testing.assert_allclose(states.v[:, 0, 0].numpy(), v, rtol=0, atol=1e-12)
@@ -111,6 +113,7 @@ def test_bad_arguments_are_explained():
 def test_surrogate_training_learns_target_counts():
     model = CubaLIF(dt=0.5 * ms, dtype=torch.float64, detach_reset=True)
     targets = [2, 3, 5, 7]
-    counts, losses = train_counts(model, start=1.2, scale=0.5, targets=targets, steps=200, iterations=60, lr=0.1,
-                                  stop_within=1)
+    counts, losses = train_counts(
+        model, start=1.2, scale=0.5, targets=targets, steps=200, iterations=60, lr=0.1, stop_within=1
+    )
     assert max(abs(c - t) for c, t in zip(counts, targets)) <= 1, (counts, losses[::5])

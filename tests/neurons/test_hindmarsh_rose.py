@@ -65,7 +65,7 @@ def test_fourth_order_convergence_of_the_trace():
     for dt in dts:
         _, states = simulate(dt, 30.0, record=True)
         t = np.arange(1, states.x.shape[0] + 1) * dt
-        errors.append(np.max(np.abs(states.x[:, :, 0].numpy().T - sol.sol(t)[:len(CURRENTS)])))
+        errors.append(np.max(np.abs(states.x[:, :, 0].numpy().T - sol.sol(t)[: len(CURRENTS)])))
     assert 3.4 < slope(dts, errors) < 4.8, errors
 
 

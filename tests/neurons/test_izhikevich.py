@@ -36,8 +36,9 @@ def _solve(current: float, duration: float) -> np.ndarray:
         v, u = y
         return [0.04 * v * v + 5 * v + 140 - u + current, A * (B * v - u)]
 
-    return spikes_with_resets(rhs, [-65.0, B * -65.0], duration, crossing=lambda y: y[0] - 30.0,
-                              reset=lambda y: [C, y[1] + D])
+    return spikes_with_resets(
+        rhs, [-65.0, B * -65.0], duration, crossing=lambda y: y[0] - 30.0, reset=lambda y: [C, y[1] + D]
+    )
 
 
 def simulate(dt_ms: float, duration: float, currents=CURRENTS) -> list[np.ndarray]:
@@ -71,8 +72,14 @@ def test_first_order_convergence():
     assert 0.7 < slope(dts, errors) < 1.5, (errors, slope(dts, errors))
 
 
-PATTERNS = ["regular_spiking", "fast_spiking", "intrinsically_bursting", "chattering", "low_threshold_spiking",
-            "thalamo_cortical"]
+PATTERNS = [
+    "regular_spiking",
+    "fast_spiking",
+    "intrinsically_bursting",
+    "chattering",
+    "low_threshold_spiking",
+    "thalamo_cortical",
+]
 
 
 def preset_isis(duration=600.0, dt=0.2) -> dict[str, np.ndarray]:
@@ -90,7 +97,7 @@ def test_presets_show_their_firing_patterns():
     assert rs.min() > 15 and rs[-1] > 1.3 * rs[0]  # tonic, adapting
     assert len(fs) > 4 * len(rs) and np.std(fs[5:]) < 0.05 * np.mean(fs[5:])  # fast, regular
     assert ib[:2].max() < 8 and np.median(ib[5:]) > 4 * ib[0]  # an initial burst, then tonic spikes
-    late = ch[len(ch) // 3:]
+    late = ch[len(ch) // 3 :]
     assert (late < 10).sum() >= 5 and (late > 20).sum() >= 3  # repeated bursts: short and long intervals
     assert lts[0] < 0.5 * rs[0] and lts[-1] > 1.3 * lts[0]  # fast onset, adaptation
     assert np.std(tc[-20:]) < 0.1 * np.mean(tc[-20:])  # thalamo-cortical: tonic at depolarised drive ...
@@ -113,8 +120,15 @@ def test_thalamo_cortical_rebound_and_resonator_oscillation():
 
 
 def test_presets_dict_and_constructor():
-    assert set(IZHIKEVICH_PRESETS) >= {"regular_spiking", "intrinsically_bursting", "chattering", "fast_spiking",
-                                       "low_threshold_spiking", "thalamo_cortical", "resonator"}
+    assert set(IZHIKEVICH_PRESETS) >= {
+        "regular_spiking",
+        "intrinsically_bursting",
+        "chattering",
+        "fast_spiking",
+        "low_threshold_spiking",
+        "thalamo_cortical",
+        "resonator",
+    }
     model = Izhikevich.preset("chattering", d=3.0)
     assert float(model.get("c")) == -50.0 and float(model.get("d")) == 3.0
     assert Izhikevich.PRESETS is IZHIKEVICH_PRESETS
@@ -129,8 +143,8 @@ def test_per_neuron_parameters_equal_separate_runs():
     x = torch.full((500, 1, 3), 10.0, dtype=torch.float64)
     z, _ = hetero(x)
     for k, name in enumerate(names):
-        zk, _ = Izhikevich.preset(name, dtype=torch.float64)(x[:, :, k:k + 1])
-        assert torch.equal(z[:, :, k:k + 1], zk)
+        zk, _ = Izhikevich.preset(name, dtype=torch.float64)(x[:, :, k : k + 1])
+        assert torch.equal(z[:, :, k : k + 1], zk)
 
 
 def test_cell_functional_and_record_agree():
@@ -158,8 +172,9 @@ def test_large_dt_warns_and_bad_input_raises():
 def test_surrogate_training_learns_target_counts():
     model = Izhikevich.preset("regular_spiking", dt=0.5 * ms, dtype=torch.float64, detach_reset=True)
     targets = [2, 3, 5, 7]
-    counts, losses = train_counts(model, start=12.0, scale=10.0, targets=targets, steps=200, iterations=40, lr=0.1,
-                                  stop_within=1)
+    counts, losses = train_counts(
+        model, start=12.0, scale=10.0, targets=targets, steps=200, iterations=40, lr=0.1, stop_within=1
+    )
     # bar: every neuron within one spike of its target (100 ms at dt = 0.5 ms), from a mean squared error of ~4
     assert max(abs(c - t) for c, t in zip(counts, targets)) <= 1, (counts, losses[::5])
 
@@ -169,8 +184,14 @@ def test_no_grad_fast_path_equals_the_autograd_scan(dtype):
     g = torch.Generator().manual_seed(3)
     n = 64
     x = torch.rand(300, 2, n, generator=g, dtype=dtype) * 25
-    model = Izhikevich(n, a=0.02 + 0.08 * torch.rand(n, generator=g, dtype=dtype), c=-65 + 15 * torch.rand(n, generator=g, dtype=dtype),
-                       d=8 * torch.rand(n, generator=g, dtype=dtype), dt=0.5 * ms, dtype=dtype)
+    model = Izhikevich(
+        n,
+        a=0.02 + 0.08 * torch.rand(n, generator=g, dtype=dtype),
+        c=-65 + 15 * torch.rand(n, generator=g, dtype=dtype),
+        d=8 * torch.rand(n, generator=g, dtype=dtype),
+        dt=0.5 * ms,
+        dtype=dtype,
+    )
     with torch.no_grad():
         z_fast, s_fast = model(x)  # in-place buffers, no autograd
     z_ref, s_ref = model(x)  # the plain scan, recording a graph

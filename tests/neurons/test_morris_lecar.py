@@ -25,8 +25,9 @@ def reference(duration: float):
         m_inf = 0.5 * (1 + np.tanh((v - p["V_1"]) / p["V_2"]))
         w_inf = 0.5 * (1 + np.tanh((v - p["V_3"]) / p["V_4"]))
         tau_w = 1 / np.cosh((v - p["V_3"]) / (2 * p["V_4"]))
-        dv = (current - p["g_L"] * (v - p["V_L"]) - p["g_Ca"] * m_inf * (v - p["V_Ca"])
-              - p["g_K"] * w * (v - p["V_K"])) / p["C"]
+        dv = (
+            current - p["g_L"] * (v - p["V_L"]) - p["g_Ca"] * m_inf * (v - p["V_Ca"]) - p["g_K"] * w * (v - p["V_K"])
+        ) / p["C"]
         return np.concatenate([dv, p["phi"] * (w_inf - w) / tau_w])
 
     v0 = np.full(n, -60.0)
@@ -71,7 +72,7 @@ def test_fourth_order_convergence_of_the_trace():
     for dt in dts:
         _, states = simulate(dt, 60.0, record=True)
         t = np.arange(1, states.v.shape[0] + 1) * dt
-        errors.append(np.max(np.abs(states.v[:, 0, :].numpy().T - sol.sol(t)[:len(CASES)])))
+        errors.append(np.max(np.abs(states.v[:, 0, :].numpy().T - sol.sol(t)[: len(CASES)])))
     assert 3.4 < slope(dts, errors) < 4.8, errors
 
 

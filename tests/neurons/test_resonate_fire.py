@@ -80,7 +80,7 @@ def test_resonance_prefers_pulses_at_the_eigenperiod():
     period = round(1000 / 10)  # steps of 1 ms at 10 Hz
     x = torch.zeros(400, 2, 1, dtype=torch.float64)
     x[0:400:period, 0] = 900.0  # resonant pulse train
-    x[0:400:period // 2, 1] = 900.0  # twice as many pulses, off resonance
+    x[0 : 400 : period // 2, 1] = 900.0  # twice as many pulses, off resonance
     z, _ = ResonateAndFire(b=B, omega=OMEGA, dtype=torch.float64)(x)
     assert z[:, 0].sum() >= 1 and z[:, 1].sum() == 0
 

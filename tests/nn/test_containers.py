@@ -7,8 +7,9 @@ from spikeforge.units import ms
 
 def test_sequential_state_folds_time_for_stateless_layers():
     conv = torch.nn.Conv2d(1, 3, 3, padding=1)
-    net = sf.SequentialState(conv, sf.LIF((3, 6, 6)), torch.nn.AvgPool2d(2), torch.nn.Flatten(),
-                             torch.nn.Linear(27, 4), sf.LI(4))
+    net = sf.SequentialState(
+        conv, sf.LIF((3, 6, 6)), torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(27, 4), sf.LI(4)
+    )
     x = torch.rand(7, 2, 1, 6, 6)
     out, states = net(x)
     assert out.shape == (7, 2, 4)

@@ -5,9 +5,19 @@ import torch
 
 from spikeforge import surrogate as sg
 
-BUILTIN = [sg.FastSigmoid(), sg.FastSigmoid(slope=5.0), sg.Sigmoid(), sg.Sigmoid(slope=2.0), sg.ATan(),
-           sg.ATan(alpha=4.0), sg.Triangle(), sg.Triangle(width=0.5), sg.Boxcar(), sg.Boxcar(width=0.4),
-           sg.StraightThrough()]
+BUILTIN = [
+    sg.FastSigmoid(),
+    sg.FastSigmoid(slope=5.0),
+    sg.Sigmoid(),
+    sg.Sigmoid(slope=2.0),
+    sg.ATan(),
+    sg.ATan(alpha=4.0),
+    sg.Triangle(),
+    sg.Triangle(width=0.5),
+    sg.Boxcar(),
+    sg.Boxcar(width=0.4),
+    sg.StraightThrough(),
+]
 
 
 def _grid():

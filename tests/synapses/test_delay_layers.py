@@ -55,6 +55,40 @@ def test_channel_delay_shifts_each_channel_and_fills_zeros(generator):
     assert torch.equal(channel_delay(x, torch.full((5,), 3)), torch.cat([torch.zeros(3, 3, 5), x[:-3]]))
 
 
+def test_delay_shifts_each_feature_and_carries_state_across_chunks():
+    # moved from tests/interop/test_nir.py (interop.Delay became a stateful ChannelDelay)
+    d = ChannelDelay(3, torch.tensor([0, 2, 5]), stateful=True)
+    x = torch.randn(12, 2, 3)
+    out, _ = d(x)
+    for j, k in enumerate([0, 2, 5]):
+        assert torch.equal(out[k:, :, j], x[: 12 - k, :, j]) and not out[:k, :, j].any()
+    first, state = d(x[:7])
+    second, _ = d(x[7:], state)
+    assert torch.equal(torch.cat([first, second]), out)
+
+
+def test_stateful_delay_over_feature_maps_matches_the_whole_sequence(generator):
+    delays = torch.tensor([[0, 1, 5], [3, 0, 2]])
+    x = torch.randn(11, 2, 2, 3, generator=generator)
+    d = ChannelDelay((2, 3), delays, stateful=True)
+    out, _ = d(x)
+    for i in range(2):
+        for j in range(3):
+            k = int(delays[i, j])
+            assert torch.equal(out[k:, :, i, j], x[: 11 - k, :, i, j]) and not out[:k, :, i, j].any()
+    assert torch.equal(out, channel_delay(x, delays))
+    chunks, state = [], None
+    for start in range(0, 11, 2):  # chunks shorter than the longest delay
+        piece, state = d(x[start : start + 2], state)
+        chunks.append(piece)
+    assert torch.equal(torch.cat(chunks), out) and torch.equal(state, x[-5:])
+    assert torch.equal(ChannelDelay(3, 2)(x[:, :, 0]), channel_delay(x[:, :, 0], torch.full((3,), 2)))
+    with pytest.raises(ValueError, match="not stateful"):
+        ChannelDelay(3, 2)(x[:, :, 0], torch.zeros(2, 2, 3))
+    with pytest.raises(ValueError, match=re.escape("history: expected the last max(delays) = 5 steps")):
+        d(x, torch.zeros(4, 2, 2, 3))
+
+
 @pytest.mark.parametrize(
     ("kind", "make_delays"),
     [

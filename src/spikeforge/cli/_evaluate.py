@@ -19,9 +19,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..data import load_split
     from ..interop import load_model
     from ..learning import TrainConfig, evaluate
-    from ._train import load_split
 
     folder: Path = args.run
     for name in ("config.json", "model.safetensors"):

@@ -33,9 +33,13 @@ class Reporter:
         if self.quiet:
             yield {}
             return
-        columns = [TextColumn("epoch {task.fields[epoch]:>3}/" + str(epochs)), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2%}  {task.fields[val]}"),
-                   TimeElapsedColumn()]
+        columns = [
+            TextColumn("epoch {task.fields[epoch]:>3}/" + str(epochs)),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2%}  {task.fields[val]}"),
+            TimeElapsedColumn(),
+        ]
         with Progress(*columns, console=self.console) as bar:
             state: dict[str, Any] = {}
 
@@ -61,24 +65,32 @@ class Reporter:
             table.add_row("test accuracy, delays rounded to steps", f"{metrics['test_accuracy_rounded_delays']:.2%}")
         table.add_row("validation accuracy", f"{metrics['val_accuracy']:.2%}")
         for name, rate in metrics["firing_rate_per_step"].items():
-            table.add_row(f"mean firing rate, {metrics['layers'].get(name, name)}",
-                          f"{rate:.4f} spikes/neuron/step ({metrics['firing_rate_hz'][name]:.1f} Hz)")
+            table.add_row(
+                f"mean firing rate, {metrics['layers'].get(name, name)}",
+                f"{rate:.4f} spikes/neuron/step ({metrics['firing_rate_hz'][name]:.1f} Hz)",
+            )
         table.add_row("spikes per sample", f"{metrics['spikes_per_sample']:.1f}")
         eff = metrics.get("efficiency")
         if eff is not None:
             per = eff["per_sample"]
-            table.add_row("synaptic operations per sample",
-                          f"{per['acs']:,.0f} additions + {per['macs']:,.0f} multiply-accumulates")
+            table.add_row(
+                "synaptic operations per sample",
+                f"{per['acs']:,.0f} additions + {per['macs']:,.0f} multiply-accumulates",
+            )
             table.add_row("equivalent ANN per sample", f"{per['ann_macs']:,.0f} multiply-accumulates")
             table.add_row("activation sparsity", f"{eff['activation_sparsity']:.1%}")
             energy = eff["energy_estimate_pj_per_sample"]
-            table.add_row("energy per sample (ESTIMATE, 45 nm table)",
-                          f"SNN {energy['snn_arithmetic'] / 1e6:.3f} uJ / ANN {energy['ann_arithmetic'] / 1e6:.3f} uJ "
-                          f"arithmetic; with weight reads SNN {energy['snn_with_memory'] / 1e6:.3f} uJ / "
-                          f"ANN {energy['ann_with_memory'] / 1e6:.3f} uJ")
+            table.add_row(
+                "energy per sample (ESTIMATE, 45 nm table)",
+                f"SNN {energy['snn_arithmetic'] / 1e6:.3f} uJ / ANN {energy['ann_arithmetic'] / 1e6:.3f} uJ "
+                f"arithmetic; with weight reads SNN {energy['snn_with_memory'] / 1e6:.3f} uJ / "
+                f"ANN {energy['ann_with_memory'] / 1e6:.3f} uJ",
+            )
         table.add_row("parameters", f"{metrics['n_parameters']:,}")
         table.add_row("training time", f"{metrics['train_seconds']:.1f} s")
         table.add_row("wall time", f"{metrics['wall_seconds']:.1f} s")
         self.console.print(table)
-        self.console.print(f"wrote {out}/: model.safetensors config.json metrics.json raster.png curves.png"
-                           + (f"; per-layer operation counts: spikeforge profile {out}" if eff is not None else ""))
+        self.console.print(
+            f"wrote {out}/: model.safetensors config.json metrics.json raster.png curves.png"
+            + (f"; per-layer operation counts: spikeforge profile {out}" if eff is not None else "")
+        )

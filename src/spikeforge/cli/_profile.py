@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-__all__ = ["add_parser", "profile_split", "run"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -27,54 +27,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def profile_split(model, split, cfg, *, batches: int | None = None, energy=None):
-    """Count operations of ``model`` on the test split, batch by batch, encoded as `spikeforge evaluate` does.
-
-    Args:
-        model: the trained network (time-first).
-        split: a :class:`~spikeforge.data.Split` (images, encoded with ``cfg``) or a split of padded time-first
-            series ``x_test[T, N, C]`` with ``len_test`` (fed as they are; padded steps are counted too).
-        cfg: the run's :class:`~spikeforge.learning.TrainConfig` (encoding, timesteps, batch size, eval seed).
-        batches: only the first ``batches`` batches of ``cfg.batch_size`` samples (default: all).
-        energy: the :class:`~spikeforge.metrics.EnergyModel` (default: Horowitz 2014, 32-bit float).
-
-    Returns:
-        An :class:`~spikeforge.metrics.EfficiencyReport`; the train summary and ``spikeforge profile`` call this
-        same function, so their figures agree.
-    """
-    import torch
-
-    from ..learning import encode_batch
-    from ..metrics import EfficiencyCounter
-
-    if batches is not None and batches <= 0:
-        raise ValueError(f"--batches: expected a positive number of batches, got {batches}")
-    series = getattr(split, "len_test", None) is not None
-    starts = range(0, len(split.y_test), cfg.batch_size)
-    if batches is not None:
-        starts = starts[:batches]
-    generator = torch.Generator().manual_seed(cfg.eval_seed)  # the same draws as `evaluate` for rate/poisson
-    was_training = model.training
-    model.eval()
-    try:
-        # a series is a sequence: its ANN counterpart runs every step; an image is run once whatever its encoding
-        with torch.no_grad(), EfficiencyCounter(model, ann="per_step" if series else "once") as counter:
-            for lo in starts:
-                if series:
-                    x_seq = split.x_test[:, lo : lo + cfg.batch_size]
-                else:
-                    x_seq = encode_batch(split.x_test[lo : lo + cfg.batch_size], cfg, generator)
-                model(x_seq)
-    finally:
-        model.train(was_training)
-    return counter.report(energy)
-
-
 def run(args: argparse.Namespace) -> int:
+    from ..data import load_split
     from ..interop import load_model
     from ..learning import TrainConfig
-    from ..metrics import EnergyModel
-    from ._train import load_split
+    from ..metrics import EnergyModel, profile_split
 
     folder: Path = args.run
     for name in ("config.json", "model.safetensors"):
@@ -85,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     energy = EnergyModel.from_file(args.energy) if args.energy else EnergyModel.horowitz_45nm(args.precision)
     config = json.loads((folder / "config.json").read_text())
     model, _ = load_model(folder / "model.safetensors")
-    split = load_split(config["dataset"], dt=config["model_config"]["dt"])  # the same loader as train and evaluate: images or series
+    split = load_split(
+        config["dataset"], dt=config["model_config"]["dt"]
+    )  # the same loader as train and evaluate: images or series
     report = profile_split(model, split, TrainConfig(**config["train"]), batches=args.batches, energy=energy)
     if args.json:
         print(json.dumps({"run": str(folder), "dataset": config["dataset"], **report.to_dict()}, indent=2))

@@ -15,53 +15,18 @@ import json
 import math
 import re
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MODELS", "add_parser", "parse_time", "run"]
+from ..neurons import NEURONS, SimulateInfo
+
+__all__ = ["add_parser", "parse_time", "run"]
 
 _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us)\s*$")
 
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """How the CLI builds and drives one model: its class (``spikeforge.<name>``), units and numerics."""
-
-    cls: str
-    current_unit: str
-    voltage_field: str
-    voltage_unit: str
-    params: tuple[str, ...]
-    time_params: tuple[str, ...] = ()  # parameters in seconds (accept "300ms")
-    max_substep_ms: float | None = None  # models with RK4 sub-steps: the CLI picks enough of them
-    aliases: tuple[str, ...] = field(default=())
-
-
-MODELS: dict[str, ModelInfo] = {
-    "izhikevich": ModelInfo("Izhikevich", "paper units (mV/ms)", "v", "mV", ("a", "b", "c", "d", "v_peak")),
-    "adex": ModelInfo("AdEx", "pA", "v", "mV",
-                      ("C", "g_L", "E_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r", "V_peak"), ("tau_w",)),
-    "hodgkin-huxley": ModelInfo("HodgkinHuxley", "uA/cm^2", "v", "mV",
-                                ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "temperature", "v_threshold",
-                                 "method", "substeps"), max_substep_ms=0.05, aliases=("hh",)),
-    "morris-lecar": ModelInfo("MorrisLecar", "uA/cm^2", "v", "mV",
-                              ("C", "g_L", "g_Ca", "g_K", "V_L", "V_Ca", "V_K", "V_1", "V_2", "V_3", "V_4", "phi",
-                               "v_threshold", "substeps"), max_substep_ms=0.5, aliases=("ml",)),
-    "hindmarsh-rose": ModelInfo("HindmarshRose", "dimensionless", "x", "a.u.",
-                                ("a", "b", "c", "d", "r", "s", "x_R", "x_threshold", "substeps"),
-                                max_substep_ms=0.05, aliases=("hr",)),
-    "resonate-fire": ModelInfo("ResonateAndFire", "1/s", "z", "a.u.", ("b", "omega", "a_thresh")),
-    "cubalif": ModelInfo("CubaLIF", "membrane units", "v", "a.u.",
-                         ("tau_mem", "tau_syn", "threshold", "v_reset", "v_leak", "reset"), ("tau_mem", "tau_syn")),
-    "alif": ModelInfo("ALIF", "membrane units", "v", "a.u.",
-                      ("tau_mem", "tau_adapt", "threshold", "beta", "v_reset", "v_leak", "reset"),
-                      ("tau_mem", "tau_adapt")),
-}
-_ALIASES = {alias: name for name, info in MODELS.items() for alias in info.aliases}
-_ALIASES.update({"hodgkin_huxley": "hodgkin-huxley", "morris_lecar": "morris-lecar",
-                 "hindmarsh_rose": "hindmarsh-rose", "resonate_fire": "resonate-fire",
-                 "resonate-and-fire": "resonate-fire"})
+#: the models the CLI simulates, by CLI name, in registry order: the neurons whose spec has simulate information
+_MODELS = {spec.simulate.name: spec for spec in NEURONS.values() if spec.simulate is not None}
+_ALIASES = {alias: name for name, spec in _MODELS.items() for alias in spec.simulate.aliases}
 NETWORK_NAMES = ("vogels-abbott", "brunel")
 
 
@@ -80,8 +45,9 @@ def _parse_currents(text: str) -> list[float]:
     try:
         values = [float(part) for part in str(text).split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"--current: expected a number or comma-separated numbers (e.g. 10 or 5,10,20), "
-                         f"got {text!r}") from None
+        raise ValueError(
+            f"--current: expected a number or comma-separated numbers (e.g. 10 or 5,10,20), got {text!r}"
+        ) from None
     if not values or not all(math.isfinite(v) for v in values):
         raise ValueError(f"--current: expected finite numbers, got {text!r}")
     return values
@@ -101,7 +67,7 @@ def _parse_range(text: str) -> list[float]:
     return [start + k * step for k in range(n)]
 
 
-def _parse_params(items: list[str] | None, info: ModelInfo, model: str) -> dict[str, Any]:
+def _parse_params(items: list[str] | None, info: SimulateInfo, model: str) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for item in items or ():
         key, sep, value = item.partition("=")
@@ -131,9 +97,10 @@ def _parse_params(items: list[str] | None, info: ModelInfo, model: str) -> dict[
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Add the ``simulate`` subcommand to an argparse ``subparsers`` object."""
-    names = ", ".join(MODELS)
+    names = ", ".join(_MODELS)
     p = sub.add_parser(
-        "simulate", help="simulate one neuron model (or a reference network) under a constant current",
+        "simulate",
+        help="simulate one neuron model (or a reference network) under a constant current",
         description=f"Simulate a neuron model ({names}) under constant currents, or `network vogels-abbott|brunel`.",
     )
     p.add_argument("model", help=f"one of {names}, or 'network'")
@@ -163,12 +130,13 @@ def run(args: argparse.Namespace) -> int:
     if args.network is not None:
         raise ValueError(f"simulate: unexpected extra argument {args.network!r} (only `network NAME` takes two)")
     model = _ALIASES.get(args.model.lower(), args.model.lower())
-    if model not in MODELS:
-        raise ValueError(f"MODEL: expected one of {list(MODELS)} or 'network', got {args.model!r}")
+    if model not in _MODELS:
+        raise ValueError(f"MODEL: expected one of {list(_MODELS)} or 'network', got {args.model!r}")
     if args.regime is not None:
         raise ValueError("--regime: only for `simulate network ...`")
-    info = MODELS[model]
-    module_cls = _model_class(info)
+    spec = _MODELS[model]
+    info = spec.simulate
+    module_cls = spec.sequence
     presets = getattr(module_cls, "PRESETS", None)
     if args.preset is not None and not presets:
         raise ValueError(f"--preset: {model} has no presets")
@@ -190,14 +158,34 @@ def run(args: argparse.Namespace) -> int:
     module = _build(module_cls, info, args.preset, params, dt, record)
     spikes_ms, states = _simulate(module, currents, duration, dt)
     rates = [len(t) / duration for t in spikes_ms]
-    out = {"model": model, "preset": args.preset, "params": _public_params(module, info),
-           "dt_ms": dt * 1e3, "duration_ms": duration * 1e3, "current": currents, "current_unit": info.current_unit,
-           "spike_times_ms": spikes_ms, "rate_hz": rates}
+    out = {
+        "model": model,
+        "preset": args.preset,
+        "params": _public_params(module, info),
+        "dt_ms": dt * 1e3,
+        "duration_ms": duration * 1e3,
+        "current": currents,
+        "current_unit": info.current_unit,
+        "spike_times_ms": spikes_ms,
+        "rate_hz": rates,
+    }
     if args.plot is not None:
+        from ..viz import plot_fi_curve, plot_traces
+
         if args.fi_curve is not None:
-            _plot_fi(args.plot, currents, rates, model, info)
+            plot_fi_curve(currents, rates, args.plot, model=model, current_unit=info.current_unit)
         else:
-            _plot_traces(args.plot, states, spikes_ms, currents, dt, model, info)
+            plot_traces(
+                states,
+                args.plot,
+                dt=dt,
+                currents=currents,
+                spike_times_ms=spikes_ms,
+                model=model,
+                current_unit=info.current_unit,
+                voltage_field=info.voltage_field,
+                voltage_unit=info.voltage_unit,
+            )
         out["plot"] = args.plot
     if args.json:
         print(json.dumps(out, indent=2))
@@ -206,13 +194,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_class(info: ModelInfo):
-    from .. import neurons
-
-    return getattr(neurons, info.cls)
-
-
-def _build(module_cls, info: ModelInfo, preset: str | None, params: dict[str, Any], dt: float, record: bool):
+def _build(module_cls, info: SimulateInfo, preset: str | None, params: dict[str, Any], dt: float, record: bool):
     import torch
 
     kwargs = dict(params)
@@ -236,12 +218,14 @@ def _simulate(module, currents: list[float], duration: float, dt: float):
     with torch.no_grad():
         z, states = module(x)
     z = z[:, :, 0]
-    spikes = [[round(t, 6) for t in ((torch.nonzero(z[:, k]).flatten() + 1).to(torch.float64) * dt * 1e3).tolist()]
-              for k in range(z.shape[1])]
+    spikes = [
+        [round(t, 6) for t in ((torch.nonzero(z[:, k]).flatten() + 1).to(torch.float64) * dt * 1e3).tolist()]
+        for k in range(z.shape[1])
+    ]
     return spikes, states
 
 
-def _public_params(module, info: ModelInfo) -> dict[str, Any]:
+def _public_params(module, info: SimulateInfo) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in info.params:
         try:
@@ -256,7 +240,7 @@ def _public_params(module, info: ModelInfo) -> dict[str, Any]:
     return out
 
 
-def _print_text(out: dict[str, Any], info: ModelInfo, *, fi: bool) -> None:
+def _print_text(out: dict[str, Any], info: SimulateInfo, *, fi: bool) -> None:
     preset = f" ({out['preset']})" if out["preset"] else ""
     print(f"{out['model']}{preset}: {out['duration_ms']:g} ms at dt = {out['dt_ms']:g} ms")
     if fi:
@@ -274,57 +258,6 @@ def _print_text(out: dict[str, Any], info: ModelInfo, *, fi: bool) -> None:
         print(f"plot written to {out['plot']}")
 
 
-def _plot_traces(path: str, states, spikes_ms, currents, dt: float, model: str, info: ModelInfo) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fields = [(name, getattr(states, name)) for name in states._fields]
-    panels: list[tuple[str, np.ndarray]] = []
-    for name, value in fields:
-        value = value[:, :, 0]
-        if value.is_complex():
-            panels += [(f"Re {name}", value.real.numpy()), (f"Im {name}", value.imag.numpy())]
-        elif name != "ref":
-            panels.append((name, value.numpy()))
-    panels = panels[:7]
-    t = np.arange(1, panels[0][1].shape[0] + 1) * dt * 1e3
-    fig, axes = plt.subplots(len(panels), 1, sharex=True, figsize=(9, 1.6 + 1.7 * len(panels)), squeeze=False)
-    for ax, (name, value) in zip(axes[:, 0], panels):
-        for k, current in enumerate(currents):
-            ax.plot(t, value[:, k], lw=0.8, label=f"I = {current:g}")
-        ax.set_ylabel(name + (f" ({info.voltage_unit})" if name == info.voltage_field else ""))
-    top = axes[0, 0]
-    for k, times in enumerate(spikes_ms):
-        if times:
-            top.plot(times, [np.nanmax(panels[0][1])] * len(times), "v", ms=4, color=f"C{k}")
-    if len(currents) > 1:
-        top.legend(loc="upper right", fontsize=7)
-    top.set_title(f"{model}: spikes marked (current in {info.current_unit})")
-    axes[-1, 0].set_xlabel("time (ms)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _plot_fi(path: str, currents, rates, model: str, info: ModelInfo) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(currents, rates, "o-", ms=3)
-    ax.set_xlabel(f"current ({info.current_unit})")
-    ax.set_ylabel("firing rate (Hz)")
-    ax.set_title(f"{model}: f-I curve")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def _run_network(args: argparse.Namespace, duration: float, dt: float) -> int:
     if args.network not in NETWORK_NAMES:
         raise ValueError(f"network: expected one of {list(NETWORK_NAMES)}, got {args.network!r}")
@@ -332,14 +265,22 @@ def _run_network(args: argparse.Namespace, duration: float, dt: float) -> int:
         if getattr(args, option) is not None:
             raise ValueError(f"--{option.replace('_', '-')}: not used by `simulate network`")
     try:
-        from ..synapses.networks import simulate_network
+        from ..sim.networks import simulate_network
     except ImportError as err:
         raise ValueError(f"network: network simulation is not available in this installation ({err})") from None
     result = simulate_network(args.network, regime=args.regime, duration=duration, dt=dt, seed=args.seed)
     summary = {k: (float(v) if hasattr(v, "__float__") else v) for k, v in result.summary().items()}
-    out = {"model": "network", "network": args.network, "regime": getattr(result, "regime", args.regime),
-           "dt_ms": dt * 1e3, "duration_ms": duration * 1e3, "seed": args.seed,
-           "n_neurons": int(result.n_neurons), "n_spikes": len(result.spike_times), "summary": summary}
+    out = {
+        "model": "network",
+        "network": args.network,
+        "regime": getattr(result, "regime", args.regime),
+        "dt_ms": dt * 1e3,
+        "duration_ms": duration * 1e3,
+        "seed": args.seed,
+        "n_neurons": int(result.n_neurons),
+        "n_spikes": len(result.spike_times),
+        "summary": summary,
+    }
     if args.plot is not None:
         from ..viz import plot_network
 
@@ -349,8 +290,10 @@ def _run_network(args: argparse.Namespace, duration: float, dt: float) -> int:
         print(json.dumps(out, indent=2, default=str))
     else:
         regime = f" ({out['regime']})" if out["regime"] else ""
-        print(f"{args.network}{regime}: {out['n_neurons']} neurons, {out['duration_ms']:g} ms at "
-              f"dt = {out['dt_ms']:g} ms, {out['n_spikes']} spikes")
+        print(
+            f"{args.network}{regime}: {out['n_neurons']} neurons, {out['duration_ms']:g} ms at "
+            f"dt = {out['dt_ms']:g} ms, {out['n_spikes']} spikes"
+        )
         for key, value in summary.items():
             print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
         if "plot" in out:

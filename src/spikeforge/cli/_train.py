@@ -8,17 +8,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "is_series", "load_config_file", "load_split", "resolve_config", "run"]
+from ..data import dataset_kind, dataset_slug, describe_datasets, is_series, is_spike_corpus
+from ..encoding import DECODERS, ENCODERS, direct, reads_spikes, spike_count
+from ..learning import TrainConfig
+from ..models import DEFAULTS as MODEL_DEFAULTS
+from ..models import HIDDEN_NEURONS, MODELS, models_for
 
-MODEL_CHOICES = ["mlp", "conv", "recurrent", "delay", "gru"]
+__all__ = ["add_parser", "load_config_file", "resolve_config", "run"]
+
+_TRAIN_CONFIG_DEFAULTS = TrainConfig()
 
 TRAIN_DEFAULTS: dict[str, Any] = {
     "dataset": "digits",
-    "model": "mlp",
+    "model": MODEL_DEFAULTS["model"],
     "epochs": 40,
     "timesteps": 16,
-    "encoding": "direct",
-    "readout": "max",
+    "encoding": _TRAIN_CONFIG_DEFAULTS.encoding,
+    "readout": _TRAIN_CONFIG_DEFAULTS.readout,
     "lr": 2e-3,
     "weight_decay": 3e-3,
     "batch_size": 64,
@@ -41,35 +47,18 @@ SERIES_DEFAULTS: dict[str, Any] = {
     "tau_mem": {"dist": "log_uniform", "low": 0.005, "high": 0.1},
     "learn": ["tau_mem"],
 }
+#: non-spiking baselines (gru) on top of those: no neuron options, a max read-out
 GRU_DEFAULTS: dict[str, Any] = {**SERIES_DEFAULTS, "readout": "max", "weight_decay": 0.0}
+_NEURON_OPTIONS = ("tau_mem", "learn")  # series defaults that a non-spiking baseline does not take
 #: SHD / SSC on top of those: 10 ms bins (the network's dt), larger batches for thousands of samples
 SPIKE_CORPUS_DEFAULTS: dict[str, Any] = {"dt": 0.01, "batch_size": 64, "epochs": 30}
+#: dense widths after the convolutions of image-only models (conv) when none are given
+IMAGE_MODEL_HIDDEN = [128]
 
 
-def is_series(dataset: str) -> bool:
-    """True for time-series specs: ``uea:NAME``, a path to a ``.ts`` file (or the prefix of a pair), ``shd:DIR``,
-    ``ssc:DIR``."""
-    return (
-        dataset.startswith(("uea:", "shd:", "ssc:"))
-        or dataset.endswith(".ts")
-        or Path(dataset + "_TRAIN.ts").is_file()
-    )
-
-
-def load_split(dataset: str, *, split_seed: int = 0, dt: float = 0.01):
-    """Load a dataset spec: ``digits``, ``idx:PATH``, ``uea:NAME``, a ``.ts`` path, or ``shd:DIR`` / ``ssc:DIR``
-    (spike files binned to ``dt``, the network's time step)."""
-    if dataset.startswith(("shd:", "ssc:")):
-        from ..data import load_spike_series
-
-        return load_spike_series(dataset, dt=dt, split_seed=split_seed)
-    if is_series(dataset):
-        from ..data import load_series
-
-        return load_series(dataset, split_seed=split_seed)
-    from ..data import load_dataset
-
-    return load_dataset(dataset, split_seed=split_seed)
+def _or(names: list[str]) -> str:
+    """``a, b or c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -81,26 +70,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dataset",
-        help="'digits' (bundled with scikit-learn), 'idx:PATH' (MNIST-format folder), "
-        "'uea:NAME' (a time-series set shipped with aeon), PATH_TRAIN.ts, or 'shd:DIR' / 'ssc:DIR' (Spiking "
-        "Heidelberg Digits / Speech Commands HDF5 files, binned to the model's dt, default 10 ms); "
-        "default digits",
+        help=f"{describe_datasets(notes=True)}; spike files are binned to the model's dt (default "
+        f"{SPIKE_CORPUS_DEFAULTS['dt'] * 1e3:g} ms); default {TRAIN_DEFAULTS['dataset']}",
     )
     p.add_argument(
         "--model",
-        choices=MODEL_CHOICES,
-        help="mlp: feed-forward LIF/ALIF; conv: small convolutional SNN (images); recurrent: recurrent "
-        "LIF/ALIF (sequences); delay: feed-forward with learnable synaptic delays; gru: non-spiking "
-        "GRU baseline",
+        choices=list(MODELS),
+        help="; ".join(f"{name}: {kind.description}" for name, kind in MODELS.items()),
     )
-    p.add_argument("--neuron", choices=["lif", "alif"], help="hidden neuron model (default lif)")
+    p.add_argument("--neuron", choices=list(HIDDEN_NEURONS), help="hidden neuron model (default lif)")
     p.add_argument("--hidden", help="hidden layer widths, comma separated (default: 256)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--timesteps", type=int, help="simulation steps per sample (default 16)")
-    p.add_argument("--encoding", choices=["direct", "rate", "poisson", "latency"], help="input encoding")
+    p.add_argument("--encoding", choices=list(ENCODERS), help="input encoding")
     p.add_argument(
         "--readout",
-        choices=["max", "mean", "count", "first", "last"],
+        choices=list(DECODERS),
         help="output decoder: max or mean output membrane over (valid) steps, last valid step, spike "
         "count (spiking output layer for series) or first spike",
     )
@@ -139,9 +124,6 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     """Defaults <- config file <- explicit flags, validated; every value needed to reproduce the run."""
-    from ..learning import TrainConfig
-    from ..models import DEFAULTS as MODEL_DEFAULTS
-
     opts: dict[str, Any] = dict(TRAIN_DEFAULTS)
     explicit: set[str] = set()
     if args.config is not None:
@@ -162,11 +144,15 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             opts[key] = value
             explicit.add(key)
-    if is_series(str(opts["dataset"])):
-        for key, value in (GRU_DEFAULTS if opts["model"] == "gru" else SERIES_DEFAULTS).items():
-            if key not in explicit and not (opts["model"] == "gru" and key in ("tau_mem", "learn")):
+    kind = dataset_kind(str(opts["dataset"]))
+    series = is_series(str(opts["dataset"]))
+    model = MODELS.get(opts["model"])
+    if series:
+        baseline = model is not None and not model.spiking
+        for key, value in (GRU_DEFAULTS if baseline else SERIES_DEFAULTS).items():
+            if key not in explicit and not (baseline and key in _NEURON_OPTIONS):
                 opts[key] = value
-        if str(opts["dataset"]).startswith(("shd:", "ssc:")):
+        if is_spike_corpus(str(opts["dataset"])):
             for key, value in SPIKE_CORPUS_DEFAULTS.items():
                 if key not in explicit:
                     opts[key] = value
@@ -177,22 +163,22 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(
                 f"--hidden: expected comma-separated integers like 256,128, got {opts['hidden']!r}"
             ) from None
-    if opts["model"] not in MODEL_CHOICES:
-        raise ValueError(f"--model: expected one of {MODEL_CHOICES}, got {opts['model']!r}")
+    if model is None:
+        raise ValueError(f"--model: expected one of {list(MODELS)}, got {opts['model']!r}")
     dataset = str(opts["dataset"])
-    series = is_series(dataset)
-    if dataset != "digits" and not dataset.startswith("idx:") and not series:
+    if kind is None:
+        raise ValueError(f"--dataset: expected {describe_datasets()}, got {dataset!r}")
+    if series and "series" not in model.inputs:
+        raise ValueError(f"--model: {opts['model']!r} takes images; for time series use {_or(models_for('series'))}")
+    if not series and "images" not in model.inputs:
+        series_specs = describe_datasets(kinds=["series", "spikes"])
+        raise ValueError(f"--model: {opts['model']!r} takes time series ({series_specs}), not {dataset!r}")
+    if not model.spiking and reads_spikes(opts["readout"]):
+        no_spikes = [name for name in DECODERS if not reads_spikes(name)]
         raise ValueError(
-            f"--dataset: expected 'digits', 'idx:PATH', 'uea:NAME', a NAME_TRAIN.ts path, 'shd:DIR' or 'ssc:DIR', "
-            f"got {dataset!r}"
+            f"--readout: the {opts['model']} baseline has no spikes; use {_or(no_spikes)}, not {opts['readout']!r}"
         )
-    if series and opts["model"] == "conv":
-        raise ValueError("--model: 'conv' takes images; for time series use mlp, recurrent, delay or gru")
-    if not series and opts["model"] in ("recurrent", "delay", "gru"):
-        raise ValueError(f"--model: {opts['model']!r} takes time series (uea:NAME or a .ts file), not {dataset!r}")
-    if opts["model"] == "gru" and opts["readout"] in ("count", "first"):
-        raise ValueError(f"--readout: the gru baseline has no spikes; use max, mean or last, not {opts['readout']!r}")
-    if series and opts["encoding"] != "direct":
+    if series and ENCODERS.get(opts["encoding"]) is not direct:
         raise ValueError(f"--encoding: time series are fed directly as input current, got {opts['encoding']!r}")
     if series and "select_by" not in opts:  # small validation parts tie often: prefer the lower loss
         opts["select_by"] = "accuracy_then_loss"
@@ -200,9 +186,9 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     train = TrainConfig(**{k: v for k, v in opts.items() if k in train_keys})
     model_cfg = {k: v for k, v in opts.items() if k in MODEL_DEFAULTS and v is not None}
     model_cfg["model"] = opts["model"]
-    if opts.get("hidden") is None and opts["model"] == "conv":
-        model_cfg["hidden"] = [128]
-    if series and opts["readout"] == "count" and "output" not in opts:
+    if opts.get("hidden") is None and model.inputs == {"images"}:
+        model_cfg["hidden"] = list(IMAGE_MODEL_HIDDEN)
+    if series and DECODERS.get(opts["readout"]) is spike_count and "output" not in opts:
         model_cfg["output"] = "lif"  # count spikes of a spiking output layer
     return {"dataset": dataset, "model_config": {**MODEL_DEFAULTS, **model_cfg}, "train": train.to_dict()}
 
@@ -210,21 +196,20 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ..data import load_split
     from ..interop import save_model
-    from ..learning import TrainConfig, evaluate, fit, scores
-    from ..metrics import SpikeRecorder, describe, spiking_layers
+    from ..learning import encode_batch, evaluate, fit, scores
+    from ..metrics import SpikeRecorder, describe, profile_split, spiking_layers
     from ..models import build_model, resolve_model_config
     from ..synapses import LearnableDelayLinear, round_delays
     from ..viz import plot_curves, plot_raster
     from ._output import Reporter
-    from ._profile import profile_split
     from ._rundir import check_out_dir, run_dir, write_json
 
     started = time.perf_counter()
     config = resolve_config(args)
     train_cfg = TrainConfig(**config["train"])
-    slug = config["dataset"].split(":", 1)[-1].rstrip("/").split("/")[-1] or "data"
-    slug = slug.removesuffix(".ts").removesuffix("_TRAIN").removesuffix("_TEST")
+    slug = dataset_slug(config["dataset"])
     out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}-s{train_cfg.seed}"
     check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
     split = load_split(config["dataset"], dt=config["model_config"]["dt"])
@@ -250,8 +235,9 @@ def run(args: argparse.Namespace) -> int:
         rounded = None
         if any(isinstance(m, LearnableDelayLinear) for m in model.modules()):
             # learnable delays: the accuracy once they are rounded to whole steps (an exact delayed sum)
-            rounded = evaluate(round_delays(model), split.x_test, split.y_test, train_cfg,
-                               getattr(split, "len_test", None)).accuracy
+            rounded = evaluate(
+                round_delays(model), split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None)
+            ).accuracy
         wall = time.perf_counter() - started
         dt = model_cfg["dt"]
         metrics = {
@@ -282,8 +268,6 @@ def run(args: argparse.Namespace) -> int:
         write_json(tmp / "config.json", config)
         write_json(tmp / "metrics.json", metrics)
         with torch.no_grad(), SpikeRecorder(model) as rec:
-            from ..learning import encode_batch
-
             model.eval()
             if series:
                 x0 = split.x_test[: int(split.len_test[0]), :1]
@@ -291,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
                 x0 = encode_batch(split.x_test[:1], train_cfg, torch.Generator().manual_seed(train_cfg.eval_seed))
             v_out, _ = model(x0)
         layers = {"input": x0[:, 0]} | {describe(n, rec.layers[n]): z[0][:, 0] for n, z in rec.spikes.items()}
-        readout_name = "GRU read-out" if model_cfg["model"] == "gru" else "readout LI"
+        kind = MODELS[model_cfg["model"]]
+        readout_name = "readout LI" if kind.spiking else f"{model_cfg['model'].upper()} read-out"
         plot_raster(
             layers,
             tmp / "raster.png",

@@ -1,8 +1,21 @@
 """Datasets as tensors; readers for real file formats. Optional dependencies are imported when used."""
 
 from ._events import AUDIO_EVENT_DTYPE, DVS_EVENT_DTYPE, EventDataset, events_to_tensor
-from ._images import IDX_FILES, Split, load_dataset, load_digits, load_idx, read_idx
-from ._spike_series import SPIKE_CORPORA, is_spike_corpus, load_spike_series
+from ._images import IDX_FILES, Split, load_digits, load_idx, read_idx
+from ._specs import (
+    DATASET_SPECS,
+    SPIKE_CORPORA,
+    DatasetSpec,
+    dataset_kind,
+    dataset_slug,
+    describe_datasets,
+    is_series,
+    is_spike_corpus,
+    load_dataset,
+    load_series,
+    load_spike_series,
+    load_split,
+)
 from ._spikes import (
     SHD_FILES,
     SSC_FILES,
@@ -14,7 +27,7 @@ from ._spikes import (
     load_shd,
     load_ssc,
 )
-from ._timeseries import SeriesSplit, TSFile, load_series, load_ts_pair, load_uea, read_ts, uea_datasets
+from ._timeseries import SeriesSplit, TSFile, load_ts_pair, load_uea, read_ts, uea_datasets
 
 __all__ = ["IDX_FILES", "Split", "load_dataset", "load_digits", "load_idx", "read_idx"]
 # spike data: SHD/SSC files and tonic-layout event streams
@@ -24,3 +37,6 @@ __all__ += ["SpikeBatch", "SpikeSplit", "bin_spikes", "collate_spikes", "events_
 __all__ += ["SeriesSplit", "TSFile", "load_series", "load_ts_pair", "load_uea", "read_ts", "uea_datasets"]
 # SHD / SSC as in-memory series splits for the training pipeline
 __all__ += ["SPIKE_CORPORA", "is_spike_corpus", "load_spike_series"]
+# data set specs (the strings that name a data set, listed in DATASET_SPECS) -> splits
+__all__ += ["DATASET_SPECS", "DatasetSpec", "dataset_kind", "dataset_slug", "describe_datasets", "is_series"]
+__all__ += ["load_split"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["IDX_FILES", "Split", "load_dataset", "load_digits", "load_idx", "read_idx"]
+__all__ = ["IDX_FILES", "Split", "load_digits", "load_idx", "read_idx"]
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -104,8 +104,10 @@ def load_idx(folder: str | Path, *, split_seed: int = 0, val_fraction: float = 0
     for part in ("train", "test"):
         xs, ys = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if xs.ndim != 3 or ys.ndim != 1 or len(xs) != len(ys):
-            raise ValueError(f"dataset idx:{folder}: {part} images {xs.shape} and labels {ys.shape} do not match "
-                             "(expected [N, H, W] images and [N] labels)")
+            raise ValueError(
+                f"dataset idx:{folder}: {part} images {xs.shape} and labels {ys.shape} do not match "
+                "(expected [N, H, W] images and [N] labels)"
+            )
     from sklearn.model_selection import train_test_split
 
     y_all = arrays["train_labels"].astype(np.int64)
@@ -116,14 +118,13 @@ def load_idx(folder: str | Path, *, split_seed: int = 0, val_fraction: float = 0
     x_test = torch.from_numpy(arrays["test_images"].astype(np.float32) / 255.0)[:, None]
     n_classes = int(max(y_all.max(), arrays["test_labels"].max())) + 1
     y_t = torch.from_numpy(y_all)
-    return Split(f"idx:{folder}", x_all[train], y_t[train], x_all[val], y_t[val], x_test,
-                 torch.from_numpy(arrays["test_labels"].astype(np.int64)), n_classes)
-
-
-def load_dataset(spec: str, *, split_seed: int = 0) -> Split:
-    """``digits`` or ``idx:PATH``."""
-    if spec == "digits":
-        return load_digits(split_seed=split_seed)
-    if spec.startswith("idx:"):
-        return load_idx(spec[4:], split_seed=split_seed)
-    raise ValueError(f"dataset: expected 'digits' or 'idx:PATH', got {spec!r}")
+    return Split(
+        f"idx:{folder}",
+        x_all[train],
+        y_t[train],
+        x_all[val],
+        y_t[val],
+        x_test,
+        torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        n_classes,
+    )

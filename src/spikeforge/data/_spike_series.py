@@ -7,22 +7,12 @@ fed as they are (no normalisation: ``mean`` 0, ``std`` 1). The dense tensors tak
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from ._spikes import HeidelbergSpikes, collate_spikes, load_shd, load_ssc
+from ._spikes import HeidelbergSpikes, SpikeSplit, collate_spikes
 from ._timeseries import SeriesSplit
 
-__all__ = ["SPIKE_CORPORA", "is_spike_corpus", "load_spike_series"]
-
-#: spec prefix -> loader; both read the Zenke lab's HDF5 files from a folder
-SPIKE_CORPORA = {"shd": load_shd, "ssc": load_ssc}
-
-
-def is_spike_corpus(spec: str) -> bool:
-    """True for ``shd:FOLDER`` and ``ssc:FOLDER``."""
-    return spec.split(":", 1)[0] in SPIKE_CORPORA and ":" in spec
+__all__ = ["spike_series"]
 
 
 def _dense(part: HeidelbergSpikes, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -35,30 +25,11 @@ def _dense(part: HeidelbergSpikes, batch_size: int = 256) -> tuple[torch.Tensor,
     return torch.cat(xs, dim=1), torch.cat(ys).long(), torch.cat(lengths).long()
 
 
-def load_spike_series(
-    spec: str, *, dt: float = 0.01, duration: float = 1.0, pool: int = 5, split_seed: int = 0, val_fraction: float = 0.1
-) -> SeriesSplit:
-    """Load ``shd:FOLDER`` or ``ssc:FOLDER`` as a :class:`SeriesSplit` of binned spike counts.
+def spike_series(name: str, corpus: SpikeSplit, *, val_fraction: float) -> SeriesSplit:
+    """A loaded SHD/SSC corpus (already binned) as a :class:`SeriesSplit` named ``name`` (the data set spec).
 
-    Args:
-        spec: ``"shd:FOLDER"`` (``shd_train.h5``, ``shd_test.h5``) or ``"ssc:FOLDER"`` (``ssc_{train,valid,test}.h5``).
-        dt: bin width (s), the network's time step. Default 10 ms.
-        duration: window (s) from the start of each recording; later spikes are dropped. Default 1 s.
-        pool: sum groups of ``pool`` neighbouring channels (700 -> 140 at the default 5).
-        split_seed: seed of SHD's stratified validation split (SSC has an official one).
-        val_fraction: share of each SHD training class held out for validation.
-
-    Returns:
-        A :class:`SeriesSplit` with ``x_*`` ``[T, N, 700 // pool]`` float32 counts and all lengths ``T``.
+    ``val_fraction`` is only named in the error raised when the corpus has no validation part.
     """
-    prefix, _, folder = spec.partition(":")
-    if prefix not in SPIKE_CORPORA or not folder:
-        raise ValueError(f"dataset: expected 'shd:FOLDER' or 'ssc:FOLDER', got {spec!r}")
-    kwargs = dict(dt=dt, duration=duration, pool=pool)
-    if prefix == "shd":
-        corpus = load_shd(Path(folder), val_fraction=val_fraction, split_seed=split_seed, **kwargs)
-    else:
-        corpus = load_ssc(Path(folder), **kwargs)
     if corpus.val is None:
         raise ValueError(f"val_fraction: a validation part is needed for model selection, got {val_fraction}")
     x_tr, y_tr, l_tr = _dense(corpus.train)
@@ -67,7 +38,7 @@ def load_spike_series(
     names = corpus.train.class_names or [str(c) for c in range(corpus.n_classes)]
     channels = x_tr.shape[-1]
     return SeriesSplit(
-        spec,
+        name,
         x_tr,
         y_tr,
         l_tr.clamp(min=1),

@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-__all__ = ["SeriesSplit", "TSFile", "load_series", "load_ts_pair", "load_uea", "read_ts", "uea_datasets"]
+__all__ = ["SeriesSplit", "TSFile", "load_ts_pair", "load_uea", "read_ts", "uea_datasets"]
 
 Missing = Literal["error", "interpolate"]
 
@@ -319,11 +319,3 @@ def _pair_from_path(path: Path) -> tuple[Path, Path]:
     if not (train.is_file() and test.is_file()):
         raise FileNotFoundError(f"dataset {path}: expected the pair {train.name} and {test.name} in {train.parent}")
     return train, test
-
-
-def load_series(spec: str, *, split_seed: int = 0, missing: Missing = "error") -> SeriesSplit:
-    """``uea:NAME`` or a path to a ``NAME_TRAIN.ts`` / ``NAME_TEST.ts`` file (or their common prefix)."""
-    if spec.startswith("uea:"):
-        return load_uea(spec[4:], split_seed=split_seed, missing=missing)
-    train, test = _pair_from_path(Path(spec))
-    return load_ts_pair(train, test, split_seed=split_seed, missing=missing)

@@ -11,7 +11,8 @@ from ._audio import (
     mel_to_hz,
     read_wav,
 )
-from ._decode import DECODERS, decode, first_spike, max_membrane, mean_membrane, spike_count
+from ._decode import DECODERS, decode, first_spike, last_step, max_membrane, mean_membrane, reads_spikes, spike_count
+from ._encode import ENCODERS, encode, encode_batch
 from ._rate import direct, latency, poisson, rate
 from ._signal import (
     delta,
@@ -25,16 +26,6 @@ from ._signal import (
     step_forward_decode,
 )
 
-ENCODERS = {"rate": rate, "poisson": poisson, "latency": latency, "direct": direct}
-
-
-def encode(x, timesteps: int, how: str, **kwargs):
-    """Apply the encoder named ``how`` (``rate``, ``poisson``, ``latency``, ``direct``)."""
-    if how not in ENCODERS:
-        raise ValueError(f"encoding: expected one of {sorted(ENCODERS)}, got {how!r}")
-    return ENCODERS[how](x, timesteps, **kwargs)
-
-
 __all__ = [
     "DECODERS",
     "ENCODERS",
@@ -45,11 +36,13 @@ __all__ = [
     "delta_decode",
     "direct",
     "encode",
+    "encode_batch",
     "erb_rate_to_hz",
     "filter_bank",
     "first_spike",
     "hz_to_erb_rate",
     "hz_to_mel",
+    "last_step",
     "latency",
     "level_crossing",
     "level_crossing_decode",
@@ -62,6 +55,7 @@ __all__ = [
     "population_decode",
     "rate",
     "read_wav",
+    "reads_spikes",
     "receptive_fields",
     "spike_count",
     "step_forward",

@@ -1,12 +1,24 @@
-"""Decoders: outputs over time ``[T, B, C]`` -> per-class scores ``[B, C]`` (higher is more likely)."""
+"""Decoders: outputs over time ``[T, B, C]`` -> per-class scores ``[B, C]`` (higher is more likely).
+
+:data:`DECODERS` is the one list of decoder (read-out) names: :func:`decode`, the training configuration's
+``readout`` (:class:`~spikeforge.learning.TrainConfig`, :func:`~spikeforge.learning.scores`) and the ``--readout``
+choices of ``spikeforge train`` all read it.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
-__all__ = ["DECODERS", "decode", "first_spike", "max_membrane", "mean_membrane", "spike_count"]
+__all__ = [
+    "DECODERS",
+    "decode",
+    "first_spike",
+    "last_step",
+    "max_membrane",
+    "mean_membrane",
+    "reads_spikes",
+    "spike_count",
+]
 
 
 def _check_seq(name: str, x: torch.Tensor) -> None:
@@ -47,11 +59,27 @@ def first_spike(z_seq: torch.Tensor) -> torch.Tensor:
     return -first
 
 
-DECODERS = {"count": spike_count, "mean": mean_membrane, "max": max_membrane, "first": first_spike}
+def last_step(v_seq: torch.Tensor) -> torch.Tensor:
+    """The output at the last step."""
+    _check_seq("v_seq", v_seq)
+    return v_seq[-1]
 
 
-def decode(out_seq: torch.Tensor, how: Literal["count", "mean", "max", "first"]) -> torch.Tensor:
-    """Apply the decoder named ``how``."""
+#: decoder name -> ``fn(out_seq[T, B, ...]) -> scores[B, ...]``; the order is the one shown in help and errors
+DECODERS = {"max": max_membrane, "mean": mean_membrane, "count": spike_count, "first": first_spike, "last": last_step}
+
+
+def reads_spikes(how: str) -> bool:
+    """True when the decoder named ``how`` counts or times spikes (an output without spikes gives it nothing).
+
+    >>> [name for name in DECODERS if reads_spikes(name)]
+    ['count', 'first']
+    """
+    return DECODERS.get(how) in (spike_count, first_spike)
+
+
+def decode(out_seq: torch.Tensor, how: str) -> torch.Tensor:
+    """Apply the decoder named ``how`` (one of :data:`DECODERS`)."""
     if how not in DECODERS:
         raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {how!r}")
     return DECODERS[how](out_seq)

@@ -22,8 +22,10 @@ def _check_unit_interval(name: str, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"{name}: expected floating-point values in [0, 1], got dtype {x.dtype}; "
-                        "scale integers first, e.g. x.float() / 255")
+        raise TypeError(
+            f"{name}: expected floating-point values in [0, 1], got dtype {x.dtype}; "
+            "scale integers first, e.g. x.float() / 255"
+        )
     if torch.isnan(x).any():
         raise ValueError(f"{name}: contains NaN")
     if x.numel() and (x.min() < 0 or x.max() > 1):
@@ -31,8 +33,9 @@ def _check_unit_interval(name: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def rate(x: torch.Tensor, timesteps: int, *, gain: float = 1.0,
-         generator: torch.Generator | None = None) -> torch.Tensor:
+def rate(
+    x: torch.Tensor, timesteps: int, *, gain: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Bernoulli rate code: at every step each input spikes with probability ``gain * x``.
 
     >>> import torch
@@ -47,8 +50,14 @@ def rate(x: torch.Tensor, timesteps: int, *, gain: float = 1.0,
     return (u < p).to(x.dtype)
 
 
-def poisson(x: torch.Tensor, timesteps: int, *, max_rate: float = 100.0, dt: float = 1e-3,
-            generator: torch.Generator | None = None) -> torch.Tensor:
+def poisson(
+    x: torch.Tensor,
+    timesteps: int,
+    *,
+    max_rate: float = 100.0,
+    dt: float = 1e-3,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Poisson process with rate ``x * max_rate`` (Hz); a step of length ``dt`` (s) holds a spike with probability
     ``1 - exp(-rate * dt)`` (at most one spike per bin).
 
@@ -66,8 +75,14 @@ def poisson(x: torch.Tensor, timesteps: int, *, max_rate: float = 100.0, dt: flo
     return (u < p).to(x.dtype)
 
 
-def latency(x: torch.Tensor, timesteps: int, *, method: Literal["linear", "log"] = "linear",
-            threshold: float = 0.01, tau: float = 5.0) -> torch.Tensor:
+def latency(
+    x: torch.Tensor,
+    timesteps: int,
+    *,
+    method: Literal["linear", "log"] = "linear",
+    threshold: float = 0.01,
+    tau: float = 5.0,
+) -> torch.Tensor:
     """Time-to-first-spike code: one spike per input, earlier for larger values; values below ``threshold`` stay
     silent.
 

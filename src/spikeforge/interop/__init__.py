@@ -3,12 +3,11 @@
 from ._modelfile import ModelFileError, load_model, read_model_file, save_model
 from ._nir import SUPPORTED_EXPORT, export_nir, write_nir
 from ._nir_import import SUPPORTED_IMPORT, graph_metadata, import_nir, read_nir, summarize_nir
-from ._nir_layers import Delay, Scale
+from ._nir_layers import Scale
 
 __all__ = [
     "SUPPORTED_EXPORT",
     "SUPPORTED_IMPORT",
-    "Delay",
     "ModelFileError",
     "Scale",
     "export_nir",

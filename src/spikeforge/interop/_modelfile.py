@@ -59,23 +59,28 @@ def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     # at byte 8 with "{", which a pickle never has there (protocol 4+ frame length; protocol 2-3 opcodes)
     looks_safetensors = data[8:9] == b"{" and not any(data[5:8])
     if not looks_safetensors and (data[:1] in _PICKLE_MAGIC or data[:4] == _PICKLE_MAGIC[1]):
-        raise ModelFileError(f"model file {path}: holds a pickle/torch.save payload, which could run code on load;"
-                             " spikeforge reads safetensors files only (nothing was executed)")
+        raise ModelFileError(
+            f"model file {path}: holds a pickle/torch.save payload, which could run code on load;"
+            " spikeforge reads safetensors files only (nothing was executed)"
+        )
     if len(data) < 8:
         raise ModelFileError(f"model file {path}: {len(data)} bytes is too short to be a safetensors file")
     header_len = int.from_bytes(data[:8], "little")
     if header_len <= 0 or 8 + header_len > len(data):
-        raise ModelFileError(f"model file {path}: truncated or not safetensors (header of {header_len} bytes, "
-                             f"file of {len(data)})")
+        raise ModelFileError(
+            f"model file {path}: truncated or not safetensors (header of {header_len} bytes, file of {len(data)})"
+        )
     try:
-        header = json.loads(data[8:8 + header_len])
+        header = json.loads(data[8 : 8 + header_len])
         tensors = load(data)
     except (SafetensorError, ValueError, UnicodeDecodeError) as err:
         raise ModelFileError(f"model file {path}: truncated or corrupt ({err})") from None
     meta = header.get("__metadata__") or {}
     if meta.get("format") != FORMAT:
-        raise ModelFileError(f"model file {path}: a safetensors file without spikeforge metadata "
-                             f"(format={meta.get('format')!r}); write it with spikeforge.interop.save_model")
+        raise ModelFileError(
+            f"model file {path}: a safetensors file without spikeforge metadata "
+            f"(format={meta.get('format')!r}); write it with spikeforge.interop.save_model"
+        )
     try:
         config = json.loads(meta["config"])
     except (KeyError, json.JSONDecodeError) as err:
@@ -95,8 +100,11 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
-    wrong = [f"{k}: file {tuple(tensors[k].shape)} vs config {tuple(v.shape)}"
-             for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    wrong = [
+        f"{k}: file {tuple(tensors[k].shape)} vs config {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
     if missing or unexpected or wrong:
         parts = []
         if missing:

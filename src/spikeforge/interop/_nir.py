@@ -12,7 +12,8 @@ the layer before it, held constant over a step (``I``). With ``beta = exp(-dt/ta
 - CubaLIF: ``CubaLIF(tau_syn, tau_mem, r=1, w_in=1, v_leak, v_threshold, v_reset)``; ``"exact"`` only.
 - IF: ``IF(r=1/dt, v_threshold, v_reset)`` under both.
 - LI: ``LI(tau=tau_mem, r=1/(1-beta), v_leak=0)``; under ``"euler"`` ``tau=dt/(1-beta)``, ``r=tau/dt``.
-- Delay (and :class:`~spikeforge.synapses.ChannelDelay`): ``Delay(delay=steps * dt)`` in seconds; Scale: ``Scale``.
+- :class:`~spikeforge.synapses.ChannelDelay`: ``Delay(delay=steps * dt)`` in seconds (imported back as a stateful
+  ``ChannelDelay``); Scale: ``Scale``.
 - :class:`~spikeforge.synapses.DelayedLinear` whose delays depend on the input channel only: ``Delay -> Affine``; on
   the output channel only: ``Linear -> Delay`` (plus an identity ``Affine`` for the undelayed bias). Per-synapse
   delays varying along both sides have no NIR form (an error says so).
@@ -53,7 +54,7 @@ from ..neurons import IF, LI, LIF, CubaLIF
 from ..neurons._base import NeuronModule
 from ..nn import Lift, SequentialState
 from ..nn._containers import _fold_time, is_stateful
-from ._nir_layers import Delay, Scale
+from ._nir_layers import Scale
 
 __all__ = ["SUPPORTED_EXPORT", "Integrator", "export_nir", "write_nir"]
 
@@ -62,7 +63,7 @@ INTEGRATORS: tuple[str, ...] = ("exact", "euler")
 META_KEY = "spikeforge"
 FORMAT_VERSION = 1
 SUPPORTED_EXPORT = (
-    *"Linear Conv1d Conv2d AvgPool2d Flatten LIF CubaLIF IF LI Scale Delay synapses.ChannelDelay".split(),
+    *"Linear Conv1d Conv2d AvgPool2d Flatten LIF CubaLIF IF LI Scale synapses.ChannelDelay".split(),
     "synapses.DelayedLinear (delays per input or per output channel)",
     *("BatchNorm2d (after a Conv2d)", "Dropout (dropped)", "Lift", "SequentialState", "Sequential"),
 )
@@ -89,15 +90,18 @@ def _flatten_layers(model: nn.Module) -> list[nn.Module]:
 def _run_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     from ..synapses import ChannelDelay, DelayedLinear
 
+    if is_stateful(layer):  # a stateful ChannelDelay among them
+        return layer(x)[0]
     if isinstance(layer, ChannelDelay | DelayedLinear):  # whole-sequence layers without state
         return layer(x)
-    if is_stateful(layer):
-        return layer(x)[0]
     return _fold_time(layer, x)
 
 
 def _model_dt(layers: list[nn.Module], dt: float | None) -> float:
-    dts = sorted({m.dt for m in layers if isinstance(m, NeuronModule | Delay)})
+    from ..synapses import ChannelDelay
+
+    timed = [m for m in layers if isinstance(m, NeuronModule) or (isinstance(m, ChannelDelay) and m.dt is not None)]
+    dts = sorted({m.dt for m in timed})
     if len(dts) > 1:
         raise ValueError(f"model: neurons and delays use different time steps {dts}; NIR export needs one dt")
     if dts and dt is not None and not math.isclose(dts[0], dt, rel_tol=1e-12):
@@ -288,10 +292,9 @@ def _static_node(layer: nn.Module, in_shape, out_shape, dt: float):
         return nir.AvgPool2d(kernel_size=kernel, stride=stride, padding=pair(layer.padding))
     if isinstance(layer, Scale):
         return nir.Scale(scale=_np(layer.scale, out_shape))
-    if isinstance(layer, Delay):
-        return nir.Delay(delay=_np(layer.steps.to(torch.float64) * layer.dt, out_shape, np.float64))
-    if isinstance(layer, ChannelDelay):  # imported back as interop.Delay (it keeps state across chunks)
-        return nir.Delay(delay=_np(layer.delays.to(torch.float64) * dt, out_shape, np.float64))
+    if isinstance(layer, ChannelDelay):  # imported back as a stateful ChannelDelay (it keeps state across chunks)
+        step = dt if layer.dt is None else layer.dt
+        return nir.Delay(delay=_np(layer.delays.to(torch.float64) * step, out_shape, np.float64))
     raise _unsupported(layer)
 
 

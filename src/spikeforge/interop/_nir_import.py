@@ -21,7 +21,7 @@ from torch import nn
 from ..neurons import IF, LI, LIF, CubaLIF
 from ..nn import SequentialState
 from ._nir import INTEGRATORS, META_KEY, Integrator
-from ._nir_layers import Delay, Scale
+from ._nir_layers import Scale
 
 __all__ = ["SUPPORTED_IMPORT", "graph_metadata", "import_nir", "read_nir", "summarize_nir"]
 
@@ -311,7 +311,11 @@ def _static(node: Any, name: str, dt: float) -> list[nn.Module]:
         steps = np.asarray(node.delay, dtype=np.float64) / dt
         if not np.allclose(steps, np.round(steps), atol=1e-6):
             raise ValueError(f"node {name!r}: delays must be whole multiples of dt={dt!r} s")
-        return [Delay(torch.as_tensor(np.round(steps)).long(), dt=dt)]
+        from ..synapses import ChannelDelay
+
+        delays = torch.as_tensor(np.round(steps)).long()
+        channels = int(delays.shape[0]) if delays.dim() == 1 else tuple(delays.shape)  # a tuple: one per feature
+        return [ChannelDelay(channels, delays, dt=dt, stateful=True)]
     raise ValueError(
         f"NIR import: node {name!r} has type {type(node).__name__}, which spikeforge does not import; "
         f"supported node types: {', '.join(SUPPORTED_IMPORT)}"

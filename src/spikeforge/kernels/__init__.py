@@ -1,19 +1,24 @@
-"""Backends behind a registry.
+"""Backends behind a registry, and fused kernels that know only tensors.
 
 Every sequence-level neuron function (``lif_seq`` ...) is registered here under ``"torch"``: the plain scan over
 time that every other backend is tested against. A fast backend registers the same function signature under its
 own name with an ``available()`` check (is its dependency importable? is there a GPU?) and a ``supports(**ctx)``
 check (dtype, device, surrogate ...). ``backend="auto"`` takes the first registered fast backend that is
 available and supports the call, and the torch reference otherwise.
+
+The kernels themselves (:mod:`.cpu`, :mod:`.gpu`) take tensors and a plain :class:`Settings` value and return
+tensors; nothing in this package imports a neuron, model or layer. Each neuron file registers its own adapter
+(parameters -> coefficients -> kernel -> state tuple) with :func:`register`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Backend", "available", "register", "resolve"]
+__all__ = ["Backend", "available", "register", "resolve", "trace"]
 
 
 @dataclass
@@ -25,10 +30,48 @@ class Backend:
 
 
 _REGISTRY: dict[str, dict[str, Backend]] = {}
+_TRACES: list[list[tuple[str, str]]] = []  # open trace() lists; empty outside tests, so resolve() adds nothing
 
 
-def register(model: str, name: str, fn: Callable[..., Any], *, available: Callable[[], bool] | None = None,
-             supports: Callable[..., bool] | None = None) -> None:
+@contextmanager
+def trace() -> Iterator[list[tuple[str, str]]]:
+    """Record which backend ran: yields a list that receives ``(model, backend)`` each time a function returned by
+    :func:`resolve` is called inside the block (tests use it to check that a fast kernel actually ran).
+
+    Example (``tests/kernels/test_registry.py``)::
+
+        with kernels.trace() as ran:
+            lif_seq(x_seq, backend="torch")
+        assert ran == [("lif", "torch")]
+    """
+    ran: list[tuple[str, str]] = []
+    _TRACES.append(ran)
+    try:
+        yield ran
+    finally:
+        _TRACES.remove(ran)
+
+
+def _traced(model: str, backend: Backend) -> Callable[..., Any]:
+    if not _TRACES:
+        return backend.fn
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for ran in _TRACES:
+            ran.append((model, backend.name))
+        return backend.fn(*args, **kwargs)
+
+    return run
+
+
+def register(
+    model: str,
+    name: str,
+    fn: Callable[..., Any],
+    *,
+    available: Callable[[], bool] | None = None,
+    supports: Callable[..., bool] | None = None,
+) -> None:
     """Register ``fn`` as backend ``name`` of the sequence function of ``model`` (e.g. ``"lif"``)."""
     backend = Backend(name, fn)
     if available is not None:
@@ -51,8 +94,8 @@ def resolve(model: str, backend: str = "auto", **ctx: Any) -> Callable[..., Any]
     if backend == "auto":
         for name, b in backends.items():
             if name != "torch" and b.available() and b.supports(**ctx):
-                return b.fn
-        return backends["torch"].fn
+                return _traced(model, b)
+        return _traced(model, backends["torch"])
     if backend not in backends:
         raise ValueError(f"backend: expected 'auto' or one of {sorted(backends)} for {model!r}, got {backend!r}")
     chosen = backends[backend]
@@ -62,7 +105,7 @@ def resolve(model: str, backend: str = "auto", **ctx: Any) -> Callable[..., Any]
         raise ValueError(
             f"backend {backend!r} for {model!r} does not support this call ({_describe(ctx)}); use 'torch'"
         )
-    return chosen.fn
+    return _traced(model, chosen)
 
 
 def _describe_value(value: Any) -> str:
@@ -84,4 +127,7 @@ def _describe(ctx: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_describe_value(v)}" for k, v in ctx.items())
 
 
-from . import _fused  # noqa: E402,F401  (fused backends; each checks its own dependencies)
+from . import cpu, gpu  # noqa: E402  (tensor-level fused kernels; each checks its own dependencies)
+from ._settings import RESETS, Settings  # noqa: E402
+
+__all__ += ["RESETS", "Settings", "cpu", "gpu"]

@@ -1,6 +1,6 @@
 """Fused LIF / IF sequence kernels on CUDA GPUs with Triton: one launch per direction per layer per sequence.
 
-The same update and hand-written BPTT backward as the CPU kernel (:mod:`._cpu_lif`, where the derivation is):
+The same update and hand-written BPTT backward as the CPU kernel (:mod:`.cpu._lif`, where the derivation is):
 each program owns a block of neurons and walks over time; the forward keeps ``h`` only. Imported only when the
 backend is used, so Triton is never needed on machines without a GPU.
 """
@@ -11,9 +11,10 @@ import torch
 import triton
 import triton.language as tl
 
-from ._cpu_lif import _per_neuron, if_via, kernel_config, lif_via
+from ._settings import Settings
+from .cpu._common import per_neuron
 
-__all__ = ["if_seq_triton", "lif_seq_triton"]
+__all__ = ["lif"]
 
 _BLOCK = 256
 
@@ -240,25 +241,15 @@ class _TritonLIF(torch.autograd.Function):
         return dx, dv0, dbeta if need_beta else None, dthr if need_thr else None, None
 
 
-def _run(x_seq, v0, beta, thr, *, v_leak, v_reset, reset, detach, surrogate):
+def lif(x_seq: torch.Tensor, v0: torch.Tensor, beta, threshold, settings: Settings):
+    """The fused LIF / IF sequence on a CUDA GPU: ``(z_seq[T, B, ...], v_T[B, ...])`` (see :func:`.gpu.lif`)."""
     shape = x_seq.shape
     step = shape[1:]
-    cfg = kernel_config(v_leak=v_leak, v_reset=v_reset, reset=reset, detach=detach, surrogate=surrogate)
     z, v = _TritonLIF.apply(
         x_seq.reshape(shape[0], -1).contiguous(),
         v0.reshape(-1).contiguous(),
-        _per_neuron(beta, step, x_seq),
-        _per_neuron(thr, step, x_seq),
-        cfg,
+        per_neuron(beta, step, x_seq),
+        per_neuron(threshold, step, x_seq),
+        settings.codes(torch.is_grad_enabled()),
     )
     return z.view(shape), v.view(step)
-
-
-def lif_seq_triton(x_seq, state, params, *, dt, surrogate):
-    """Backend ``"triton"`` of ``lif``."""
-    return lif_via(_run, x_seq, state, params, dt=dt, surrogate=surrogate)
-
-
-def if_seq_triton(x_seq, state, params, *, dt, surrogate):
-    """Backend ``"triton"`` of ``if``."""
-    return if_via(_run, x_seq, state, params, surrogate=surrogate)

@@ -1,5 +1,6 @@
-"""Learning: supervised surrogate-gradient training (BPTT); local rules and conversion come later."""
+"""Learning, one sub-package per family: :mod:`~spikeforge.learning.supervised` (surrogate-gradient training,
+BPTT); local rules and conversion come later."""
 
-from ._supervised import TrainConfig, encode_batch, evaluate, fit, scores
+from .supervised import TrainConfig, encode_batch, evaluate, fit, scores
 
 __all__ = ["TrainConfig", "encode_batch", "evaluate", "fit", "scores"]

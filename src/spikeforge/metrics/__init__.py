@@ -10,6 +10,7 @@ from ._efficiency import (
     synaptic_operations,
 )
 from ._energy import EnergyModel
+from ._profile import profile_split
 
 __all__ = [
     "EfficiencyCounter",
@@ -20,6 +21,7 @@ __all__ = [
     "SynapseCounts",
     "describe",
     "profile_model",
+    "profile_split",
     "record_spikes",
     "spiking_layers",
     "synaptic_operations",

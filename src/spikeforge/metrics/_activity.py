@@ -14,8 +14,9 @@ __all__ = ["SpikeRecorder", "describe", "record_spikes", "spiking_layers"]
 
 def spiking_layers(model: nn.Module) -> dict[str, NeuronModule]:
     """The neuron modules of ``model`` that emit spikes (leaky-integrator readouts excluded), by name."""
-    return {name: m for name, m in model.named_modules()
-            if isinstance(m, NeuronModule) and not isinstance(m, LI | LICell)}
+    return {
+        name: m for name, m in model.named_modules() if isinstance(m, NeuronModule) and not isinstance(m, LI | LICell)
+    }
 
 
 def describe(name: str, module: NeuronModule) -> str:

@@ -365,7 +365,12 @@ class EfficiencyCounter:
                 c.spikes += int(torch.count_nonzero(output[0].detach()))
             rec = self.synapses.get(f"{name}.recurrent" if name else "recurrent")
             z = output[0].detach()
-            if rec is not None and getattr(owner, "is_sequence", False) and z.dim() >= 3 and rec.dense == self._rec_mark:
+            if (
+                rec is not None
+                and getattr(owner, "is_sequence", False)
+                and z.dim() >= 3
+                and rec.dense == self._rec_mark
+            ):
                 # the neuron applied its recurrent weights itself (no call of the Linear): count from its spikes
                 w = owner.recurrent.weight
                 fan_out = (w != 0).to(torch.float64).sum(0)  # nonzero weights leaving each neuron

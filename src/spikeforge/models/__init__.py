@@ -1,16 +1,28 @@
 """Ready-made networks built from a JSON-able config (what the CLI trains and what model files store)."""
 
-from ._builders import DEFAULTS, DISTRIBUTIONS, MODELS, build_model, resolve_model_config
-from ._sequence import GRU, RALIF, RALIFState, WholeSequence
+from ._builders import (
+    DEFAULTS,
+    DISTRIBUTIONS,
+    HIDDEN_NEURONS,
+    MODELS,
+    OUTPUT_NEURONS,
+    ModelKind,
+    build_model,
+    models_for,
+    resolve_model_config,
+)
+from ._sequence import GRU, WholeSequence
 
 __all__ = [
     "DEFAULTS",
     "DISTRIBUTIONS",
     "GRU",
+    "HIDDEN_NEURONS",
     "MODELS",
-    "RALIF",
-    "RALIFState",
+    "OUTPUT_NEURONS",
+    "ModelKind",
     "WholeSequence",
     "build_model",
+    "models_for",
     "resolve_model_config",
 ]

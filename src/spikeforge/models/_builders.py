@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from .. import init
-from ..neurons import ALIF, LI, LIF, RLIF
+from .. import init, kernels
+from ..neurons import NEURONS
 from ..nn import SequentialState
-from ._sequence import GRU, RALIF, WholeSequence
+from ._sequence import GRU, WholeSequence
 
-__all__ = ["DEFAULTS", "MODELS", "build_model", "resolve_model_config"]
+__all__ = [
+    "DEFAULTS",
+    "HIDDEN_NEURONS",
+    "MODELS",
+    "OUTPUT_NEURONS",
+    "ModelKind",
+    "build_model",
+    "models_for",
+    "resolve_model_config",
+]
 
 DEFAULTS: dict[str, Any] = {
     "model": "mlp",
@@ -38,6 +48,12 @@ DEFAULTS: dict[str, Any] = {
     "output": "li",
     "max_delay": 10,
 }
+
+#: hidden-layer neurons the builders make, by ``neuron=`` name: the registry names (``spikeforge.neurons.NEURONS``)
+#: of its feed-forward and its recurrent form
+HIDDEN_NEURONS: dict[str, tuple[str, str]] = {"lif": ("lif", "rlif"), "alif": ("alif", "ralif")}
+#: output layers by ``output=`` name: the registry name and what it reads out
+OUTPUT_NEURONS: dict[str, tuple[str, str]] = {"li": ("li", "membrane readout"), "lif": ("lif", "spiking")}
 
 #: JSON forms of :mod:`spikeforge.init` distributions for per-neuron ``tau_mem`` / ``tau_adapt``
 DISTRIBUTIONS = {
@@ -74,20 +90,19 @@ def _neuron(cfg: dict, size: int | tuple[int, ...], *, recurrent: bool = False) 
     }
     if cfg["neuron"] == "alif":
         common |= {"tau_adapt": _value("tau_adapt", cfg["tau_adapt"]), "beta": cfg["beta_adapt"]}
-        if recurrent:
-            return RALIF(size, **common)
-        return ALIF(size, backend=cfg["backend"], **common)
-    if recurrent:
-        return RLIF(size, backend=cfg["backend"], **common)
-    return LIF(size, backend=cfg["backend"], **common)
+    spec = NEURONS[HIDDEN_NEURONS[cfg["neuron"]][int(recurrent)]]
+    # the configured backend names a LIF kernel; a layer that has no such kernel (RALIF) runs its default
+    backend = cfg["backend"] if cfg["backend"] in kernels.available(spec.name) else "auto"
+    return spec.sequence(size, backend=backend, **common)
 
 
 def _output(cfg: dict, width: int) -> list[nn.Module]:
     n = cfg["n_classes"]
+    cls = NEURONS[OUTPUT_NEURONS[cfg["output"]][0]].sequence
     if cfg["output"] == "lif":  # spiking output, for spike-count readouts
         return [
             nn.Linear(width, n),
-            LIF(
+            cls(
                 n,
                 tau_mem=cfg["tau_out"],
                 threshold=cfg["threshold"],
@@ -96,7 +111,7 @@ def _output(cfg: dict, width: int) -> list[nn.Module]:
                 backend=cfg["backend"],
             ),
         ]
-    return [nn.Linear(width, n), LI(n, tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=cfg["backend"])]
+    return [nn.Linear(width, n), cls(n, tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=cfg["backend"])]
 
 
 def _mlp(cfg: dict) -> SequentialState:
@@ -166,13 +181,42 @@ def _conv(cfg: dict) -> SequentialState:
     return SequentialState(*layers, *_output(cfg, width))
 
 
-MODELS: dict[str, Callable[[dict], SequentialState]] = {
-    "mlp": _mlp,
-    "conv": _conv,
-    "recurrent": _recurrent,
-    "gru": _gru,
-    "delay": _delay,
+@dataclass(frozen=True)
+class ModelKind:
+    """One entry of :data:`MODELS`: the builder, the input it takes, what it is and whether it spikes.
+
+    Calling it builds the network: ``MODELS["mlp"](cfg)``.
+    """
+
+    build: Callable[[dict], SequentialState]
+    inputs: frozenset[str]  # "images" ([C, H, W] samples) and/or "series" (time-first [T, B, C] sequences)
+    description: str  # one line for help texts
+    spiking: bool = True  # False for non-spiking baselines (no spikes for count/first-spike read-outs)
+
+    def __call__(self, cfg: dict) -> SequentialState:
+        return self.build(cfg)
+
+
+_IMAGES, _SERIES = frozenset({"images"}), frozenset({"series"})
+
+#: the one list of model names: model name -> :class:`ModelKind`; the CLI's ``--model`` choices, config validation
+#: and error messages read it, in this order
+MODELS: dict[str, ModelKind] = {
+    "mlp": ModelKind(_mlp, _IMAGES | _SERIES, "feed-forward LIF/ALIF"),
+    "conv": ModelKind(_conv, _IMAGES, "small convolutional SNN (images)"),
+    "recurrent": ModelKind(_recurrent, _SERIES, "recurrent LIF/ALIF (sequences)"),
+    "delay": ModelKind(_delay, _SERIES, "feed-forward with learnable synaptic delays"),
+    "gru": ModelKind(_gru, _SERIES, "non-spiking GRU baseline", spiking=False),
 }
+
+
+def models_for(inputs: str) -> list[str]:
+    """Names of the models that take ``inputs`` (``"images"`` or ``"series"``), in :data:`MODELS` order.
+
+    >>> models_for("series")
+    ['mlp', 'recurrent', 'delay', 'gru']
+    """
+    return [name for name, kind in MODELS.items() if inputs in kind.inputs]
 
 
 def resolve_model_config(config: dict) -> dict:
@@ -184,19 +228,21 @@ def resolve_model_config(config: dict) -> dict:
         if key not in cfg:
             raise ValueError(f"model config: missing {key!r} (set from the dataset)")
     cfg["input_shape"] = [int(s) for s in cfg["input_shape"]]
-    if cfg["model"] == "conv" and len(cfg["input_shape"]) != 3:
-        raise ValueError(f"model 'conv': expected image input [C, H, W], got input_shape {cfg['input_shape']}")
-    from .. import kernels
-
+    takes = MODELS[cfg["model"]].inputs
+    if takes == _IMAGES and len(cfg["input_shape"]) != 3:
+        raise ValueError(
+            f"model {cfg['model']!r}: expected image input [C, H, W], got input_shape {cfg['input_shape']}"
+        )
     if cfg["backend"] != "auto" and cfg["backend"] not in kernels.available("lif"):
         raise ValueError(
             f"backend: expected 'auto' or one of {kernels.available('lif')} (available here), got {cfg['backend']!r}"
         )
-    if cfg["neuron"] not in ("lif", "alif"):
-        raise ValueError(f"neuron: expected 'lif' or 'alif', got {cfg['neuron']!r}")
-    if cfg["output"] not in ("li", "lif"):
-        raise ValueError(f"output: expected 'li' (membrane readout) or 'lif' (spiking), got {cfg['output']!r}")
-    if cfg["model"] in ("recurrent", "gru", "delay") and len(cfg["input_shape"]) != 1:
+    if cfg["neuron"] not in HIDDEN_NEURONS:
+        raise ValueError(f"neuron: expected one of {list(HIDDEN_NEURONS)}, got {cfg['neuron']!r}")
+    if cfg["output"] not in OUTPUT_NEURONS:
+        expected = ", ".join(f"{name!r} ({what})" for name, (_, what) in OUTPUT_NEURONS.items())
+        raise ValueError(f"output: expected {expected}, got {cfg['output']!r}")
+    if takes == _SERIES and len(cfg["input_shape"]) != 1:
         raise ValueError(
             f"model {cfg['model']!r}: expected sequence input [T, B, C] with input_shape [C], got "
             f"input_shape {cfg['input_shape']}"

@@ -1,5 +1,25 @@
-"""Neuron models. One file per model; each has ``XParams``, ``XState``, ``x_step``, ``x_init``, ``XCell`` and ``X``."""
+"""Neuron models. One file per model; each has ``XParams``, ``XState``, ``x_init``, ``x_step``, ``x_seq``, ``XCell``,
+``X`` and a ``SPEC`` (:class:`NeuronSpec`), collected in :data:`NEURONS` by one line per model.
 
+>>> NEURONS["lif"].sequence is LIF and NEURONS["hodgkin_huxley"].simulate.name
+'hodgkin-huxley'
+"""
+
+from . import (
+    _adex,
+    _alif,
+    _cubalif,
+    _hindmarsh_rose,
+    _hodgkin_huxley,
+    _if,
+    _izhikevich,
+    _li,
+    _lif,
+    _morris_lecar,
+    _ralif,
+    _resonate_fire,
+    _rlif,
+)
 from ._adex import ADEX_PRESETS, AdEx, AdExCell, AdExParams, AdExState, adex_init, adex_seq, adex_step
 from ._alif import ALIF, ALIFCell, ALIFParams, ALIFState, alif_init, alif_seq, alif_step
 from ._base import CellModule, NeuronModule, SequenceModule, scan
@@ -46,6 +66,7 @@ from ._morris_lecar import (
     morris_lecar_seq,
     morris_lecar_step,
 )
+from ._ralif import RALIF, RALIFCell, RALIFState, ralif_init, ralif_seq, ralif_step
 from ._resonate_fire import (
     ResonateAndFire,
     ResonateAndFireCell,
@@ -56,6 +77,28 @@ from ._resonate_fire import (
     resonate_fire_step,
 )
 from ._rlif import RLIF, RLIFCell, RLIFState, rlif_init, rlif_seq, rlif_step
+from ._spec import Drive, NeuronSpec, SimulateInfo
+
+#: every neuron model, by its kernel-registry / functional name; one line per model (biophysical and dynamical
+#: models first, then the LIF family: ``spikeforge simulate`` lists its models in this order)
+NEURONS: dict[str, NeuronSpec] = {
+    spec.name: spec
+    for spec in (
+        _izhikevich.SPEC,
+        _adex.SPEC,
+        _hodgkin_huxley.SPEC,
+        _morris_lecar.SPEC,
+        _hindmarsh_rose.SPEC,
+        _resonate_fire.SPEC,
+        _lif.SPEC,
+        _if.SPEC,
+        _li.SPEC,
+        _cubalif.SPEC,
+        _alif.SPEC,
+        _rlif.SPEC,
+        _ralif.SPEC,
+    )
+}
 
 __all__ = [
     "ADEX_PRESETS",
@@ -66,6 +109,8 @@ __all__ = [
     "LI",
     "LIF",
     "MORRIS_LECAR_PRESETS",
+    "NEURONS",
+    "RALIF",
     "RLIF",
     "ALIFCell",
     "ALIFParams",
@@ -79,6 +124,7 @@ __all__ = [
     "CubaLIFCell",
     "CubaLIFParams",
     "CubaLIFState",
+    "Drive",
     "HindmarshRose",
     "HindmarshRoseCell",
     "HindmarshRoseParams",
@@ -105,6 +151,9 @@ __all__ = [
     "MorrisLecarParams",
     "MorrisLecarState",
     "NeuronModule",
+    "NeuronSpec",
+    "RALIFCell",
+    "RALIFState",
     "RLIFCell",
     "RLIFState",
     "ResonateAndFire",
@@ -112,6 +161,7 @@ __all__ = [
     "ResonateAndFireParams",
     "ResonateAndFireState",
     "SequenceModule",
+    "SimulateInfo",
     "adex_init",
     "adex_seq",
     "adex_step",
@@ -142,6 +192,9 @@ __all__ = [
     "morris_lecar_init",
     "morris_lecar_seq",
     "morris_lecar_step",
+    "ralif_init",
+    "ralif_seq",
+    "ralif_step",
     "resonate_fire_init",
     "resonate_fire_seq",
     "resonate_fire_step",

@@ -47,6 +47,7 @@ from ..init import Distribution
 from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import resolve_preset, spike
+from ._spec import Drive, NeuronSpec, SimulateInfo
 
 __all__ = ["ADEX_PRESETS", "AdEx", "AdExCell", "AdExParams", "AdExState", "adex_init", "adex_seq", "adex_step"]
 
@@ -55,26 +56,36 @@ Value = float | torch.Tensor
 #: Naud et al. (2008) Table 1: C (pF), g_L (nS), E_L (mV), V_T (mV), Delta_T (mV), a (nS), tau_w (s), b (pA), V_r (mV)
 PRESETS: dict[str, dict[str, float]] = {
     "tonic": dict(C=200.0, g_L=10.0, E_L=-70.0, V_T=-50.0, Delta_T=2.0, a=2.0, tau_w=30 * ms, b=0.0, V_r=-58.0),
-    "adapting": dict(C=200.0, g_L=12.0, E_L=-70.0, V_T=-50.0, Delta_T=2.0, a=2.0, tau_w=300 * ms, b=60.0,
-                     V_r=-58.0),
-    "initial_burst": dict(C=130.0, g_L=18.0, E_L=-58.0, V_T=-50.0, Delta_T=2.0, a=4.0, tau_w=150 * ms, b=120.0,
-                          V_r=-50.0),
-    "regular_bursting": dict(C=200.0, g_L=10.0, E_L=-58.0, V_T=-50.0, Delta_T=2.0, a=2.0, tau_w=120 * ms,
-                             b=100.0, V_r=-46.0),
-    "delayed_accelerating": dict(C=200.0, g_L=12.0, E_L=-70.0, V_T=-50.0, Delta_T=2.0, a=-10.0, tau_w=300 * ms,
-                                 b=0.0, V_r=-58.0),
-    "delayed_regular_bursting": dict(C=100.0, g_L=10.0, E_L=-65.0, V_T=-50.0, Delta_T=2.0, a=-10.0,
-                                     tau_w=90 * ms, b=30.0, V_r=-47.0),
-    "transient_spiking": dict(C=100.0, g_L=10.0, E_L=-65.0, V_T=-50.0, Delta_T=2.0, a=10.0, tau_w=90 * ms,
-                              b=100.0, V_r=-47.0),
-    "irregular_spiking": dict(C=100.0, g_L=12.0, E_L=-60.0, V_T=-50.0, Delta_T=2.0, a=-11.0, tau_w=130 * ms,
-                              b=30.0, V_r=-48.0),
+    "adapting": dict(C=200.0, g_L=12.0, E_L=-70.0, V_T=-50.0, Delta_T=2.0, a=2.0, tau_w=300 * ms, b=60.0, V_r=-58.0),
+    "initial_burst": dict(
+        C=130.0, g_L=18.0, E_L=-58.0, V_T=-50.0, Delta_T=2.0, a=4.0, tau_w=150 * ms, b=120.0, V_r=-50.0
+    ),
+    "regular_bursting": dict(
+        C=200.0, g_L=10.0, E_L=-58.0, V_T=-50.0, Delta_T=2.0, a=2.0, tau_w=120 * ms, b=100.0, V_r=-46.0
+    ),
+    "delayed_accelerating": dict(
+        C=200.0, g_L=12.0, E_L=-70.0, V_T=-50.0, Delta_T=2.0, a=-10.0, tau_w=300 * ms, b=0.0, V_r=-58.0
+    ),
+    "delayed_regular_bursting": dict(
+        C=100.0, g_L=10.0, E_L=-65.0, V_T=-50.0, Delta_T=2.0, a=-10.0, tau_w=90 * ms, b=30.0, V_r=-47.0
+    ),
+    "transient_spiking": dict(
+        C=100.0, g_L=10.0, E_L=-65.0, V_T=-50.0, Delta_T=2.0, a=10.0, tau_w=90 * ms, b=100.0, V_r=-47.0
+    ),
+    "irregular_spiking": dict(
+        C=100.0, g_L=12.0, E_L=-60.0, V_T=-50.0, Delta_T=2.0, a=-11.0, tau_w=130 * ms, b=30.0, V_r=-48.0
+    ),
 }
 ADEX_PRESETS = PRESETS
 #: step current (pA) of each preset in Naud et al. (2008)
 PRESET_CURRENTS: dict[str, float] = {
-    "tonic": 500.0, "adapting": 500.0, "initial_burst": 400.0, "regular_bursting": 210.0,
-    "delayed_accelerating": 300.0, "delayed_regular_bursting": 110.0, "transient_spiking": 350.0,
+    "tonic": 500.0,
+    "adapting": 500.0,
+    "initial_burst": 400.0,
+    "regular_bursting": 210.0,
+    "delayed_accelerating": 300.0,
+    "delayed_regular_bursting": 110.0,
+    "transient_spiking": 350.0,
     "irregular_spiking": 160.0,
 }
 NAMES = ("C", "g_L", "E_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r")
@@ -111,13 +122,16 @@ def adex_init(like: torch.Tensor, params: AdExParams = AdExParams()) -> AdExStat
 
 
 def _check_stability(params: AdExParams, dt: float) -> None:
-    tau_m = float(torch.as_tensor(params.C / torch.as_tensor(params.g_L)).min()) * ms
-    tau_w = float(torch.as_tensor(params.tau_w).min())
+    tau_m = float(torch.as_tensor(params.C / torch.as_tensor(params.g_L)).detach().min()) * ms  # a bound, no grad
+    tau_w = float(torch.as_tensor(params.tau_w).detach().min())
     limit = min(0.5 * ms, 0.5 * tau_m, 0.5 * tau_w)
     if dt > limit:
-        warnings.warn(f"dt: {dt / ms:g} ms is above {limit / ms:.3g} ms (0.5 ms, or half of C/g_L or tau_w); the "
-                      "AdEx upswing and the V-w coupling are then poorly resolved; use a smaller dt",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"dt: {dt / ms:g} ms is above {limit / ms:.3g} ms (0.5 ms, or half of C/g_L or tau_w); the "
+            "AdEx upswing and the V-w coupling are then poorly resolved; use a smaller dt",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _coefficients(params: AdExParams, dt: float, like: torch.Tensor):
@@ -159,16 +173,25 @@ def _update(x, state: AdExState, params: AdExParams, rate, cap, rho, surrogate):
     gap = params.V_peak - v
     ratio = slope * gap / torch.where(drive > 0, drive, 1.0)
     small = slope.abs() < 1e-6
-    sigma = torch.where(small, gap / torch.where(drive > 0, drive, 1.0),
-                        torch.log1p(ratio.clamp(min=-0.999999)) / torch.where(small, 1.0, slope))
+    sigma = torch.where(
+        small,
+        gap / torch.where(drive > 0, drive, 1.0),
+        torch.log1p(ratio.clamp(min=-0.999999)) / torch.where(small, 1.0, slope),
+    )
     rest = (1 - sigma).clamp(0.0, 1.0).detach()
     v_reset = _rosenbrock(torch.zeros_like(v) + params.V_r, w, x, params, rate, cap, rest)[0]
     v = h - zr * (h - v_reset)
     return z, AdExState(v, w)
 
 
-def adex_step(x: torch.Tensor, state: AdExState | None, params: AdExParams = AdExParams(), *,
-              dt: float = 0.1 * ms, surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, AdExState]:
+def adex_step(
+    x: torch.Tensor,
+    state: AdExState | None,
+    params: AdExParams = AdExParams(),
+    *,
+    dt: float = 0.1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, AdExState]:
     """One AdEx step. ``x``: input current (pA) ``[B, ...]``; ``dt`` in seconds. Returns ``(z, new_state)``.
 
     >>> import torch
@@ -190,9 +213,16 @@ def _adex_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
 kernels.register("adex", "torch", _adex_seq_torch)
 
 
-def adex_seq(x_seq: torch.Tensor, state: AdExState | None = None, params: AdExParams = AdExParams(), *,
-             dt: float = 0.1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-             record: bool = False) -> tuple[torch.Tensor, AdExState]:
+def adex_seq(
+    x_seq: torch.Tensor,
+    state: AdExState | None = None,
+    params: AdExParams = AdExParams(),
+    *,
+    dt: float = 0.1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, AdExState]:
     """AdEx over ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)`` (every state if ``record``)."""
     dt = check_dt(dt)
     _check_stability(params, dt)
@@ -200,8 +230,9 @@ def adex_seq(x_seq: torch.Tensor, state: AdExState | None = None, params: AdExPa
     surrogate = _surrogate.get(surrogate)
     if record:
         return _adex_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("adex", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "adex", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
@@ -212,15 +243,28 @@ class _AdExBase(NeuronModule):
     learnable = NAMES
     positive = ("tau_w",)
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, preset: str | None = None,
-                 C: Value | Distribution | None = None, g_L: Value | Distribution | None = None,
-                 E_L: Value | Distribution | None = None, V_T: Value | Distribution | None = None,
-                 Delta_T: Value | Distribution | None = None, a: Value | Distribution | None = None,
-                 tau_w: Value | Distribution | None = None, b: Value | Distribution | None = None,
-                 V_r: Value | Distribution | None = None, V_peak: float = 0.0, detach_reset: bool = False,
-                 dt: float = 0.1 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        preset: str | None = None,
+        C: Value | Distribution | None = None,
+        g_L: Value | Distribution | None = None,
+        E_L: Value | Distribution | None = None,
+        V_T: Value | Distribution | None = None,
+        Delta_T: Value | Distribution | None = None,
+        a: Value | Distribution | None = None,
+        tau_w: Value | Distribution | None = None,
+        b: Value | Distribution | None = None,
+        V_r: Value | Distribution | None = None,
+        V_peak: float = 0.0,
+        detach_reset: bool = False,
+        dt: float = 0.1 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         given = dict(C=C, g_L=g_L, E_L=E_L, V_T=V_T, Delta_T=Delta_T, a=a, tau_w=tau_w, b=b, V_r=V_r)
         values = resolve_preset(PRESETS, preset, "AdEx", given, PRESETS["adapting"])
@@ -249,8 +293,9 @@ class _AdExBase(NeuronModule):
 
     def extra_repr(self) -> str:
         preset = f"preset={self.preset_name!r}, " if self.preset_name else ""
-        return (f"{preset}tau_w={self._ms('tau_w')}, V_peak={self.V_peak:g} mV, dt={self.dt / ms:g} ms"
-                + (f", learn={self.learn}" if self.learn else ""))
+        return f"{preset}tau_w={self._ms('tau_w')}, V_peak={self.V_peak:g} mV, dt={self.dt / ms:g} ms" + (
+            f", learn={self.learn}" if self.learn else ""
+        )
 
 
 class AdExCell(_AdExBase, CellModule):
@@ -296,8 +341,9 @@ class AdEx(_AdExBase, SequenceModule):
     True
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -306,5 +352,27 @@ class AdEx(_AdExBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return adex_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend,
-                        record=self.record)
+        return adex_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="adex",
+    cell=AdExCell,
+    sequence=AdEx,
+    step=adex_step,
+    seq=adex_seq,
+    init=adex_init,
+    params=AdExParams,
+    state=AdExState,
+    drive=Drive(amplitude=6000.0, dt=0.1 * ms),
+    simulate=SimulateInfo(
+        "adex",
+        "pA",
+        "v",
+        "mV",
+        ("C", "g_L", "E_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r", "V_peak"),
+        time_params=("tau_w",),
+    ),
+)

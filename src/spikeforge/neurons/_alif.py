@@ -34,8 +34,18 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, decay, ms
-from ._base import CellModule, NeuronModule, ResetMode, SequenceModule, check_reset, scan
+from ._base import (
+    CellModule,
+    NeuronModule,
+    ResetMode,
+    SequenceModule,
+    check_reset,
+    fused_supports,
+    kernel_settings,
+    scan,
+)
 from ._izhikevich import spike
+from ._spec import Drive, NeuronSpec, SimulateInfo
 
 __all__ = ["ALIF", "ALIFCell", "ALIFParams", "ALIFState", "alif_init", "alif_seq", "alif_step"]
 
@@ -92,8 +102,14 @@ def _update(x, state: ALIFState, params: ALIFParams, beta_m, rho, surrogate):
     return z, ALIFState(v, a + z)
 
 
-def alif_step(x: torch.Tensor, state: ALIFState | None, params: ALIFParams = ALIFParams(), *, dt: float = 1 * ms,
-              surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, ALIFState]:
+def alif_step(
+    x: torch.Tensor,
+    state: ALIFState | None,
+    params: ALIFParams = ALIFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, ALIFState]:
     """One ALIF step. ``x``: input current in membrane units ``[B, ...]``. Returns ``(z, new_state)``.
 
     >>> import torch
@@ -111,20 +127,42 @@ def _alif_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
     return scan(lambda x, s: _update(x, s, params, beta_m, rho, surrogate), x_seq, state, record=record)
 
 
+def _alif_seq_cpu(x_seq, state, params, *, dt, surrogate):
+    beta_m, rho = _coefficients(params, dt, x_seq)  # the reference's own coefficients, bit for bit
+    settings = kernel_settings(params, surrogate)
+    z, v, a = kernels.cpu.alif(x_seq, state.v, state.a, beta_m, rho, params.threshold, params.beta, settings)
+    return z, ALIFState(v, a)
+
+
 kernels.register("alif", "torch", _alif_seq_torch)
+kernels.register(
+    "alif",
+    "cpu",
+    _alif_seq_cpu,
+    available=kernels.cpu.available,
+    supports=lambda x=None, params=None, surrogate=None, **_: fused_supports(x, params, surrogate),
+)
 
 
-def alif_seq(x_seq: torch.Tensor, state: ALIFState | None = None, params: ALIFParams = ALIFParams(), *,
-             dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-             record: bool = False) -> tuple[torch.Tensor, ALIFState]:
+def alif_seq(
+    x_seq: torch.Tensor,
+    state: ALIFState | None = None,
+    params: ALIFParams = ALIFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, ALIFState]:
     """ALIF over ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)`` (every state if ``record``)."""
     dt = check_dt(dt)
     state = alif_init(x_seq[0], params) if state is None else state
     surrogate = _surrogate.get(surrogate)
     if record:
         return _alif_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("alif", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "alif", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
@@ -132,12 +170,24 @@ class _ALIFBase(NeuronModule):
     learnable = ("tau_mem", "tau_adapt", "threshold", "beta")
     positive = ("tau_mem", "tau_adapt")
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, tau_mem: Value | Distribution = 20 * ms,
-                 tau_adapt: Value | Distribution = 200 * ms, threshold: Value | Distribution = 1.0,
-                 beta: Value | Distribution = 0.2, v_reset: float = 0.0, v_leak: float = 0.0,
-                 reset: ResetMode = "subtract", detach_reset: bool = False, dt: float = 1 * ms,
-                 learn: Iterable[str] = (), surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        tau_mem: Value | Distribution = 20 * ms,
+        tau_adapt: Value | Distribution = 200 * ms,
+        threshold: Value | Distribution = 1.0,
+        beta: Value | Distribution = 0.2,
+        v_reset: float = 0.0,
+        v_leak: float = 0.0,
+        reset: ResetMode = "subtract",
+        detach_reset: bool = False,
+        dt: float = 1 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         self.reset = check_reset(reset)
         self.detach_reset = bool(detach_reset)
@@ -152,14 +202,26 @@ class _ALIFBase(NeuronModule):
 
     def params(self) -> ALIFParams:
         """Current hyperparameters as :class:`ALIFParams` (differentiable when learned)."""
-        return ALIFParams(tau_mem=self.get("tau_mem"), tau_adapt=self.get("tau_adapt"),
-                          threshold=self.get("threshold"), beta=self.get("beta"), v_reset=self.v_reset,
-                          v_leak=self.v_leak, reset=self.reset, detach_reset=self.detach_reset)
+        return ALIFParams(
+            tau_mem=self.get("tau_mem"),
+            tau_adapt=self.get("tau_adapt"),
+            threshold=self.get("threshold"),
+            beta=self.get("beta"),
+            v_reset=self.v_reset,
+            v_leak=self.v_leak,
+            reset=self.reset,
+            detach_reset=self.detach_reset,
+        )
 
     def extra_repr(self) -> str:
-        parts = [f"shape={self.shape}" if self.shape else None, f"tau_mem={self._ms('tau_mem')}",
-                 f"tau_adapt={self._ms('tau_adapt')}", f"reset={self.reset!r}", f"dt={self.dt / ms:g} ms",
-                 f"learn={self.learn}" if self.learn else None]
+        parts = [
+            f"shape={self.shape}" if self.shape else None,
+            f"tau_mem={self._ms('tau_mem')}",
+            f"tau_adapt={self._ms('tau_adapt')}",
+            f"reset={self.reset!r}",
+            f"dt={self.dt / ms:g} ms",
+            f"learn={self.learn}" if self.learn else None,
+        ]
         return ", ".join(p for p in parts if p)
 
 
@@ -207,8 +269,9 @@ class ALIF(_ALIFBase, SequenceModule):
     True
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -217,5 +280,27 @@ class ALIF(_ALIFBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return alif_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend,
-                        record=self.record)
+        return alif_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="alif",
+    cell=ALIFCell,
+    sequence=ALIF,
+    step=alif_step,
+    seq=alif_seq,
+    init=alif_init,
+    params=ALIFParams,
+    state=ALIFState,
+    drive=Drive(amplitude=3.0, dt=1 * ms),
+    simulate=SimulateInfo(
+        "alif",
+        "membrane units",
+        "v",
+        "a.u.",
+        ("tau_mem", "tau_adapt", "threshold", "beta", "v_reset", "v_leak", "reset"),
+        time_params=("tau_mem", "tau_adapt"),
+    ),
+)

@@ -9,14 +9,24 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
+from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt
 
 ResetMode = Literal["subtract", "zero", "none"]
-RESET_MODES: tuple[str, ...] = ("subtract", "zero", "none")
+RESET_MODES: tuple[str, ...] = kernels.RESETS  # one list: what the kernels implement is what the neurons accept
 
-__all__ = ["RESET_MODES", "CellModule", "NeuronModule", "ResetMode", "SequenceModule", "scan"]
+__all__ = [
+    "RESET_MODES",
+    "CellModule",
+    "NeuronModule",
+    "ResetMode",
+    "SequenceModule",
+    "fused_supports",
+    "kernel_settings",
+    "scan",
+]
 
 
 def check_reset(reset: str) -> str:
@@ -25,8 +35,40 @@ def check_reset(reset: str) -> str:
     return reset
 
 
-def scan(update: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]], x_seq: torch.Tensor, state: Any,
-         *, record: bool = False) -> tuple[torch.Tensor, Any]:
+def fused_supports(x: Any, params: Any, surrogate: Any, device: str = "cpu") -> bool:
+    """What every fused spiking kernel asks of a call: a tensor it runs on (:func:`kernels.cpu.accepts`), a surrogate
+    with a kernel id, one number for ``v_reset`` (and ``v_leak`` where the model has one) and a known reset mode.
+    Each neuron file adds its own conditions (``tau_syn`` unset, no refractoriness ...)."""
+    return (
+        params is not None
+        and kernels.cpu.accepts(x, device)
+        and surrogate is not None
+        and surrogate.kernel_code() is not None
+        and kernels.cpu.scalar(getattr(params, "v_leak", 0.0)) is not None
+        and kernels.cpu.scalar(params.v_reset) is not None
+        and params.reset in RESET_MODES
+    )
+
+
+def kernel_settings(params: Any, surrogate: _surrogate.Surrogate) -> kernels.Settings:
+    """The :class:`kernels.Settings` of a call from a neuron's ``XParams`` (``v_leak`` where it has one, ``v_reset``,
+    ``reset``, ``detach_reset``) and its surrogate; call only after :func:`fused_supports` said yes."""
+    return kernels.Settings(
+        v_leak=kernels.cpu.scalar(getattr(params, "v_leak", 0.0)),
+        v_reset=kernels.cpu.scalar(params.v_reset),
+        reset=params.reset,
+        detach=bool(params.detach_reset),
+        surrogate=surrogate.kernel_code(),
+    )
+
+
+def scan(
+    update: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]],
+    x_seq: torch.Tensor,
+    state: Any,
+    *,
+    record: bool = False,
+) -> tuple[torch.Tensor, Any]:
     """Run a one-step ``update(x, state) -> (out, state)`` over the leading (time) axis of ``x_seq``.
 
     Returns ``(out_seq, final_state)``, or with ``record=True`` ``(out_seq, state_seq)`` where every field of the
@@ -68,9 +110,16 @@ class NeuronModule(nn.Module):
     #: names of hyperparameters stored in log space (strictly positive)
     positive: tuple[str, ...] = ()
 
-    def __init__(self, shape: int | Sequence[int] | None, *, dt: float, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None,
+        *,
+        dt: float,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         self.shape = _shape_tuple(shape)
         self.dt = check_dt(dt)
@@ -79,9 +128,7 @@ class NeuronModule(nn.Module):
         learn = tuple(learn)
         unknown = [name for name in learn if name not in self.learnable]
         if unknown:
-            raise ValueError(
-                f"learn: {type(self).__name__} can learn {list(self.learnable)}, got unknown {unknown}"
-            )
+            raise ValueError(f"learn: {type(self).__name__} can learn {list(self.learnable)}, got unknown {unknown}")
         self.learn = learn
         self.surrogate = _surrogate.get(surrogate)
         self._factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
@@ -124,14 +171,17 @@ class NeuronModule(nn.Module):
         elif isinstance(value, int | float) and not isinstance(value, bool):
             tensor = torch.tensor(float(value), **self._factory)
         else:
-            raise TypeError(f"{name}: expected a number, a tensor or a spikeforge.init distribution, "
-                            f"got {type(value).__name__}")
+            raise TypeError(
+                f"{name}: expected a number, a tensor or a spikeforge.init distribution, got {type(value).__name__}"
+            )
         if tensor.dim() > 0 and self.shape is not None:
             try:
                 torch.broadcast_shapes(tensor.shape, self.shape)
             except RuntimeError:
-                raise ValueError(f"{name}: per-neuron values of shape {tuple(tensor.shape)} do not broadcast "
-                                 f"to the layer shape {self.shape}") from None
+                raise ValueError(
+                    f"{name}: per-neuron values of shape {tuple(tensor.shape)} do not broadcast "
+                    f"to the layer shape {self.shape}"
+                ) from None
         if name in self.learn and tensor.dim() == 0 and self.shape is not None:
             tensor = tensor.expand(self.shape).clone()  # learn one value per neuron
         return tensor
@@ -166,7 +216,7 @@ class NeuronModule(nn.Module):
             )
         if x.dim() < min_dim:
             raise ValueError(f"input: expected {layout} (at least {min_dim} dims), got shape {tuple(x.shape)}")
-        if self.shape is not None and tuple(x.shape[x.dim() - len(self.shape):]) != self.shape:
+        if self.shape is not None and tuple(x.shape[x.dim() - len(self.shape) :]) != self.shape:
             raise ValueError(
                 f"input: expected {layout} with features {self.shape}, got shape {tuple(x.shape)}"
                 " (time first: [T, B, ...]; transpose a [B, T, ...] batch with x.transpose(0, 1))"

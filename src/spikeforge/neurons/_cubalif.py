@@ -38,8 +38,18 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, decay, ms
-from ._base import CellModule, NeuronModule, ResetMode, SequenceModule, check_reset, scan
+from ._base import (
+    CellModule,
+    NeuronModule,
+    ResetMode,
+    SequenceModule,
+    check_reset,
+    fused_supports,
+    kernel_settings,
+    scan,
+)
 from ._izhikevich import spike
+from ._spec import Drive, NeuronSpec, SimulateInfo
 
 __all__ = ["CubaLIF", "CubaLIFCell", "CubaLIFParams", "CubaLIFState", "cubalif_init", "cubalif_seq", "cubalif_step"]
 
@@ -130,9 +140,14 @@ def _all_coefficients(params: CubaLIFParams, dt: float, like: torch.Tensor):
     return (*coeffs, _restart_terms(params, dt, like) if params.reset == "zero" else None)
 
 
-def cubalif_step(x: torch.Tensor, state: CubaLIFState | None, params: CubaLIFParams = CubaLIFParams(), *,
-                 dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None
-                 ) -> tuple[torch.Tensor, CubaLIFState]:
+def cubalif_step(
+    x: torch.Tensor,
+    state: CubaLIFState | None,
+    params: CubaLIFParams = CubaLIFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, CubaLIFState]:
     """One CubaLIF step. ``x``: input drive ``[B, ...]`` (membrane units). Returns ``(z, new_state)``.
 
     >>> import torch
@@ -148,24 +163,45 @@ def cubalif_step(x: torch.Tensor, state: CubaLIFState | None, params: CubaLIFPar
 
 def _cubalif_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
     alpha, beta, cross, restart = _all_coefficients(params, dt, x_seq)
-    return scan(lambda x, s: _update(x, s, params, alpha, beta, cross, surrogate, restart), x_seq, state,
-                record=record)
+    return scan(lambda x, s: _update(x, s, params, alpha, beta, cross, surrogate, restart), x_seq, state, record=record)
+
+
+def _cubalif_seq_cpu(x_seq, state, params, *, dt, surrogate):
+    alpha, beta, cross = _coefficients(params, dt, x_seq)  # the reference's own coefficients, bit for bit
+    settings = kernel_settings(params, surrogate)
+    z, v, i = kernels.cpu.cuba(x_seq, state.v, state.i, alpha, beta, cross, params.threshold, settings)
+    return z, CubaLIFState(v, i)
+
+
+def _fused_supports(x=None, params=None, surrogate=None, **_) -> bool:
+    """Besides :func:`fused_supports`: not the zero reset, for which the reference restarts the membrane from
+    ``v_reset`` at the interpolated crossing, which the compiled kernel does not do."""
+    return fused_supports(x, params, surrogate) and params.reset != "zero"
 
 
 kernels.register("cubalif", "torch", _cubalif_seq_torch)
+kernels.register("cubalif", "cpu", _cubalif_seq_cpu, available=kernels.cpu.available, supports=_fused_supports)
 
 
-def cubalif_seq(x_seq: torch.Tensor, state: CubaLIFState | None = None, params: CubaLIFParams = CubaLIFParams(),
-                *, dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-                record: bool = False) -> tuple[torch.Tensor, CubaLIFState]:
+def cubalif_seq(
+    x_seq: torch.Tensor,
+    state: CubaLIFState | None = None,
+    params: CubaLIFParams = CubaLIFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, CubaLIFState]:
     """CubaLIF over ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)`` (every state if ``record``)."""
     dt = check_dt(dt)
     state = cubalif_init(x_seq[0], params) if state is None else state
     surrogate = _surrogate.get(surrogate)
     if record:
         return _cubalif_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("cubalif", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "cubalif", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
@@ -173,12 +209,23 @@ class _CubaLIFBase(NeuronModule):
     learnable = ("tau_mem", "tau_syn", "threshold")
     positive = ("tau_mem", "tau_syn")
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, tau_mem: Value | Distribution = 10 * ms,
-                 tau_syn: Value | Distribution = 5 * ms, threshold: Value | Distribution = 1.0,
-                 v_reset: float = 0.0, v_leak: float = 0.0, reset: ResetMode = "subtract",
-                 detach_reset: bool = False, dt: float = 1 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        tau_mem: Value | Distribution = 10 * ms,
+        tau_syn: Value | Distribution = 5 * ms,
+        threshold: Value | Distribution = 1.0,
+        v_reset: float = 0.0,
+        v_leak: float = 0.0,
+        reset: ResetMode = "subtract",
+        detach_reset: bool = False,
+        dt: float = 1 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         self.reset = check_reset(reset)
         self.detach_reset = bool(detach_reset)
@@ -190,14 +237,25 @@ class _CubaLIFBase(NeuronModule):
 
     def params(self) -> CubaLIFParams:
         """Current hyperparameters as :class:`CubaLIFParams` (differentiable when learned)."""
-        return CubaLIFParams(tau_mem=self.get("tau_mem"), tau_syn=self.get("tau_syn"),
-                             threshold=self.get("threshold"), v_reset=self.v_reset, v_leak=self.v_leak,
-                             reset=self.reset, detach_reset=self.detach_reset)
+        return CubaLIFParams(
+            tau_mem=self.get("tau_mem"),
+            tau_syn=self.get("tau_syn"),
+            threshold=self.get("threshold"),
+            v_reset=self.v_reset,
+            v_leak=self.v_leak,
+            reset=self.reset,
+            detach_reset=self.detach_reset,
+        )
 
     def extra_repr(self) -> str:
-        parts = [f"shape={self.shape}" if self.shape else None, f"tau_mem={self._ms('tau_mem')}",
-                 f"tau_syn={self._ms('tau_syn')}", f"reset={self.reset!r}", f"dt={self.dt / ms:g} ms",
-                 f"learn={self.learn}" if self.learn else None]
+        parts = [
+            f"shape={self.shape}" if self.shape else None,
+            f"tau_mem={self._ms('tau_mem')}",
+            f"tau_syn={self._ms('tau_syn')}",
+            f"reset={self.reset!r}",
+            f"dt={self.dt / ms:g} ms",
+            f"learn={self.learn}" if self.learn else None,
+        ]
         return ", ".join(p for p in parts if p)
 
 
@@ -246,8 +304,9 @@ class CubaLIF(_CubaLIFBase, SequenceModule):
     10
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -256,5 +315,28 @@ class CubaLIF(_CubaLIFBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return cubalif_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate,
-                           backend=self.backend, record=self.record)
+        return cubalif_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="cubalif",
+    cell=CubaLIFCell,
+    sequence=CubaLIF,
+    step=cubalif_step,
+    seq=cubalif_seq,
+    init=cubalif_init,
+    params=CubaLIFParams,
+    state=CubaLIFState,
+    drive=Drive(amplitude=4.0, dt=1 * ms),
+    simulate=SimulateInfo(
+        "cubalif",
+        "membrane units",
+        "v",
+        "a.u.",
+        ("tau_mem", "tau_syn", "threshold", "v_reset", "v_leak", "reset"),
+        time_params=("tau_mem", "tau_syn"),
+    ),
+    nir=True,
+)

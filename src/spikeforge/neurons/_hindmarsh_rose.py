@@ -31,6 +31,7 @@ from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import resolve_preset, spike
+from ._spec import Drive, NeuronSpec, SimulateInfo
 
 __all__ = [
     "HINDMARSH_ROSE_PRESETS",
@@ -77,8 +78,7 @@ class HindmarshRoseState(NamedTuple):
     z: torch.Tensor
 
 
-def hindmarsh_rose_init(like: torch.Tensor, params: HindmarshRoseParams = HindmarshRoseParams()
-                        ) -> HindmarshRoseState:
+def hindmarsh_rose_init(like: torch.Tensor, params: HindmarshRoseParams = HindmarshRoseParams()) -> HindmarshRoseState:
     """State shaped like ``like`` at the resting point of the fast subsystem for ``I = 0``: ``x = x_R``,
     ``y = c - d x_R^2``, ``z = 0``."""
     x = torch.full_like(like, 0.0) + torch.as_tensor(params.x_R, dtype=like.dtype, device=like.device)
@@ -90,9 +90,12 @@ def _check_stability(params: HindmarshRoseParams, dt: float) -> None:
         raise ValueError(f"substeps: expected a positive int, got {params.substeps!r}")
     step = dt / ms / params.substeps
     if step > _MAX_STEP:
-        warnings.warn(f"dt: sub-steps of {step:g} time units (ms) exceed {_MAX_STEP:g}, where RK4 on the "
-                      f"Hindmarsh-Rose spike is near its stability limit; pass substeps>={int(step / _MAX_STEP) + 1}",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"dt: sub-steps of {step:g} time units (ms) exceed {_MAX_STEP:g}, where RK4 on the "
+            f"Hindmarsh-Rose spike is near its stability limit; pass substeps>={int(step / _MAX_STEP) + 1}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _derivatives(x, y, z, current, p: HindmarshRoseParams):
@@ -120,9 +123,14 @@ def _update(current, state: HindmarshRoseState, params: HindmarshRoseParams, dt_
     return out, HindmarshRoseState(x, y, z)
 
 
-def hindmarsh_rose_step(x: torch.Tensor, state: HindmarshRoseState | None,
-                        params: HindmarshRoseParams = HindmarshRoseParams(), *, dt: float = 0.01 * ms,
-                        surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, HindmarshRoseState]:
+def hindmarsh_rose_step(
+    x: torch.Tensor,
+    state: HindmarshRoseState | None,
+    params: HindmarshRoseParams = HindmarshRoseParams(),
+    *,
+    dt: float = 0.01 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, HindmarshRoseState]:
     """One Hindmarsh-Rose step. ``x``: input current ``I`` (dimensionless) ``[B, ...]``; ``dt`` in seconds.
 
     >>> import torch
@@ -144,10 +152,16 @@ def _hindmarsh_rose_seq_torch(x_seq, state, params, *, dt, surrogate, record=Fal
 kernels.register("hindmarsh_rose", "torch", _hindmarsh_rose_seq_torch)
 
 
-def hindmarsh_rose_seq(x_seq: torch.Tensor, state: HindmarshRoseState | None = None,
-                       params: HindmarshRoseParams = HindmarshRoseParams(), *, dt: float = 0.01 * ms,
-                       surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-                       record: bool = False) -> tuple[torch.Tensor, HindmarshRoseState]:
+def hindmarsh_rose_seq(
+    x_seq: torch.Tensor,
+    state: HindmarshRoseState | None = None,
+    params: HindmarshRoseParams = HindmarshRoseParams(),
+    *,
+    dt: float = 0.01 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, HindmarshRoseState]:
     """Hindmarsh-Rose over ``x_seq[T, B, ...]``. Returns ``(spikes, final_state)`` (every state if ``record``)."""
     dt = check_dt(dt)
     _check_stability(params, dt)
@@ -155,8 +169,9 @@ def hindmarsh_rose_seq(x_seq: torch.Tensor, state: HindmarshRoseState | None = N
     surrogate = _surrogate.get(surrogate)
     if record:
         return _hindmarsh_rose_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("hindmarsh_rose", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "hindmarsh_rose", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
@@ -166,14 +181,26 @@ class _HindmarshRoseBase(NeuronModule):
     PRESET_CURRENTS = PRESET_CURRENTS
     learnable = NAMES
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, preset: str | None = None,
-                 a: Value | Distribution | None = None, b: Value | Distribution | None = None,
-                 c: Value | Distribution | None = None, d: Value | Distribution | None = None,
-                 r: Value | Distribution | None = None, s: Value | Distribution | None = None,
-                 x_R: Value | Distribution | None = None, x_threshold: float = 1.0, substeps: int = 1,
-                 dt: float = 0.01 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        preset: str | None = None,
+        a: Value | Distribution | None = None,
+        b: Value | Distribution | None = None,
+        c: Value | Distribution | None = None,
+        d: Value | Distribution | None = None,
+        r: Value | Distribution | None = None,
+        s: Value | Distribution | None = None,
+        x_R: Value | Distribution | None = None,
+        x_threshold: float = 1.0,
+        substeps: int = 1,
+        dt: float = 0.01 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         given = dict(a=a, b=b, c=c, d=d, r=r, s=s, x_R=x_R)
         values = resolve_preset(PRESETS, preset, "HindmarshRose", given, PRESETS["bursting"])
@@ -193,8 +220,7 @@ class _HindmarshRoseBase(NeuronModule):
 
     def params(self) -> HindmarshRoseParams:
         """Current hyperparameters as :class:`HindmarshRoseParams` (differentiable when learned)."""
-        return HindmarshRoseParams(*(self.get(n) for n in NAMES), x_threshold=self.x_threshold,
-                                   substeps=self.substeps)
+        return HindmarshRoseParams(*(self.get(n) for n in NAMES), x_threshold=self.x_threshold, substeps=self.substeps)
 
     def extra_repr(self) -> str:
         preset = f"preset={self.preset_name!r}, " if self.preset_name else ""
@@ -242,8 +268,9 @@ class HindmarshRose(_HindmarshRoseBase, SequenceModule):
     True
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -252,5 +279,28 @@ class HindmarshRose(_HindmarshRoseBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return hindmarsh_rose_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate,
-                                  backend=self.backend, record=self.record)
+        return hindmarsh_rose_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="hindmarsh_rose",
+    cell=HindmarshRoseCell,
+    sequence=HindmarshRose,
+    step=hindmarsh_rose_step,
+    seq=hindmarsh_rose_seq,
+    init=hindmarsh_rose_init,
+    params=HindmarshRoseParams,
+    state=HindmarshRoseState,
+    drive=Drive(amplitude=20.0, dt=0.05 * ms),
+    simulate=SimulateInfo(
+        "hindmarsh-rose",
+        "dimensionless",
+        "x",
+        "a.u.",
+        ("a", "b", "c", "d", "r", "s", "x_R", "x_threshold", "substeps"),
+        max_substep_ms=0.05,
+        aliases=("hr", "hindmarsh_rose"),
+    ),
+)

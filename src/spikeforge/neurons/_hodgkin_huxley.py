@@ -43,6 +43,7 @@ from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import spike
+from ._spec import Drive, NeuronSpec, SimulateInfo
 
 __all__ = [
     "HodgkinHuxley",
@@ -116,8 +117,9 @@ def _currents(v, m, h, n, p: HodgkinHuxleyParams):
     return p.g_Na * m**3 * h * (v - p.E_Na), p.g_K * n**4 * (v - p.E_K), p.g_L * (v - p.E_L)
 
 
-def hodgkin_huxley_init(like: torch.Tensor, params: HodgkinHuxleyParams = HodgkinHuxleyParams(),
-                        v: float = -65.0) -> HodgkinHuxleyState:
+def hodgkin_huxley_init(
+    like: torch.Tensor, params: HodgkinHuxleyParams = HodgkinHuxleyParams(), v: float = -65.0
+) -> HodgkinHuxleyState:
     """State shaped like ``like`` with membrane ``v`` (mV, default -65) and every gate at its steady state."""
     v_t = torch.full_like(like, float(v))
     am, bm, ah, bh, an, bn = rates(v_t)
@@ -134,9 +136,13 @@ def _check_stability(params: HodgkinHuxleyParams, dt: float) -> None:
     limit = _MAX_STEP_MS[params.method]
     if step > limit:
         need = math.ceil(dt / ms / limit)
-        warnings.warn(f"dt: sub-steps of {step:g} ms exceed {limit:g} ms, the limit of HodgkinHuxley "
-                      f"method={params.method!r} ({'stability' if params.method == 'rk4' else 'accuracy'}); "
-                      f"pass substeps>={need} or a smaller dt", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"dt: sub-steps of {step:g} ms exceed {limit:g} ms, the limit of HodgkinHuxley "
+            f"method={params.method!r} ({'stability' if params.method == 'rk4' else 'accuracy'}); "
+            f"pass substeps>={need} or a smaller dt",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _derivatives(v, m, h, n, x, p: HodgkinHuxleyParams, phi: float):
@@ -156,8 +162,12 @@ def _rk4(v, m, h, n, x, p, phi, k):
     dv3, dm3, dh3, dn3 = _derivatives(v + half * dv2, m + half * dm2, h + half * dh2, n + half * dn2, x, p, phi)
     dv4, dm4, dh4, dn4 = _derivatives(v + k * dv3, m + k * dm3, h + k * dh3, n + k * dn3, x, p, phi)
     w = k / 6.0
-    return (v + w * (dv1 + dv4 + 2.0 * (dv2 + dv3)), m + w * (dm1 + dm4 + 2.0 * (dm2 + dm3)),
-            h + w * (dh1 + dh4 + 2.0 * (dh2 + dh3)), n + w * (dn1 + dn4 + 2.0 * (dn2 + dn3)))
+    return (
+        v + w * (dv1 + dv4 + 2.0 * (dv2 + dv3)),
+        m + w * (dm1 + dm4 + 2.0 * (dm2 + dm3)),
+        h + w * (dh1 + dh4 + 2.0 * (dh2 + dh3)),
+        n + w * (dn1 + dn4 + 2.0 * (dn2 + dn3)),
+    )
 
 
 def _exponential_euler(v, m, h, n, x, p, phi, k):
@@ -188,9 +198,14 @@ def _update(x, state: HodgkinHuxleyState, params: HodgkinHuxleyParams, dt_ms: fl
     return z, HodgkinHuxleyState(v, m, h, n, *_currents(v, m, h, n, params))
 
 
-def hodgkin_huxley_step(x: torch.Tensor, state: HodgkinHuxleyState | None,
-                        params: HodgkinHuxleyParams = HodgkinHuxleyParams(), *, dt: float = 0.01 * ms,
-                        surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, HodgkinHuxleyState]:
+def hodgkin_huxley_step(
+    x: torch.Tensor,
+    state: HodgkinHuxleyState | None,
+    params: HodgkinHuxleyParams = HodgkinHuxleyParams(),
+    *,
+    dt: float = 0.01 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, HodgkinHuxleyState]:
     """One Hodgkin-Huxley step. ``x``: injected current (uA/cm^2) ``[B, ...]``; ``dt`` in seconds.
 
     >>> import torch
@@ -212,10 +227,16 @@ def _hodgkin_huxley_seq_torch(x_seq, state, params, *, dt, surrogate, record=Fal
 kernels.register("hodgkin_huxley", "torch", _hodgkin_huxley_seq_torch)
 
 
-def hodgkin_huxley_seq(x_seq: torch.Tensor, state: HodgkinHuxleyState | None = None,
-                       params: HodgkinHuxleyParams = HodgkinHuxleyParams(), *, dt: float = 0.01 * ms,
-                       surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-                       record: bool = False) -> tuple[torch.Tensor, HodgkinHuxleyState]:
+def hodgkin_huxley_seq(
+    x_seq: torch.Tensor,
+    state: HodgkinHuxleyState | None = None,
+    params: HodgkinHuxleyParams = HodgkinHuxleyParams(),
+    *,
+    dt: float = 0.01 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, HodgkinHuxleyState]:
     """Hodgkin-Huxley over ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)`` (every state if ``record``)."""
     dt = check_dt(dt)
     _check_stability(params, dt)
@@ -223,22 +244,36 @@ def hodgkin_huxley_seq(x_seq: torch.Tensor, state: HodgkinHuxleyState | None = N
     surrogate = _surrogate.get(surrogate)
     if record:
         return _hodgkin_huxley_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("hodgkin_huxley", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "hodgkin_huxley", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
 class _HodgkinHuxleyBase(NeuronModule):
     learnable = NAMES
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, C_m: Value | Distribution = 1.0,
-                 g_Na: Value | Distribution = 120.0, g_K: Value | Distribution = 36.0,
-                 g_L: Value | Distribution = 0.3, E_Na: Value | Distribution = 50.0,
-                 E_K: Value | Distribution = -77.0, E_L: Value | Distribution = -54.387,
-                 temperature: float = 6.3, v_threshold: float = 0.0, method: Method = "rk4", substeps: int = 1,
-                 dt: float = 0.01 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        C_m: Value | Distribution = 1.0,
+        g_Na: Value | Distribution = 120.0,
+        g_K: Value | Distribution = 36.0,
+        g_L: Value | Distribution = 0.3,
+        E_Na: Value | Distribution = 50.0,
+        E_K: Value | Distribution = -77.0,
+        E_L: Value | Distribution = -54.387,
+        temperature: float = 6.3,
+        v_threshold: float = 0.0,
+        method: Method = "rk4",
+        substeps: int = 1,
+        dt: float = 0.01 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         values = dict(C_m=C_m, g_Na=g_Na, g_K=g_K, g_L=g_L, E_Na=E_Na, E_K=E_K, E_L=E_L)
         for name in NAMES:
@@ -257,12 +292,19 @@ class _HodgkinHuxleyBase(NeuronModule):
 
     def params(self) -> HodgkinHuxleyParams:
         """Current hyperparameters as :class:`HodgkinHuxleyParams` (differentiable when learned)."""
-        return HodgkinHuxleyParams(*(self.get(n) for n in NAMES), temperature=self.temperature,
-                                   v_threshold=self.v_threshold, method=self.method, substeps=self.substeps)
+        return HodgkinHuxleyParams(
+            *(self.get(n) for n in NAMES),
+            temperature=self.temperature,
+            v_threshold=self.v_threshold,
+            method=self.method,
+            substeps=self.substeps,
+        )
 
     def extra_repr(self) -> str:
-        return (f"method={self.method!r}, substeps={self.substeps}, temperature={self.temperature:g} C, "
-                f"dt={self.dt / ms:g} ms" + (f", learn={self.learn}" if self.learn else ""))
+        return (
+            f"method={self.method!r}, substeps={self.substeps}, temperature={self.temperature:g} C, "
+            f"dt={self.dt / ms:g} ms" + (f", learn={self.learn}" if self.learn else "")
+        )
 
 
 class HodgkinHuxleyCell(_HodgkinHuxleyBase, CellModule):
@@ -310,8 +352,9 @@ class HodgkinHuxley(_HodgkinHuxleyBase, SequenceModule):
     4
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -320,5 +363,28 @@ class HodgkinHuxley(_HodgkinHuxleyBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return hodgkin_huxley_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate,
-                                  backend=self.backend, record=self.record)
+        return hodgkin_huxley_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="hodgkin_huxley",
+    cell=HodgkinHuxleyCell,
+    sequence=HodgkinHuxley,
+    step=hodgkin_huxley_step,
+    seq=hodgkin_huxley_seq,
+    init=hodgkin_huxley_init,
+    params=HodgkinHuxleyParams,
+    state=HodgkinHuxleyState,
+    drive=Drive(amplitude=40.0, dt=0.05 * ms),
+    simulate=SimulateInfo(
+        "hodgkin-huxley",
+        "uA/cm^2",
+        "v",
+        "mV",
+        ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "temperature", "v_threshold", "method", "substeps"),
+        max_substep_ms=0.05,
+        aliases=("hh", "hodgkin_huxley"),
+    ),
+)

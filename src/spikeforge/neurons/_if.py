@@ -9,6 +9,7 @@ ANN-to-SNN conversion).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -18,8 +19,18 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
-from ._base import CellModule, NeuronModule, ResetMode, SequenceModule, check_reset, scan
+from ._base import (
+    CellModule,
+    NeuronModule,
+    ResetMode,
+    SequenceModule,
+    check_reset,
+    fused_supports,
+    kernel_settings,
+    scan,
+)
 from ._lif import LIFParams, integrate_and_fire
+from ._spec import Drive, NeuronSpec
 
 __all__ = ["IF", "IFCell", "IFParams", "IFState", "if_init", "if_seq", "if_step"]
 
@@ -43,8 +54,9 @@ def if_init(like: torch.Tensor, params: IFParams = IFParams()) -> IFState:
 
 
 def _as_lif(params: IFParams) -> LIFParams:
-    return LIFParams(threshold=params.threshold, v_reset=params.v_reset, reset=params.reset,
-                     detach_reset=params.detach_reset)
+    return LIFParams(
+        threshold=params.threshold, v_reset=params.v_reset, reset=params.reset, detach_reset=params.detach_reset
+    )
 
 
 def _update(x, state: IFState, lif_params: LIFParams, surrogate):
@@ -52,8 +64,14 @@ def _update(x, state: IFState, lif_params: LIFParams, surrogate):
     return z, IFState(v)
 
 
-def if_step(x: torch.Tensor, state: IFState | None, params: IFParams = IFParams(), *, dt: float = 1 * ms,
-            surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, IFState]:
+def if_step(
+    x: torch.Tensor,
+    state: IFState | None,
+    params: IFParams = IFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, IFState]:
     """One IF step; ``dt`` is accepted for a uniform signature (IF has no time constant).
 
     >>> import torch
@@ -71,31 +89,72 @@ def _if_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
     return scan(lambda x, s: _update(x, s, lif_params, surrogate), x_seq, state, record=record)
 
 
+def _fused_supports(x=None, params=None, surrogate=None, device="cpu", **_) -> bool:
+    return fused_supports(x, params, surrogate, device)
+
+
+def _if_seq_fused(run, x_seq, state, params, *, dt, surrogate):
+    """IF through a fused LIF tensor kernel ``run`` with ``beta = 1`` and no leak."""
+    z, v = run(x_seq, state.v, 1.0, params.threshold, kernel_settings(params, surrogate))
+    return z, IFState(v)
+
+
 kernels.register("if", "torch", _if_seq_torch)
+kernels.register(
+    "if",
+    "cpu",
+    functools.partial(_if_seq_fused, kernels.cpu.lif),
+    available=kernels.cpu.available,
+    supports=_fused_supports,
+)
+kernels.register(
+    "if",
+    "triton",
+    functools.partial(_if_seq_fused, kernels.gpu.lif),
+    available=kernels.gpu.available,
+    supports=functools.partial(_fused_supports, device="cuda"),
+)
 
 
-def if_seq(x_seq: torch.Tensor, state: IFState | None = None, params: IFParams = IFParams(), *,
-           dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-           record: bool = False) -> tuple[torch.Tensor, IFState]:
+def if_seq(
+    x_seq: torch.Tensor,
+    state: IFState | None = None,
+    params: IFParams = IFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, IFState]:
     """IF over ``x_seq[T, B, ...]``; returns ``(z_seq, state)``."""
     check_dt(dt)
     state = if_init(x_seq[0], params) if state is None else state
     surrogate = _surrogate.get(surrogate)
     if record:
         return _if_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("if", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "if", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
 class _IFBase(NeuronModule):
     learnable = ("threshold",)
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, threshold: Value | Distribution = 1.0,
-                 v_reset: float = 0.0, reset: ResetMode = "subtract", detach_reset: bool = False,
-                 dt: float = 1 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        threshold: Value | Distribution = 1.0,
+        v_reset: float = 0.0,
+        reset: ResetMode = "subtract",
+        detach_reset: bool = False,
+        dt: float = 1 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         self.reset = check_reset(reset)
         self.detach_reset = bool(detach_reset)
@@ -103,8 +162,9 @@ class _IFBase(NeuronModule):
         self._add("threshold", threshold)
 
     def params(self) -> IFParams:
-        return IFParams(threshold=self.get("threshold"), v_reset=self.v_reset, reset=self.reset,
-                        detach_reset=self.detach_reset)
+        return IFParams(
+            threshold=self.get("threshold"), v_reset=self.v_reset, reset=self.reset, detach_reset=self.detach_reset
+        )
 
     def extra_repr(self) -> str:
         shape = f"shape={self.shape}, " if self.shape else ""
@@ -134,8 +194,9 @@ class IF(_IFBase, SequenceModule):
     [0.0, 1.0, 0.0, 1.0]
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -144,5 +205,20 @@ class IF(_IFBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return if_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend,
-                      record=self.record)
+        return if_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="if",
+    cell=IFCell,
+    sequence=IF,
+    step=if_step,
+    seq=if_seq,
+    init=if_init,
+    params=IFParams,
+    state=IFState,
+    drive=Drive(amplitude=0.5, dt=1 * ms),
+    nir=True,
+)

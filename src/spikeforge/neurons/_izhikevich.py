@@ -36,6 +36,7 @@ from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._spec import Drive, NeuronSpec, SimulateInfo
 
 __all__ = [
     "IZHIKEVICH_PRESETS",
@@ -63,8 +64,13 @@ PRESETS: dict[str, dict[str, float]] = {
 IZHIKEVICH_PRESETS = PRESETS
 #: a step current (paper units) at which each preset shows its pattern from rest
 PRESET_CURRENTS: dict[str, float] = {
-    "regular_spiking": 10.0, "intrinsically_bursting": 10.0, "chattering": 10.0, "fast_spiking": 10.0,
-    "low_threshold_spiking": 10.0, "thalamo_cortical": 10.0, "resonator": 0.5,
+    "regular_spiking": 10.0,
+    "intrinsically_bursting": 10.0,
+    "chattering": 10.0,
+    "fast_spiking": 10.0,
+    "low_threshold_spiking": 10.0,
+    "thalamo_cortical": 10.0,
+    "resonator": 0.5,
 }
 V_INIT = -65.0  # mV: the initial membrane of the paper's code (u starts at b * v)
 _MAX_STABLE_DT_MS = 1.0
@@ -89,8 +95,13 @@ class IzhikevichState(NamedTuple):
     u: torch.Tensor
 
 
-def resolve_preset(presets: dict[str, dict[str, float]], preset: str | None, model: str,
-                   given: dict[str, object], defaults: dict[str, object]) -> dict[str, object]:
+def resolve_preset(
+    presets: dict[str, dict[str, float]],
+    preset: str | None,
+    model: str,
+    given: dict[str, object],
+    defaults: dict[str, object],
+) -> dict[str, object]:
     """Merge ``defaults`` < ``presets[preset]`` < explicitly ``given`` (non-None) values."""
     values = dict(defaults)
     if preset is not None:
@@ -103,8 +114,12 @@ def resolve_preset(presets: dict[str, dict[str, float]], preset: str | None, mod
 
 def _check_stability(dt_ms: float) -> None:
     if dt_ms > _MAX_STABLE_DT_MS:
-        warnings.warn(f"dt: {dt_ms:g} ms is above {_MAX_STABLE_DT_MS:g} ms, where forward Euler on the Izhikevich "
-                      "quadratic is inaccurate or unstable; use dt <= 0.5 ms", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"dt: {dt_ms:g} ms is above {_MAX_STABLE_DT_MS:g} ms, where forward Euler on the Izhikevich "
+            "quadratic is inaccurate or unstable; use dt <= 0.5 ms",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def izhikevich_init(like: torch.Tensor, params: IzhikevichParams = IzhikevichParams()) -> IzhikevichState:
@@ -134,9 +149,14 @@ def _decay(params: IzhikevichParams, dt_ms: float, like: torch.Tensor) -> torch.
     return torch.exp(-dt_ms * torch.as_tensor(params.a, dtype=like.dtype, device=like.device))
 
 
-def izhikevich_step(x: torch.Tensor, state: IzhikevichState | None,
-                    params: IzhikevichParams = IzhikevichParams(), *, dt: float = 0.1 * ms,
-                    surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, IzhikevichState]:
+def izhikevich_step(
+    x: torch.Tensor,
+    state: IzhikevichState | None,
+    params: IzhikevichParams = IzhikevichParams(),
+    *,
+    dt: float = 0.1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, IzhikevichState]:
     """One Izhikevich step. ``x``: input current (paper units) ``[B, ...]``; ``dt`` in seconds.
 
     >>> import torch
@@ -198,10 +218,16 @@ def _izhikevich_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
 kernels.register("izhikevich", "torch", _izhikevich_seq_torch)
 
 
-def izhikevich_seq(x_seq: torch.Tensor, state: IzhikevichState | None = None,
-                   params: IzhikevichParams = IzhikevichParams(), *, dt: float = 0.1 * ms,
-                   surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-                   record: bool = False) -> tuple[torch.Tensor, IzhikevichState]:
+def izhikevich_seq(
+    x_seq: torch.Tensor,
+    state: IzhikevichState | None = None,
+    params: IzhikevichParams = IzhikevichParams(),
+    *,
+    dt: float = 0.1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, IzhikevichState]:
     """Izhikevich neurons over ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)`` (every state if ``record``)."""
     dt = check_dt(dt)
     _check_stability(dt / ms)
@@ -209,8 +235,9 @@ def izhikevich_seq(x_seq: torch.Tensor, state: IzhikevichState | None = None,
     surrogate = _surrogate.get(surrogate)
     if record:
         return _izhikevich_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("izhikevich", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "izhikevich", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
@@ -221,16 +248,28 @@ class _IzhikevichBase(NeuronModule):
     learnable = ("a", "b", "c", "d")
     names = ("a", "b", "c", "d")
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, preset: str | None = None,
-                 a: Value | Distribution | None = None, b: Value | Distribution | None = None,
-                 c: Value | Distribution | None = None, d: Value | Distribution | None = None,
-                 v_peak: float = 30.0, detach_reset: bool = False, dt: float = 0.1 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        preset: str | None = None,
+        a: Value | Distribution | None = None,
+        b: Value | Distribution | None = None,
+        c: Value | Distribution | None = None,
+        d: Value | Distribution | None = None,
+        v_peak: float = 30.0,
+        detach_reset: bool = False,
+        dt: float = 0.1 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         _check_stability(self.dt / ms)
-        values = resolve_preset(PRESETS, preset, "Izhikevich", {"a": a, "b": b, "c": c, "d": d},
-                                PRESETS["regular_spiking"])
+        values = resolve_preset(
+            PRESETS, preset, "Izhikevich", {"a": a, "b": b, "c": c, "d": d}, PRESETS["regular_spiking"]
+        )
         self.preset_name = preset
         for name in self.names:
             self._add(name, values[name])
@@ -246,8 +285,7 @@ class _IzhikevichBase(NeuronModule):
 
     def params(self) -> IzhikevichParams:
         """Current hyperparameters as :class:`IzhikevichParams` (differentiable when learned)."""
-        return IzhikevichParams(*(self.get(n) for n in self.names), v_peak=self.v_peak,
-                                detach_reset=self.detach_reset)
+        return IzhikevichParams(*(self.get(n) for n in self.names), v_peak=self.v_peak, detach_reset=self.detach_reset)
 
     def extra_repr(self) -> str:
         values = ", ".join(f"{n}={_fmt(self.get(n))}" for n in self.names)
@@ -306,8 +344,9 @@ class Izhikevich(_IzhikevichBase, SequenceModule):
     True
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -316,5 +355,20 @@ class Izhikevich(_IzhikevichBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return izhikevich_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate,
-                              backend=self.backend, record=self.record)
+        return izhikevich_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="izhikevich",
+    cell=IzhikevichCell,
+    sequence=Izhikevich,
+    step=izhikevich_step,
+    seq=izhikevich_seq,
+    init=izhikevich_init,
+    params=IzhikevichParams,
+    state=IzhikevichState,
+    drive=Drive(amplitude=40.0, dt=0.5 * ms),
+    simulate=SimulateInfo("izhikevich", "paper units (mV/ms)", "v", "mV", ("a", "b", "c", "d", "v_peak")),
+)

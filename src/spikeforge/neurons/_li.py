@@ -17,6 +17,7 @@ from .. import kernels
 from ..init import Distribution
 from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._spec import Drive, NeuronSpec
 
 __all__ = ["LI", "LICell", "LIParams", "LIState", "li_init", "li_seq", "li_step"]
 
@@ -52,8 +53,9 @@ def _update(x, state: LIState, beta, alpha):
     return v, LIState(v, i)
 
 
-def li_step(x: torch.Tensor, state: LIState | None, params: LIParams = LIParams(), *,
-            dt: float = 1 * ms) -> tuple[torch.Tensor, LIState]:
+def li_step(
+    x: torch.Tensor, state: LIState | None, params: LIParams = LIParams(), *, dt: float = 1 * ms
+) -> tuple[torch.Tensor, LIState]:
     """One leaky-integrator step; returns ``(v, state)``.
 
     >>> import torch
@@ -71,11 +73,30 @@ def _li_seq_torch(x_seq, state, params, *, dt, record=False):
     return scan(lambda x, s: _update(x, s, beta, alpha), x_seq, state, record=record)
 
 
+def _li_seq_cpu(x_seq, state, params, *, dt):
+    vs = kernels.cpu.li(x_seq, state.v, decay(params.tau_mem, dt, like=x_seq))
+    return vs, LIState(vs[-1], x_seq[-1])
+
+
 kernels.register("li", "torch", _li_seq_torch)
+kernels.register(
+    "li",
+    "cpu",
+    _li_seq_cpu,
+    available=kernels.cpu.available,
+    supports=lambda x=None, params=None, **_: params is not None and params.tau_syn is None and kernels.cpu.accepts(x),
+)
 
 
-def li_seq(x_seq: torch.Tensor, state: LIState | None = None, params: LIParams = LIParams(), *,
-           dt: float = 1 * ms, backend: str = "auto", record: bool = False) -> tuple[torch.Tensor, LIState]:
+def li_seq(
+    x_seq: torch.Tensor,
+    state: LIState | None = None,
+    params: LIParams = LIParams(),
+    *,
+    dt: float = 1 * ms,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, LIState]:
     """Leaky integrator over ``x_seq[T, B, ...]``; returns ``(v_seq, state)``."""
     dt = check_dt(dt)
     state = li_init(x_seq[0], params) if state is None else state
@@ -89,9 +110,17 @@ class _LIBase(NeuronModule):
     learnable = ("tau_mem", "tau_syn")
     positive = ("tau_mem", "tau_syn")
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, tau_mem: Value | Distribution = 20 * ms,
-                 tau_syn: Value | Distribution | None = None, dt: float = 1 * ms, learn: Iterable[str] = (),
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        tau_mem: Value | Distribution = 20 * ms,
+        tau_syn: Value | Distribution | None = None,
+        dt: float = 1 * ms,
+        learn: Iterable[str] = (),
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, device=device, dtype=dtype)
         self._add("tau_mem", tau_mem)
         self._add("tau_syn", tau_syn)
@@ -101,7 +130,8 @@ class _LIBase(NeuronModule):
 
     def extra_repr(self) -> str:
         shape = f"shape={self.shape}, " if self.shape else ""
-        return f"{shape}tau_mem={self._ms('tau_mem')}, dt={self.dt * 1e3:g} ms"
+        syn = f", tau_syn={self._ms('tau_syn')}" if self._specs.get("tau_syn") is not None else ""
+        return f"{shape}tau_mem={self._ms('tau_mem')}{syn}, dt={self.dt * 1e3:g} ms"
 
 
 class LICell(_LIBase, CellModule):
@@ -124,8 +154,9 @@ class LI(_LIBase, SequenceModule):
         x_seq: ``[T, B, *shape]``; v_seq: the same.
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -135,3 +166,17 @@ class LI(_LIBase, SequenceModule):
         if state is not None:
             self._check_state(state, x_seq[0])
         return li_seq(x_seq, state, self.params(), dt=self.dt, backend=self.backend, record=self.record)
+
+
+SPEC = NeuronSpec(
+    name="li",
+    cell=LICell,
+    sequence=LI,
+    step=li_step,
+    seq=li_seq,
+    init=li_init,
+    params=LIParams,
+    state=LIState,
+    drive=Drive(amplitude=1.0, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
+    nir=True,
+)

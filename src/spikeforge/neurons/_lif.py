@@ -21,6 +21,7 @@ period (``t_ref``, rounded to whole steps) the membrane is held at ``v_reset`` a
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -31,7 +32,17 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, decay, ms
-from ._base import CellModule, NeuronModule, ResetMode, SequenceModule, check_reset, scan
+from ._base import (
+    CellModule,
+    NeuronModule,
+    ResetMode,
+    SequenceModule,
+    check_reset,
+    fused_supports,
+    kernel_settings,
+    scan,
+)
+from ._spec import Drive, NeuronSpec
 
 __all__ = ["LIF", "LIFCell", "LIFParams", "LIFState", "lif_init", "lif_seq", "lif_step"]
 
@@ -62,8 +73,9 @@ class LIFState(NamedTuple):
 def lif_init(like: torch.Tensor, params: LIFParams = LIFParams()) -> LIFState:
     """Resting state for one time step shaped like ``like`` ([B, ...]): ``v = v_leak``, no current."""
     zeros = torch.zeros_like(like)
-    return LIFState(v=zeros + torch.as_tensor(params.v_leak, dtype=like.dtype, device=like.device), i=zeros,
-                    ref=zeros.clone())
+    return LIFState(
+        v=zeros + torch.as_tensor(params.v_leak, dtype=like.dtype, device=like.device), i=zeros, ref=zeros.clone()
+    )
 
 
 def _coefficients(params: LIFParams, dt: float, like: torch.Tensor):
@@ -106,8 +118,14 @@ def _update(x, state: LIFState, params: LIFParams, beta, alpha, n_ref: int, surr
     return z, LIFState(v, i, ref)
 
 
-def lif_step(x: torch.Tensor, state: LIFState | None, params: LIFParams = LIFParams(), *, dt: float = 1 * ms,
-             surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, LIFState]:
+def lif_step(
+    x: torch.Tensor,
+    state: LIFState | None,
+    params: LIFParams = LIFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, LIFState]:
     """One LIF step. ``x``: input charge for this step, ``[B, ...]``. Returns ``(z, new_state)``.
 
     >>> import torch
@@ -127,12 +145,52 @@ def _lif_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
     return scan(lambda x, s: _update(x, s, params, beta, alpha, n_ref, surrogate), x_seq, state, record=record)
 
 
+def _fused_supports(x=None, params=None, surrogate=None, device="cpu", **_) -> bool:
+    """Calls the fused kernels run: no ``tau_syn``, no refractoriness, besides :func:`fused_supports`."""
+    return fused_supports(x, params, surrogate, device) and params.tau_syn is None and not params.t_ref
+
+
+def _lif_seq_fused(run, x_seq, state, params, *, dt, surrogate, **options):
+    """LIF through a fused tensor kernel ``run`` (:func:`kernels.cpu.lif`, :func:`kernels.gpu.lif`)."""
+    beta = decay(params.tau_mem, dt, like=x_seq)
+    z, v = run(x_seq, state.v, beta, params.threshold, kernel_settings(params, surrogate), **options)
+    return z, LIFState(v, x_seq[-1], state.ref)
+
+
 kernels.register("lif", "torch", _lif_seq_torch)
+kernels.register(
+    "lif",
+    "cpu",
+    functools.partial(_lif_seq_fused, kernels.cpu.lif),
+    available=kernels.cpu.available,
+    supports=_fused_supports,
+)
+kernels.register(
+    "lif",
+    "cpu_lean",
+    functools.partial(_lif_seq_fused, kernels.cpu.lif, half=True),
+    available=kernels.cpu.available,
+    supports=_fused_supports,
+)
+kernels.register(
+    "lif",
+    "triton",
+    functools.partial(_lif_seq_fused, kernels.gpu.lif),
+    available=kernels.gpu.available,
+    supports=functools.partial(_fused_supports, device="cuda"),
+)
 
 
-def lif_seq(x_seq: torch.Tensor, state: LIFState | None = None, params: LIFParams = LIFParams(), *,
-            dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-            record: bool = False) -> tuple[torch.Tensor, LIFState]:
+def lif_seq(
+    x_seq: torch.Tensor,
+    state: LIFState | None = None,
+    params: LIFParams = LIFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, LIFState]:
     """LIF over a sequence ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)``.
 
     With ``record=True`` the second element holds every state over time (``state.v[t]``) and the torch reference
@@ -143,8 +201,9 @@ def lif_seq(x_seq: torch.Tensor, state: LIFState | None = None, params: LIFParam
     surrogate = _surrogate.get(surrogate)
     if record:
         return _lif_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("lif", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "lif", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
@@ -152,13 +211,24 @@ class _LIFBase(NeuronModule):
     learnable = ("tau_mem", "tau_syn", "threshold")
     positive = ("tau_mem", "tau_syn")
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *,
-                 tau_mem: Value | Distribution = 20 * ms, threshold: Value | Distribution = 1.0,
-                 tau_syn: Value | Distribution | None = None, v_reset: float = 0.0, v_leak: float = 0.0,
-                 t_ref: float = 0.0, reset: ResetMode = "subtract", detach_reset: bool = False,
-                 dt: float = 1 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        tau_mem: Value | Distribution = 20 * ms,
+        threshold: Value | Distribution = 1.0,
+        tau_syn: Value | Distribution | None = None,
+        v_reset: float = 0.0,
+        v_leak: float = 0.0,
+        t_ref: float = 0.0,
+        reset: ResetMode = "subtract",
+        detach_reset: bool = False,
+        dt: float = 1 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         self.reset = check_reset(reset)
         self.detach_reset = bool(detach_reset)
@@ -173,16 +243,28 @@ class _LIFBase(NeuronModule):
 
     def params(self) -> LIFParams:
         """The current hyperparameters as a :class:`LIFParams` (differentiable when learned)."""
-        return LIFParams(tau_mem=self.get("tau_mem"), threshold=self.get("threshold"), tau_syn=self.get("tau_syn"),
-                         v_reset=self.v_reset, v_leak=self.v_leak, t_ref=self.t_ref, reset=self.reset,
-                         detach_reset=self.detach_reset)
+        return LIFParams(
+            tau_mem=self.get("tau_mem"),
+            threshold=self.get("threshold"),
+            tau_syn=self.get("tau_syn"),
+            v_reset=self.v_reset,
+            v_leak=self.v_leak,
+            t_ref=self.t_ref,
+            reset=self.reset,
+            detach_reset=self.detach_reset,
+        )
 
     def extra_repr(self) -> str:
-        parts = [f"shape={self.shape}" if self.shape else None, f"tau_mem={self._ms('tau_mem')}",
-                 f"tau_syn={self._ms('tau_syn')}" if self.tau_syn_set else None,
-                 f"reset={self.reset!r}", f"dt={self.dt * 1e3:g} ms",
-                 f"t_ref={self.t_ref * 1e3:g} ms" if self.t_ref else None,
-                 f"learn={self.learn}" if self.learn else None, f"surrogate={self.surrogate!r}"]
+        parts = [
+            f"shape={self.shape}" if self.shape else None,
+            f"tau_mem={self._ms('tau_mem')}",
+            f"tau_syn={self._ms('tau_syn')}" if self.tau_syn_set else None,
+            f"reset={self.reset!r}",
+            f"dt={self.dt * 1e3:g} ms",
+            f"t_ref={self.t_ref * 1e3:g} ms" if self.t_ref else None,
+            f"learn={self.learn}" if self.learn else None,
+            f"surrogate={self.surrogate!r}",
+        ]
         return ", ".join(p for p in parts if p)
 
     @property
@@ -244,8 +326,9 @@ class LIF(_LIFBase, SequenceModule):
     ((25, 2, 4), (2, 4))
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -254,6 +337,20 @@ class LIF(_LIFBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return lif_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend,
-                       record=self.record)
+        return lif_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
 
+
+SPEC = NeuronSpec(
+    name="lif",
+    cell=LIFCell,
+    sequence=LIF,
+    step=lif_step,
+    seq=lif_seq,
+    init=lif_init,
+    params=LIFParams,
+    state=LIFState,
+    drive=Drive(amplitude=0.5, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
+    nir=True,
+)

@@ -32,6 +32,7 @@ from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import resolve_preset, spike
+from ._spec import Drive, NeuronSpec, SimulateInfo
 
 __all__ = [
     "MORRIS_LECAR_PRESETS",
@@ -84,8 +85,9 @@ class MorrisLecarState(NamedTuple):
     w: torch.Tensor
 
 
-def morris_lecar_init(like: torch.Tensor, params: MorrisLecarParams = MorrisLecarParams(),
-                      v: float = -60.0) -> MorrisLecarState:
+def morris_lecar_init(
+    like: torch.Tensor, params: MorrisLecarParams = MorrisLecarParams(), v: float = -60.0
+) -> MorrisLecarState:
     """State shaped like ``like`` with membrane ``v`` (mV, default -60) and ``w = w_inf(v)``."""
     v_t = torch.full_like(like, float(v))
     return MorrisLecarState(v_t, 0.5 * (1 + torch.tanh((v_t - params.V_3) / params.V_4)))
@@ -96,9 +98,12 @@ def _check_stability(params: MorrisLecarParams, dt: float) -> None:
         raise ValueError(f"substeps: expected a positive int, got {params.substeps!r}")
     step = dt / ms / params.substeps
     if step > _MAX_STEP_MS:
-        warnings.warn(f"dt: sub-steps of {step:g} ms exceed {_MAX_STEP_MS:g} ms, where RK4 on the Morris-Lecar "
-                      f"spike upswing loses accuracy and stability; pass substeps>={int(step / _MAX_STEP_MS) + 1}",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"dt: sub-steps of {step:g} ms exceed {_MAX_STEP_MS:g} ms, where RK4 on the Morris-Lecar "
+            f"spike upswing loses accuracy and stability; pass substeps>={int(step / _MAX_STEP_MS) + 1}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _derivatives(v, w, x, p: MorrisLecarParams):
@@ -125,9 +130,14 @@ def _update(x, state: MorrisLecarState, params: MorrisLecarParams, dt_ms: float,
     return z, MorrisLecarState(v, w)
 
 
-def morris_lecar_step(x: torch.Tensor, state: MorrisLecarState | None,
-                      params: MorrisLecarParams = MorrisLecarParams(), *, dt: float = 0.1 * ms,
-                      surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, MorrisLecarState]:
+def morris_lecar_step(
+    x: torch.Tensor,
+    state: MorrisLecarState | None,
+    params: MorrisLecarParams = MorrisLecarParams(),
+    *,
+    dt: float = 0.1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, MorrisLecarState]:
     """One Morris-Lecar step. ``x``: injected current (uA/cm^2) ``[B, ...]``; ``dt`` in seconds.
 
     >>> import torch
@@ -149,10 +159,16 @@ def _morris_lecar_seq_torch(x_seq, state, params, *, dt, surrogate, record=False
 kernels.register("morris_lecar", "torch", _morris_lecar_seq_torch)
 
 
-def morris_lecar_seq(x_seq: torch.Tensor, state: MorrisLecarState | None = None,
-                     params: MorrisLecarParams = MorrisLecarParams(), *, dt: float = 0.1 * ms,
-                     surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-                     record: bool = False) -> tuple[torch.Tensor, MorrisLecarState]:
+def morris_lecar_seq(
+    x_seq: torch.Tensor,
+    state: MorrisLecarState | None = None,
+    params: MorrisLecarParams = MorrisLecarParams(),
+    *,
+    dt: float = 0.1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, MorrisLecarState]:
     """Morris-Lecar over ``x_seq[T, B, ...]``. Returns ``(z_seq, final_state)`` (every state if ``record``)."""
     dt = check_dt(dt)
     _check_stability(params, dt)
@@ -160,8 +176,9 @@ def morris_lecar_seq(x_seq: torch.Tensor, state: MorrisLecarState | None = None,
     surrogate = _surrogate.get(surrogate)
     if record:
         return _morris_lecar_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("morris_lecar", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "morris_lecar", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
@@ -171,11 +188,20 @@ class _MorrisLecarBase(NeuronModule):
     PRESET_CURRENTS = PRESET_CURRENTS
     learnable = NAMES
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, preset: str | None = None,
-                 v_threshold: float = 0.0, substeps: int = 1, dt: float = 0.1 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-                 **values: Value | Distribution | None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        preset: str | None = None,
+        v_threshold: float = 0.0,
+        substeps: int = 1,
+        dt: float = 0.1 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **values: Value | Distribution | None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         unknown = sorted(set(values) - set(NAMES))
         if unknown:
@@ -198,8 +224,7 @@ class _MorrisLecarBase(NeuronModule):
 
     def params(self) -> MorrisLecarParams:
         """Current hyperparameters as :class:`MorrisLecarParams` (differentiable when learned)."""
-        return MorrisLecarParams(*(self.get(n) for n in NAMES), v_threshold=self.v_threshold,
-                                 substeps=self.substeps)
+        return MorrisLecarParams(*(self.get(n) for n in NAMES), v_threshold=self.v_threshold, substeps=self.substeps)
 
     def extra_repr(self) -> str:
         preset = f"preset={self.preset_name!r}, " if self.preset_name else ""
@@ -248,8 +273,9 @@ class MorrisLecar(_MorrisLecarBase, SequenceModule):
     True
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -258,5 +284,28 @@ class MorrisLecar(_MorrisLecarBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return morris_lecar_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate,
-                                backend=self.backend, record=self.record)
+        return morris_lecar_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="morris_lecar",
+    cell=MorrisLecarCell,
+    sequence=MorrisLecar,
+    step=morris_lecar_step,
+    seq=morris_lecar_seq,
+    init=morris_lecar_init,
+    params=MorrisLecarParams,
+    state=MorrisLecarState,
+    drive=Drive(amplitude=400.0, dt=0.5 * ms),
+    simulate=SimulateInfo(
+        "morris-lecar",
+        "uA/cm^2",
+        "v",
+        "mV",
+        ("C", "g_L", "g_Ca", "g_K", "V_L", "V_Ca", "V_K", "V_1", "V_2", "V_3", "V_4", "phi", "v_threshold", "substeps"),
+        max_substep_ms=0.5,
+        aliases=("ml", "morris_lecar"),
+    ),
+)

@@ -30,6 +30,7 @@ from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import spike
+from ._spec import Drive, NeuronSpec, SimulateInfo
 
 __all__ = [
     "ResonateAndFire",
@@ -65,8 +66,9 @@ def _complex_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
-def resonate_fire_init(like: torch.Tensor, params: ResonateAndFireParams = ResonateAndFireParams()
-                       ) -> ResonateAndFireState:
+def resonate_fire_init(
+    like: torch.Tensor, params: ResonateAndFireParams = ResonateAndFireParams()
+) -> ResonateAndFireState:
     """Resting state ``z = 0`` shaped like ``like`` (complex dtype matching its precision)."""
     return ResonateAndFireState(torch.zeros(like.shape, dtype=_complex_dtype(like.dtype), device=like.device))
 
@@ -88,9 +90,14 @@ def _update(x, state: ResonateAndFireState, params: ResonateAndFireParams, prop,
     return s, ResonateAndFireState(z)
 
 
-def resonate_fire_step(x: torch.Tensor, state: ResonateAndFireState | None,
-                       params: ResonateAndFireParams = ResonateAndFireParams(), *, dt: float = 1 * ms,
-                       surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, ResonateAndFireState]:
+def resonate_fire_step(
+    x: torch.Tensor,
+    state: ResonateAndFireState | None,
+    params: ResonateAndFireParams = ResonateAndFireParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, ResonateAndFireState]:
     """One resonate-and-fire step. ``x``: real input ``[B, ...]`` (per second). Returns ``(spikes, state)``.
 
     >>> import torch
@@ -111,29 +118,46 @@ def _resonate_fire_seq_torch(x_seq, state, params, *, dt, surrogate, record=Fals
 kernels.register("resonate_fire", "torch", _resonate_fire_seq_torch)
 
 
-def resonate_fire_seq(x_seq: torch.Tensor, state: ResonateAndFireState | None = None,
-                      params: ResonateAndFireParams = ResonateAndFireParams(), *, dt: float = 1 * ms,
-                      surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-                      record: bool = False) -> tuple[torch.Tensor, ResonateAndFireState]:
+def resonate_fire_seq(
+    x_seq: torch.Tensor,
+    state: ResonateAndFireState | None = None,
+    params: ResonateAndFireParams = ResonateAndFireParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, ResonateAndFireState]:
     """Resonate-and-fire over ``x_seq[T, B, ...]``. Returns ``(spikes, final_state)`` (every state if ``record``)."""
     dt = check_dt(dt)
     state = resonate_fire_init(x_seq[0], params) if state is None else state
     surrogate = _surrogate.get(surrogate)
     if record:
         return _resonate_fire_seq_torch(x_seq, state, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("resonate_fire", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "resonate_fire", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, params, dt=dt, surrogate=surrogate)
 
 
 class _ResonateAndFireBase(NeuronModule):
     learnable = ("b", "omega", "a_thresh")
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, b: Value | Distribution = -10.0,
-                 omega: Value | Distribution = 2 * math.pi * 10.0, a_thresh: Value | Distribution = 1.0,
-                 z_reset: complex = 0j, detach_reset: bool = False, dt: float = 1 * ms, learn: Iterable[str] = (),
-                 surrogate: str | dict | _surrogate.Surrogate | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        b: Value | Distribution = -10.0,
+        omega: Value | Distribution = 2 * math.pi * 10.0,
+        a_thresh: Value | Distribution = 1.0,
+        z_reset: complex = 0j,
+        detach_reset: bool = False,
+        dt: float = 1 * ms,
+        learn: Iterable[str] = (),
+        surrogate: str | dict | _surrogate.Surrogate | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         self._add("b", b)
         self._add("omega", omega)
@@ -149,13 +173,20 @@ class _ResonateAndFireBase(NeuronModule):
 
     def params(self) -> ResonateAndFireParams:
         """Current hyperparameters as :class:`ResonateAndFireParams` (differentiable when learned)."""
-        return ResonateAndFireParams(b=self.get("b"), omega=self.get("omega"), a_thresh=self.get("a_thresh"),
-                                     z_reset=self.z_reset, detach_reset=self.detach_reset)
+        return ResonateAndFireParams(
+            b=self.get("b"),
+            omega=self.get("omega"),
+            a_thresh=self.get("a_thresh"),
+            z_reset=self.z_reset,
+            detach_reset=self.detach_reset,
+        )
 
     def _check_complex_state(self, state: ResonateAndFireState, x: torch.Tensor) -> None:
         if not isinstance(state.z, torch.Tensor) or not state.z.is_complex():
-            raise TypeError("state.z: expected a complex tensor (see resonate_fire_init), got "
-                            f"{type(state.z).__name__ if not isinstance(state.z, torch.Tensor) else state.z.dtype}")
+            raise TypeError(
+                "state.z: expected a complex tensor (see resonate_fire_init), got "
+                f"{type(state.z).__name__ if not isinstance(state.z, torch.Tensor) else state.z.dtype}"
+            )
         self._check_state(state, torch.empty(x.shape, dtype=_complex_dtype(x.dtype), device=x.device))
 
     def extra_repr(self) -> str:
@@ -205,8 +236,9 @@ class ResonateAndFire(_ResonateAndFireBase, SequenceModule):
     True
     """
 
-    def __init__(self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self, shape: int | Sequence[int] | None = None, *, backend: str = "auto", record: bool = False, **kwargs
+    ) -> None:
         super().__init__(shape, **kwargs)
         self.backend = backend
         self.record = bool(record)
@@ -215,5 +247,22 @@ class ResonateAndFire(_ResonateAndFireBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_complex_state(state, x_seq[0])
-        return resonate_fire_seq(x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate,
-                                 backend=self.backend, record=self.record)
+        return resonate_fire_seq(
+            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        )
+
+
+SPEC = NeuronSpec(
+    name="resonate_fire",
+    cell=ResonateAndFireCell,
+    sequence=ResonateAndFire,
+    step=resonate_fire_step,
+    seq=resonate_fire_seq,
+    init=resonate_fire_init,
+    params=ResonateAndFireParams,
+    state=ResonateAndFireState,
+    drive=Drive(amplitude=300.0, dt=1 * ms),
+    simulate=SimulateInfo(
+        "resonate-fire", "1/s", "z", "a.u.", ("b", "omega", "a_thresh"), aliases=("resonate_fire", "resonate-and-fire")
+    ),
+)

@@ -18,9 +18,10 @@ from torch import nn
 
 from .. import kernels
 from .. import surrogate as _surrogate
-from ..units import check_dt, ms
-from ._base import CellModule, SequenceModule, scan
+from ..units import check_dt, decay, ms
+from ._base import CellModule, SequenceModule, fused_supports, kernel_settings, scan
 from ._lif import LIFParams, LIFState, _coefficients, _LIFBase, _update, lif_init
+from ._spec import Drive, NeuronSpec
 
 __all__ = ["RLIF", "RLIFCell", "RLIFState", "rlif_init", "rlif_seq", "rlif_step"]
 
@@ -42,8 +43,15 @@ def _update_rec(x, state: RLIFState, weight, params, beta, alpha, n_ref, surroga
     return z, RLIFState(*s, z)
 
 
-def rlif_step(x: torch.Tensor, state: RLIFState | None, weight: torch.Tensor, params: LIFParams = LIFParams(),
-              *, dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None) -> tuple[torch.Tensor, RLIFState]:
+def rlif_step(
+    x: torch.Tensor,
+    state: RLIFState | None,
+    weight: torch.Tensor,
+    params: LIFParams = LIFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+) -> tuple[torch.Tensor, RLIFState]:
     """One recurrent LIF step with recurrent matrix ``weight[N, N]``; ``x``: ``[B, N]``."""
     dt = check_dt(dt)
     state = rlif_init(x, params) if state is None else state
@@ -53,24 +61,47 @@ def rlif_step(x: torch.Tensor, state: RLIFState | None, weight: torch.Tensor, pa
 
 def _rlif_seq_torch(x_seq, state, weight, params, *, dt, surrogate, record=False):
     beta, alpha, n_ref = _coefficients(params, dt, x_seq)
-    return scan(lambda x, s: _update_rec(x, s, weight, params, beta, alpha, n_ref, surrogate), x_seq, state,
-                record=record)
+    return scan(
+        lambda x, s: _update_rec(x, s, weight, params, beta, alpha, n_ref, surrogate), x_seq, state, record=record
+    )
+
+
+def _rlif_seq_cpu(x_seq, state, weight, params, *, dt, surrogate):
+    beta = decay(params.tau_mem, dt, like=x_seq)
+    settings = kernel_settings(params, surrogate)
+    z_seq, v, i, z = kernels.cpu.rlif(x_seq, state.v, state.z, weight, beta, params.threshold, settings)
+    return z_seq, RLIFState(v, i, state.ref, z)
+
+
+def _fused_supports(x=None, params=None, surrogate=None, **_) -> bool:
+    """As the LIF kernel (no ``tau_syn``, no refractoriness), for ``[T, B, N]`` input."""
+    return fused_supports(x, params, surrogate) and params.tau_syn is None and not params.t_ref and x.dim() == 3
 
 
 kernels.register("rlif", "torch", _rlif_seq_torch)
+kernels.register("rlif", "cpu", _rlif_seq_cpu, available=kernels.cpu.available, supports=_fused_supports)
 
 
-def rlif_seq(x_seq: torch.Tensor, state: RLIFState | None, weight: torch.Tensor, params: LIFParams = LIFParams(),
-             *, dt: float = 1 * ms, surrogate: _surrogate.Surrogate | None = None, backend: str = "auto",
-             record: bool = False) -> tuple[torch.Tensor, RLIFState]:
+def rlif_seq(
+    x_seq: torch.Tensor,
+    state: RLIFState | None,
+    weight: torch.Tensor,
+    params: LIFParams = LIFParams(),
+    *,
+    dt: float = 1 * ms,
+    surrogate: _surrogate.Surrogate | None = None,
+    backend: str = "auto",
+    record: bool = False,
+) -> tuple[torch.Tensor, RLIFState]:
     """Recurrent LIF over ``x_seq[T, B, N]``."""
     dt = check_dt(dt)
     state = rlif_init(x_seq[0], params) if state is None else state
     surrogate = _surrogate.get(surrogate)
     if record:
         return _rlif_seq_torch(x_seq, state, weight, params, dt=dt, surrogate=surrogate, record=True)
-    fn = kernels.resolve("rlif", backend, x=x_seq, params=params, surrogate=surrogate,
-                         requires_grad=torch.is_grad_enabled())
+    fn = kernels.resolve(
+        "rlif", backend, x=x_seq, params=params, surrogate=surrogate, requires_grad=torch.is_grad_enabled()
+    )
     return fn(x_seq, state, weight, params, dt=dt, surrogate=surrogate)
 
 
@@ -104,17 +135,18 @@ class RecurrentWeights:
         super().reset_parameters()
         self._init_recurrent()
 
+    def _weight(self) -> torch.Tensor:
+        """``W_rec`` as the update uses it: without its diagonal when ``self_connections=False``."""
+        w = self.recurrent.weight
+        if not self.self_connections:
+            w = w * (1 - torch.eye(w.shape[0], dtype=w.dtype, device=w.device))
+        return w
+
 
 class _RLIFBase(RecurrentWeights, _LIFBase):
     def __init__(self, shape: int, *, recurrent_scale: float = 1.0, self_connections: bool = True, **kwargs):
         super().__init__(check_recurrent_shape(shape), **kwargs)
         self._add_recurrent(recurrent_scale, self_connections)
-
-    def _weight(self) -> torch.Tensor:
-        w = self.recurrent.weight
-        if not self.self_connections:
-            w = w * (1 - torch.eye(w.shape[0], dtype=w.dtype, device=w.device))
-        return w
 
 
 class RLIFCell(_RLIFBase, CellModule):
@@ -150,5 +182,26 @@ class RLIF(_RLIFBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, N]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return rlif_seq(x_seq, state, self._weight(), self.params(), dt=self.dt, surrogate=self.surrogate,
-                        backend=self.backend, record=self.record)
+        return rlif_seq(
+            x_seq,
+            state,
+            self._weight(),
+            self.params(),
+            dt=self.dt,
+            surrogate=self.surrogate,
+            backend=self.backend,
+            record=self.record,
+        )
+
+
+SPEC = NeuronSpec(
+    name="rlif",
+    cell=RLIFCell,
+    sequence=RLIF,
+    step=rlif_step,
+    seq=rlif_seq,
+    init=rlif_init,
+    params=LIFParams,
+    state=RLIFState,
+    drive=Drive(amplitude=0.5, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
+)

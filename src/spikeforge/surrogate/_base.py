@@ -61,6 +61,21 @@ class Surrogate:
     """
 
     name: str = "custom"
+    #: the derivative's id in the fused kernels (C and Triton, ``kernels/cpu/sf_kernels.h``); None: no kernel has it
+    kernel_id: int | None = None
+    #: the attribute passed to the kernel as its parameter (None: the derivative has none)
+    kernel_parameter: str | None = None
+
+    def kernel_code(self) -> tuple[int, float] | None:
+        """``(kernel id, parameter)`` for the fused kernels, or None when no kernel computes this derivative.
+
+        Only the class that declares ``kernel_id`` itself has a code: a subclass that overrides
+        :meth:`derivative` without declaring its own id runs on the torch reference.
+        """
+        kernel_id = type(self).__dict__.get("kernel_id")
+        if kernel_id is None:
+            return None
+        return kernel_id, float(getattr(self, self.kernel_parameter)) if self.kernel_parameter else 0.0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return _SpikeFunction.apply(x, self)
@@ -106,6 +121,8 @@ class FastSigmoid(Surrogate):
     """
 
     name = "fast_sigmoid"
+    kernel_id = 0
+    kernel_parameter = "slope"
 
     def __init__(self, slope: float = 25.0):
         self.slope = _check_slope("slope", slope)
@@ -122,6 +139,8 @@ class Sigmoid(Surrogate):
     """Logistic sigmoid ``sigma(slope*x)``; derivative ``slope * s * (1 - s)``."""
 
     name = "sigmoid"
+    kernel_id = 1
+    kernel_parameter = "slope"
 
     def __init__(self, slope: float = 5.0):
         self.slope = _check_slope("slope", slope)
@@ -138,6 +157,8 @@ class ATan(Surrogate):
     """Arctangent (Fang et al. 2021): primitive ``1/pi * atan(pi/2 * alpha * x) + 1/2``."""
 
     name = "atan"
+    kernel_id = 2
+    kernel_parameter = "alpha"
 
     def __init__(self, alpha: float = 2.0):
         self.alpha = _check_slope("alpha", alpha)
@@ -153,6 +174,8 @@ class Triangle(Surrogate):
     """Triangle (piecewise linear, Bellec et al. 2018): derivative ``max(0, 1 - |x|/width) / width``."""
 
     name = "triangle"
+    kernel_id = 3
+    kernel_parameter = "width"
 
     def __init__(self, width: float = 1.0):
         self.width = _check_slope("width", width)
@@ -169,6 +192,8 @@ class Boxcar(Surrogate):
     """Boxcar / straight-through: derivative ``1/width`` for ``|x| < width/2``, else 0."""
 
     name = "boxcar"
+    kernel_id = 4
+    kernel_parameter = "width"
 
     def __init__(self, width: float = 1.0):
         self.width = _check_slope("width", width)
@@ -184,6 +209,7 @@ class StraightThrough(Surrogate):
     """Straight-through estimator: derivative 1 everywhere (primitive ``x``)."""
 
     name = "straight_through"
+    kernel_id = 5
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         return x
@@ -192,6 +218,7 @@ class StraightThrough(Surrogate):
         return torch.ones_like(x)
 
 
+#: every built-in surrogate by name: the CLI, configs, kernels and error messages read this one table
 _REGISTRY: dict[str, type[Surrogate]] = {
     cls.name: cls for cls in (FastSigmoid, Sigmoid, ATan, Triangle, Boxcar, StraightThrough)
 }

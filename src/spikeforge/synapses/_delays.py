@@ -8,6 +8,12 @@ A delayed linear layer maps ``x_seq[T, B, in]`` to ``y_seq[T, B, out]`` with one
 It is causal and stateless over time (no state crosses the end of the sequence). Delays are in time steps: with
 ``dt = 1 ms`` a delay of ``d`` steps is ``d`` ms.
 
+One delay convention holds across the library: a delay of ``d`` steps delivers at step ``t + d`` what was sent at
+``t``; ``d = 0`` is no delay. :class:`ChannelDelay` (functional form :func:`channel_delay`) is the fixed per-channel
+delay, also what NIR ``Delay`` nodes import as (then stateful: it carries the last ``max(delays)`` steps across
+chunks); the network simulator's :class:`~spikeforge.sim.DelayBuffer` delivers per synapse with the same convention,
+streaming, and needs ``d >= 1``.
+
 :class:`LearnableDelayLinear` follows the idea of dilated convolutions with learnable spacings (Hammouamri,
 Khalfaoui-Hassani & Masquelier, 2023): each synapse has a temporal kernel over ``D`` taps whose mass is a normalised
 Gaussian of width :math:`\sigma` centred on a learnable real position :math:`p_{oi} \in [0, D - 1]`,
@@ -34,6 +40,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..units import check_dt
 
 Schedule = Literal["geometric", "linear"]
 
@@ -71,27 +79,44 @@ def _check_seq(x_seq: torch.Tensor, features: int, name: str = "x_seq") -> None:
         raise ValueError(f"{name}: expected shape [T, B, ..., {features}] (time first), got {list(x_seq.shape)}")
 
 
-def channel_delay(x_seq: torch.Tensor, delays: torch.Tensor) -> torch.Tensor:
-    """Delay channel ``c`` (the last axis) of ``x_seq[T, ..., C]`` by ``delays[c]`` steps, with zeros before the start.
+def channel_delay(x_seq: torch.Tensor, delays: torch.Tensor, history: torch.Tensor | None = None) -> torch.Tensor:
+    """Delay each feature of ``x_seq[T, ..., *F]`` by its own whole number of steps, with zeros before the start.
 
-    ``out[t, ..., c] = x_seq[t - delays[c], ..., c]`` (0 where ``t < delays[c]``). Differentiable in ``x_seq``.
+    ``out[t, ..., f] = x_seq[t - delays[f], ..., f]`` (0 where ``t < delays[f]``). ``delays`` is an integer tensor
+    over the trailing feature axes ``F`` (``[C]`` delays the channels of the last axis; ``[C, H, W]`` every feature of
+    a feature map; a 0-d tensor shifts everything). A delay of ``d`` steps delivers at ``t + d`` what arrived at
+    ``t``; ``d = 0`` passes the step through. Differentiable in ``x_seq`` (and ``history``).
+
+    Args:
+        x_seq: the sequence, time first.
+        delays: integer delays (steps, >= 0) over the trailing axes of ``x_seq``.
+        history: the ``max(delays)`` steps that came before ``x_seq[0]`` (``[max(delays), *x_seq.shape[1:]]``), to
+            continue a sequence cut in chunks; None means zeros.
 
     >>> x = torch.arange(1.0, 5.0)[:, None, None].expand(4, 1, 2)
     >>> channel_delay(x, torch.tensor([0, 2]))[:, 0].tolist()
     [[1.0, 0.0], [2.0, 0.0], [3.0, 1.0], [4.0, 2.0]]
+    >>> channel_delay(x[2:], torch.tensor([0, 2]), history=x[:2])[:, 0].tolist()  # the last two steps, continued
+    [[3.0, 1.0], [4.0, 2.0]]
     """
     delays = delays.to(device=x_seq.device, dtype=torch.int64)
     steps = x_seq.shape[0]
     top = int(delays.max()) if delays.numel() else 0
+    if history is not None and (history.dim() != x_seq.dim() or tuple(history.shape) != (top, *x_seq.shape[1:])):
+        raise ValueError(
+            f"history: expected the last max(delays) = {top} steps, shape {[top, *x_seq.shape[1:]]}, "
+            f"got {list(history.shape)}"
+        )
     if top == 0:
         return x_seq
-    if bool((delays == top).all()):  # one shift for every channel
+    if history is None and bool((delays == top).all()):  # one shift for every channel
         pad = x_seq.new_zeros((min(top, steps), *x_seq.shape[1:]))
         return torch.cat([pad, x_seq[: max(steps - top, 0)]], 0)
-    padded = torch.cat([x_seq.new_zeros((top, *x_seq.shape[1:])), x_seq], 0)
-    index = torch.arange(steps, device=x_seq.device)[:, None] + (top - delays)[None, :]  # [T, C]
-    index = index.view(steps, *([1] * (x_seq.dim() - 2)), -1).expand(x_seq.shape)
-    return padded.gather(0, index)
+    before = x_seq.new_zeros((top, *x_seq.shape[1:])) if history is None else history
+    padded = torch.cat([before, x_seq], 0)
+    # index[t, ..., f] = t + top - delays[f]: delays broadcast over the trailing axes
+    index = torch.arange(steps, device=x_seq.device).view(steps, *([1] * (x_seq.dim() - 1))) + (top - delays)
+    return padded.gather(0, index.expand(x_seq.shape))
 
 
 def gaussian_delay_kernel(position: torch.Tensor, sigma: float, taps: int) -> torch.Tensor:
@@ -124,33 +149,97 @@ def _causal_conv(x_seq: torch.Tensor, flipped: torch.Tensor, bias: torch.Tensor 
 class ChannelDelay(nn.Module):
     """Fixed integer delay per channel: ``out[t, ..., c] = x_seq[t - delays[c], ..., c]``, zero before the start.
 
+    The library's one fixed per-channel delay over sequences (see :func:`channel_delay` for the convention: a delay
+    of ``d`` steps delivers at ``t + d``; ``d = 0`` is no delay). NIR ``Delay`` nodes import as a stateful
+    ``ChannelDelay`` and every ``ChannelDelay`` exports as one. The network simulator's
+    :class:`~spikeforge.sim.DelayBuffer` applies the same convention per synapse, step by step (there ``d >= 1``).
+
     Args:
-        n_channels: size of the last axis.
-        delays: delay in steps per channel: an int (the same for all) or an integer tensor ``[n_channels]``.
+        n_channels: size of the last axis; or a tuple, the shape ``F`` of the trailing feature axes (e.g.
+            ``(C, H, W)``) for one delay per feature (``()``: one delay for the whole input).
+        delays: delay in steps per channel: an int (the same for all) or an integer tensor broadcastable to
+            ``[n_channels]`` (or to ``F``).
+        dt: the time step (s) the delays count, used only to export them to NIR in seconds. Default None: the dt of
+            the model's neurons.
+        stateful: called as ``(x_seq, state) -> (out, state)`` instead of ``x_seq -> out``, where ``state`` holds the
+            last ``max(delays)`` input steps (``None``: zeros), so a sequence cut in chunks gives the output of the
+            whole sequence, and :class:`~spikeforge.nn.SequentialState` runs it over the whole sequence and keeps
+            that state. Default False.
 
     Shape:
-        x_seq: ``[T, B, ..., n_channels]``; output: the same.
+        x_seq: ``[T, B, ..., n_channels]`` (``[T, B, *F]`` for a tuple); output: the same.
 
     >>> delay = ChannelDelay(2, torch.tensor([0, 1]))
     >>> delay(torch.ones(3, 1, 2))[:, 0].tolist()
     [[1.0, 0.0], [1.0, 1.0], [1.0, 1.0]]
+    >>> out, state = ChannelDelay(2, torch.tensor([0, 2]), stateful=True)(torch.ones(3, 1, 2))
+    >>> out[:, 0].tolist(), tuple(state.shape)
+    ([[1.0, 0.0], [1.0, 0.0], [1.0, 1.0]], (2, 1, 2))
     """
 
     delays: torch.Tensor
 
-    def __init__(self, n_channels: int, delays: int | torch.Tensor) -> None:
+    def __init__(
+        self,
+        n_channels: int | tuple[int, ...],
+        delays: int | torch.Tensor,
+        *,
+        dt: float | None = None,
+        stateful: bool = False,
+    ) -> None:
         super().__init__()
-        if not isinstance(n_channels, int) or n_channels <= 0:
-            raise ValueError(f"n_channels: expected a positive int, got {n_channels!r}")
+        if isinstance(n_channels, tuple | list):
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in n_channels):
+                raise ValueError(f"n_channels: expected a positive int or a tuple of them, got {n_channels!r}")
+            n_channels = tuple(n_channels)
+            shape = n_channels
+        else:
+            if not isinstance(n_channels, int) or n_channels <= 0:
+                raise ValueError(f"n_channels: expected a positive int, got {n_channels!r}")
+            shape = (n_channels,)
         self.n_channels = n_channels
-        self.register_buffer("delays", _as_delays(delays, (n_channels,)))
+        self.shape = shape
+        self.register_buffer("delays", _as_delays(delays, shape))
+        self.dt = None if dt is None else check_dt(dt)
+        self.stateful = bool(stateful)  # read by spikeforge.nn.is_stateful
 
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        _check_seq(x_seq, self.n_channels)
-        return channel_delay(x_seq, self.delays)
+    @property
+    def max_delay(self) -> int:
+        """The largest delay in steps (the length of the state)."""
+        return int(self.delays.max()) if self.delays.numel() else 0
+
+    def _check(self, x_seq: torch.Tensor) -> None:
+        if isinstance(self.n_channels, int):
+            _check_seq(x_seq, self.n_channels)
+            return
+        k = len(self.shape)
+        if not isinstance(x_seq, torch.Tensor):
+            raise TypeError(f"x_seq: expected a tensor [T, B, *{list(self.shape)}], got {type(x_seq).__name__}")
+        if x_seq.dim() < 2 + k or tuple(x_seq.shape[x_seq.dim() - k :]) != self.shape:
+            raise ValueError(f"x_seq: expected shape [T, B, *{list(self.shape)}] (time first), got {list(x_seq.shape)}")
+
+    def forward(
+        self, x_seq: torch.Tensor, state: torch.Tensor | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        self._check(x_seq)
+        if not self.stateful:
+            if state is not None:
+                raise ValueError("state: this ChannelDelay is not stateful; build it with stateful=True")
+            return channel_delay(x_seq, self.delays)
+        depth = self.max_delay
+        if state is None:
+            state = x_seq.new_zeros((depth, *x_seq.shape[1:]))
+        out = channel_delay(x_seq, self.delays, history=state)
+        history = torch.cat([state, x_seq], 0)
+        return out, history[history.shape[0] - depth :]
 
     def extra_repr(self) -> str:
-        return f"n_channels={self.n_channels}, max_delay={int(self.delays.max())}"
+        parts = [f"n_channels={self.n_channels}", f"max_delay={self.max_delay}"]
+        if self.dt is not None:
+            parts.append(f"dt={self.dt * 1e3:g} ms")
+        if self.stateful:
+            parts.append("stateful=True")
+        return ", ".join(parts)
 
 
 class DelayedLinear(nn.Module):

@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..kernels._cpu_build import build_error, library
+from ..kernels.cpu import build_error, library
 
 __all__ = ["EventLinear", "event_linear"]
 

@@ -1,9 +1,8 @@
-"""Plots: spike rasters, training curves (matplotlib is imported only when a plot is drawn)."""
-
-from ._plots import plot_curves, plot_raster, save_figure
-
-__all__ = ["plot_curves", "plot_raster", "save_figure"]
+"""Plots: spike rasters, training curves, network runs, neuron traces and f-I curves (matplotlib is imported only
+when a plot is drawn)."""
 
 from ._network import plot_network
+from ._plots import plot_curves, plot_raster, save_figure
+from ._traces import plot_fi_curve, plot_traces
 
-__all__ += ["plot_network"]
+__all__ = ["plot_curves", "plot_fi_curve", "plot_network", "plot_raster", "plot_traces", "save_figure"]

@@ -24,7 +24,7 @@ def plot_network(
     """Draw a spike raster (top) and the population rate (bottom) of a network run, and write it to ``path``.
 
     Args:
-        result: a :class:`~spikeforge.synapses.NetworkResult` (needs ``spike_times``, ``spike_ids``,
+        result: a :class:`~spikeforge.sim.NetworkResult` (needs ``spike_times``, ``spike_ids``,
             ``n_neurons``, ``duration``, ``populations`` and ``binned_rate``).
         path: output image file; written to a temporary file first and renamed into place.
         max_neurons: neurons shown in the raster, spread evenly over every population. Default 500.

@@ -10,8 +10,12 @@ import torch
 __all__ = ["plot_curves", "plot_raster", "save_figure"]
 
 
-def save_figure(fig, path: str | Path, *, dpi: int = 120) -> Path:
-    """Save a figure atomically (a temporary file renamed into place) and close it."""
+def save_figure(fig, path: str | Path, *, dpi: int = 120, bbox_inches: str | None = "tight") -> Path:
+    """Save a figure atomically (a temporary file renamed into place) and close it.
+
+    The format follows the suffix of ``path`` (PNG without one); ``bbox_inches=None`` keeps the figure's own size
+    instead of cropping it to its contents.
+    """
     import matplotlib.pyplot as plt
 
     from .._files import atomic_path
@@ -19,7 +23,7 @@ def save_figure(fig, path: str | Path, *, dpi: int = 120) -> Path:
     path = Path(path)
     try:
         with atomic_path(path, suffix=path.suffix or ".png") as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+            fig.savefig(tmp, dpi=dpi, bbox_inches=bbox_inches)
     finally:
         plt.close(fig)
     return path
@@ -34,9 +38,15 @@ def _figure(rows: int, cols: int = 1, *, size: tuple[float, float]):
     return plt.subplots(rows, cols, figsize=size, squeeze=False, layout="constrained")
 
 
-def plot_raster(layers: Mapping[str, torch.Tensor], path: str | Path, *, dt: float = 1e-3,
-                title: str | None = None, max_neurons: int = 256,
-                readout: tuple[str, torch.Tensor] | None = None) -> Path:
+def plot_raster(
+    layers: Mapping[str, torch.Tensor],
+    path: str | Path,
+    *,
+    dt: float = 1e-3,
+    title: str | None = None,
+    max_neurons: int = 256,
+    readout: tuple[str, torch.Tensor] | None = None,
+) -> Path:
     """Spike raster of one sample through every layer: ``layers[name]`` is ``[T, *features]`` (0/1).
 
     Each layer gets its own panel; time in ms on the x axis, neuron index on the y axis (at most ``max_neurons``
@@ -61,8 +71,14 @@ def plot_raster(layers: Mapping[str, torch.Tensor], path: str | Path, *, dt: flo
         z = z.detach().reshape(z.shape[0], -1)[:, :max_neurons].cpu()
         if not bool(((z == 0) | (z == 1)).all()):  # analog input (direct encoding): show the values
             extent = (-0.5 * dt * 1e3, (z.shape[0] - 0.5) * dt * 1e3, -0.5, z.shape[1] - 0.5)
-            im = ax.imshow(z.t().float().numpy(), aspect="auto", origin="lower", cmap="viridis", extent=extent,
-                           interpolation="nearest")
+            im = ax.imshow(
+                z.t().float().numpy(),
+                aspect="auto",
+                origin="lower",
+                cmap="viridis",
+                extent=extent,
+                interpolation="nearest",
+            )
             fig.colorbar(im, ax=ax, pad=0.01, label="value")
             ax.set_ylabel(f"{name}\nchannel")
             ax.set_title(f"{name}: analog input current", fontsize=9, loc="left")

@@ -1,0 +1,26 @@
+"""Fused CPU kernels: C source compiled at first use (``sf_kernels.c``, shipped with the package), driven through
+:mod:`ctypes`. Every function here takes tensors and a :class:`~spikeforge.kernels.Settings` value and returns
+tensors; the neuron modules register adapters that call them (``spikeforge/neurons/_lif.py`` and siblings)."""
+
+from ._build import build_error, library
+from ._common import accepts, available, per_neuron, ptr, scalar, threads
+from ._li import li
+from ._lif import lif
+from ._rlif import rlif
+from ._two_state import alif, cuba
+
+__all__ = [
+    "accepts",
+    "alif",
+    "available",
+    "build_error",
+    "cuba",
+    "li",
+    "library",
+    "lif",
+    "per_neuron",
+    "ptr",
+    "rlif",
+    "scalar",
+    "threads",
+]

@@ -1,0 +1,143 @@
+r"""Recurrent LIF (``spikeforge.neurons.RLIF``) with the fused CPU step: a few calls per step instead of an autograd graph.
+
+The recurrence ``x'_t = x_t + z_{t-1} W^T`` needs one small matrix product per step, so this backend is not one
+call per sequence: the forward makes two calls per step (``addmm`` and the compiled LIF step) and records nothing
+for autograd; the backward walks back with the compiled LIF step backward and one ``[B, N] @ [N, N]`` product per
+step (``dL/dz_{t-1} = dL/dx'_t W``), and computes the recurrent weight gradient at the end as one product over all
+steps (``dL/dW = sum_t dL/dx'_t^T z_{t-1}``). It keeps ``h`` and ``v`` per step (8 bytes per neuron per step in
+float32) besides the spikes it returns.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from .._settings import Settings
+from ._build import library
+from ._common import per_neuron, ptr, threads
+
+__all__ = ["rlif"]
+
+
+class _FusedRLIF(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, v0, z0, weight, beta, thr, cfg):  # type: ignore[override]
+        lib = library()
+        steps, batch, n = x.shape
+        m = batch * n
+        suffix = "f64" if x.dtype == torch.float64 else "f32"
+        real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
+        train = cfg["grad"] and any(ctx.needs_input_grad[:6])  # grad mode is off inside forward: decided by caller
+        zs = torch.empty_like(x)
+        hs = torch.empty((steps, m), dtype=x.dtype) if train else torch.empty((1, m), dtype=x.dtype)
+        vs = torch.empty((steps + 1, m), dtype=x.dtype)
+        vs[0] = v0.reshape(-1)
+        wt = weight.t()
+        fwd = getattr(lib, f"sf_lif_fwd_{suffix}")
+        z_prev = z0
+        xp = x[0]
+        n_threads = threads(m)
+        for t in range(steps):
+            xp = torch.addmm(x[t], z_prev, wt)
+            h_t = hs[t] if train else hs[0]
+            fwd(
+                xp.data_ptr(),
+                vs[t].data_ptr(),
+                beta.data_ptr(),
+                thr.data_ptr(),
+                zs[t].data_ptr(),
+                h_t.data_ptr(),
+                vs[t + 1].data_ptr(),
+                1,
+                m,
+                real(cfg["v_leak"]),
+                real(cfg["v_reset"]),
+                cfg["reset"],
+                1,
+                n_threads,
+            )
+            z_prev = zs[t]
+        if train:
+            ctx.save_for_backward(hs, vs, zs, z0, weight, beta, thr)
+            ctx.cfg = cfg
+        return zs, vs[steps].reshape(batch, n).clone(), xp, zs[steps - 1].clone()
+
+    @staticmethod
+    def backward(ctx, dzs, dv, di, dz_last):  # type: ignore[override]
+        lib = library()
+        hs, vs, zs, z0, weight, beta, thr = ctx.saved_tensors
+        cfg = ctx.cfg
+        steps, batch, n = zs.shape
+        m = batch * n
+        suffix = "f64" if zs.dtype == torch.float64 else "f32"
+        real = ctypes.c_double if zs.dtype == torch.float64 else ctypes.c_float
+        bwd = getattr(lib, f"sf_lif_bwd_{suffix}")
+        need_beta, need_thr = ctx.needs_input_grad[4], ctx.needs_input_grad[5]
+        dzs = torch.zeros_like(zs) if dzs is None else dzs.contiguous()
+        a = torch.zeros(m, dtype=zs.dtype) if dv is None else dv.reshape(-1).contiguous().clone()
+        dx = torch.empty_like(zs)
+        carry = torch.zeros((batch, n), dtype=zs.dtype)
+        dbeta_t = torch.empty_like(beta) if need_beta else None
+        dthr_t = torch.empty_like(thr) if need_thr else None
+        dbeta = torch.zeros_like(beta) if need_beta else None
+        dthr = torch.zeros_like(thr) if need_thr else None
+        a_prev = torch.empty_like(a)
+        n_threads = threads(m)
+        for t in range(steps - 1, -1, -1):
+            gz = dzs[t] + carry
+            if t == steps - 1 and dz_last is not None:
+                gz = gz + dz_last
+            bwd(
+                gz.data_ptr(),
+                a.data_ptr(),
+                hs[t].data_ptr(),
+                None,
+                vs[t].data_ptr(),
+                beta.data_ptr(),
+                thr.data_ptr(),
+                dx[t].data_ptr(),
+                a_prev.data_ptr(),
+                ptr(dbeta_t),
+                ptr(dthr_t),
+                1,
+                m,
+                real(cfg["v_leak"]),
+                real(cfg["v_reset"]),
+                cfg["reset"],
+                int(cfg["detach"]),
+                1,
+                cfg["surrogate"][0],
+                real(cfg["surrogate"][1]),
+                n_threads,
+            )
+            if t == steps - 1 and di is not None:
+                dx[t] += di
+            if need_beta:
+                dbeta += dbeta_t
+            if need_thr:
+                dthr += dthr_t
+            carry = dx[t] @ weight
+            a, a_prev = a_prev, a
+        dweight = None
+        if ctx.needs_input_grad[3]:
+            z_prev = torch.cat([z0.unsqueeze(0), zs[:-1]]).reshape(steps * batch, n)
+            dweight = dx.reshape(steps * batch, n).t() @ z_prev
+        return dx, a.reshape(batch, n), carry, dweight, dbeta, dthr, None
+
+
+def rlif(x_seq, v0, z0, weight, beta, threshold, settings: Settings):
+    """The recurrent LIF ``x'_t = x_t + z_{t-1} W^T`` over ``x_seq[T, B, N]`` (float32/64, CPU) from the membrane
+    ``v0[B, N]`` and the previous spikes ``z0[B, N]``; ``weight[N, N]``, ``beta`` and ``threshold`` numbers or
+    tensors broadcasting to ``[B, N]``. Returns ``(z_seq, v_T, x'_T, z_T)``."""
+    step = x_seq.shape[1:]
+    return _FusedRLIF.apply(
+        x_seq.contiguous(),
+        v0.contiguous(),
+        z0.contiguous(),
+        weight,
+        per_neuron(beta, step, x_seq),
+        per_neuron(threshold, step, x_seq),
+        settings.codes(torch.is_grad_enabled()),
+    )

@@ -1,0 +1,42 @@
+"""The C signatures of the fused CPU kernel library, declared once for :mod:`ctypes`.
+
+One row per exported function, without its ``_f32`` / ``_f64`` suffix: the return type and the argument types, in
+order. ``ptr`` is any pointer (tensors are passed by ``data_ptr()``), ``long`` and ``int`` are C's, ``real`` is
+``float`` in the ``_f32`` variant and ``double`` in the ``_f64`` one. ``sf_kernels.h`` holds the C prototypes;
+``tests/kernels/test_signatures.py`` parses it and checks every row here against it, so a mismatch is a failed test,
+never corrupted memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+__all__ = ["SIGNATURES", "ctypes_signature"]
+
+_4P, _7P = "ptr " * 4, "ptr " * 7
+SIGNATURES: dict[str, tuple[str, str]] = {
+    "sf_lif_fwd": ("void", _7P + "long long real real int int int"),
+    "sf_lif_bwd": ("void", _7P + _4P + "long long real real int int int int real int"),
+    "sf_pack_bits": ("void", "ptr ptr long int"),
+    "sf_li_fwd": ("void", _4P + "long long int"),
+    "sf_li_bwd": ("void", _4P + _4P + "long long int"),
+    "sf_events_count": ("long", "ptr long long ptr ptr int"),
+    "sf_events_fill": ("void", "ptr long long ptr ptr int"),
+    "sf_events_gather": ("void", "ptr " * 5 + "long long int"),
+    "sf_events_scatter": ("void", _4P + "long long long int"),
+    "sf_events_direct": ("long", _4P + "long long long ptr int"),
+    "sf_cuba_fwd": ("void", "ptr " * 12 + "long long real real int int int"),
+    "sf_cuba_bwd": ("void", "ptr " * 19 + "long long real real int int int real int"),
+    "sf_alif_fwd": ("void", "ptr " * 12 + "long long real real int int int"),
+    "sf_alif_bwd": ("void", "ptr " * 19 + "long long real real int int int real int"),
+}
+
+_CTYPES = {"ptr": ctypes.c_void_p, "long": ctypes.c_long, "int": ctypes.c_int}
+_REAL = {"f32": ctypes.c_float, "f64": ctypes.c_double}
+
+
+def ctypes_signature(name: str, suffix: str) -> tuple[type | None, list[type]]:
+    """``(restype, argtypes)`` of ``<name>_<suffix>`` (suffix ``"f32"`` or ``"f64"``) from :data:`SIGNATURES`."""
+    restype, args = SIGNATURES[name]
+    types = {**_CTYPES, "real": _REAL[suffix], "void": None}
+    return types[restype], [types[a] for a in args.split()]

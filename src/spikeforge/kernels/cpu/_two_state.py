@@ -1,0 +1,139 @@
+r"""The autograd wrapper shared by the fused CPU kernels of two-variable neurons (CubaLIF: ``v`` and ``i``; ALIF:
+``v`` and ``a``). Both C kernels take the same argument layout (see ``sf_kernels.h``):
+
+- forward: ``x, v0, s0, c1..c4, z, hs, ss, v, s, steps, n, v_leak, v_reset, reset, store, threads``;
+- backward: ``dz, dv, ds, x, hs, ss, v0, s0, c1..c4, dx, dv0, ds0, dc1..dc4, steps, n, v_leak, v_reset, reset,
+  detach, surrogate id, surrogate parameter, threads``,
+
+where ``c1..c4`` are per-neuron coefficients, ``hs`` / ``ss`` the stored pre-reset membrane and second variable,
+and a NULL gradient pointer means "not needed". The forward keeps ``x``, ``h`` and the second variable per step.
+
+**Current-based LIF** (the maths of ``spikeforge.neurons.CubaLIF``). With ``j = i - x`` and ``w = v - v_leak - x`` the exact update is ``h = v_leak + x + w beta + j c``,
+``i' = x + j alpha`` (``c = kappa (alpha - beta)``), then spike and reset as LIF. The backward carries
+``a_v = dL/dv`` and ``a_i = dL/di``:
+
+.. math::
+    \partial_h = \partial_z g + a_v \partial_h v, \quad \partial_x = \partial_h (1 - \beta - c) + a_i (1 - \alpha),
+    \quad a_v \leftarrow \beta \partial_h, \quad a_i \leftarrow c \partial_h + \alpha a_i
+
+and ``dL/dbeta = sum dh w``, ``dL/dc = sum dh j``, ``dL/dalpha = sum a_i j``; autograd carries these to
+``tau_mem`` and ``tau_syn``. The forward keeps ``h``, ``i`` and the input: 12 bytes per neuron per step in float32.
+
+**Adaptive LIF** (the maths of ``spikeforge.neurons.ALIF``). Per step: ``at = rho a``, ``A = theta + b at``, ``h = v_leak + x + (v - v_leak - x) beta_m``,
+``z = H((h - A) / theta)``, ``v' = reset(h)``, ``a' = at + z``. The backward carries ``dL/dv`` and ``dL/da``
+(the spike reaches ``a`` undetached, so the adaptation path always sees the surrogate); gradients reach ``x``,
+the initial state, ``beta_m`` and ``rho`` (hence ``tau_mem`` and ``tau_adapt``), ``theta`` and ``b``. The forward
+keeps ``h`` and ``a`` per step and the input: 12 bytes per neuron per step in float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._settings import Settings
+from ._build import library
+from ._common import per_neuron, ptr, threads
+
+__all__ = ["alif", "cuba"]
+
+
+def _call(name: str, dtype: torch.dtype, *args: Any) -> None:
+    """``sf_<name>_f32`` or ``_f64`` by ``dtype`` (their ctypes signatures convert the scalars)."""
+    getattr(library(), f"sf_{name}_{'f64' if dtype == torch.float64 else 'f32'}")(*args)
+
+
+class _FusedTwoState(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, v0, s0, c1, c2, c3, c4, cfg):  # type: ignore[override]
+        steps, n = x.shape
+        train = cfg["grad"] and any(ctx.needs_input_grad[:7])  # grad mode is off inside forward: decided by caller
+        z, v, s = torch.empty_like(x), torch.empty_like(v0), torch.empty_like(s0)
+        hs = torch.empty_like(x) if train else None
+        ss = torch.empty_like(x) if train else None
+        ptrs = (t.data_ptr() for t in (x, v0, s0, c1, c2, c3, c4, z))
+        _call(
+            f"{cfg['kernel']}_fwd",
+            x.dtype,
+            *ptrs,
+            ptr(hs),
+            ptr(ss),
+            v.data_ptr(),
+            s.data_ptr(),
+            steps,
+            n,
+            float(cfg["v_leak"]),
+            float(cfg["v_reset"]),
+            cfg["reset"],
+            int(train),
+            threads(steps * n),
+        )
+        if train:
+            ctx.save_for_backward(x, hs, ss, v0, s0, c1, c2, c3, c4)
+            ctx.cfg = cfg
+        return z, v, s
+
+    @staticmethod
+    def backward(ctx, dz, dv, ds):  # type: ignore[override]
+        saved = ctx.saved_tensors
+        x, cfg = saved[0], ctx.cfg
+        steps, n = x.shape
+        dz, dv, ds = (None if t is None else t.contiguous() for t in (dz, dv, ds))
+        dx, dv0, ds0 = torch.empty_like(x), torch.empty_like(saved[3]), torch.empty_like(saved[4])
+        grads = [torch.empty_like(c) if ctx.needs_input_grad[k] else None for k, c in zip(range(3, 7), saved[5:])]
+        _call(
+            f"{cfg['kernel']}_bwd",
+            x.dtype,
+            ptr(dz),
+            ptr(dv),
+            ptr(ds),
+            *(t.data_ptr() for t in saved),
+            dx.data_ptr(),
+            dv0.data_ptr(),
+            ds0.data_ptr(),
+            *(ptr(g) for g in grads),
+            steps,
+            n,
+            float(cfg["v_leak"]),
+            float(cfg["v_reset"]),
+            cfg["reset"],
+            int(cfg["detach"]),
+            cfg["surrogate"][0],
+            float(cfg["surrogate"][1]),
+            threads(steps * n),
+        )
+        return dx, dv0, ds0, *grads, None
+
+
+def _run(kernel: str, x_seq: torch.Tensor, v0: torch.Tensor, s0: torch.Tensor, coefficients, settings: Settings):
+    shape = x_seq.shape
+    step = shape[1:]
+    cfg = settings.codes(torch.is_grad_enabled()) | {"kernel": kernel}
+    z, v, s = _FusedTwoState.apply(
+        x_seq.reshape(shape[0], -1).contiguous(),
+        v0.reshape(-1).contiguous(),
+        s0.reshape(-1).contiguous(),
+        *(per_neuron(c, step, x_seq) for c in coefficients),
+        cfg,
+    )
+    return z.view(shape), v.view(step), s.view(step)
+
+
+def cuba(x_seq, v0, i0, alpha, beta, cross, threshold, settings: Settings):
+    """The fused current-based LIF over ``x_seq[T, B, ...]`` from ``(v0, i0)[B, ...]``.
+
+    ``alpha = exp(-dt/tau_syn)``, ``beta = exp(-dt/tau_mem)`` and ``cross = kappa (alpha - beta)`` are the exact
+    coefficients, numbers or tensors broadcasting to ``[B, ...]`` (gradients reach them). Returns
+    ``(z_seq, v_T, i_T)``.
+    """
+    return _run("cuba", x_seq, v0, i0, (alpha, beta, cross, threshold), settings)
+
+
+def alif(x_seq, v0, a0, beta_m, rho, threshold, strength, settings: Settings):
+    """The fused adaptive LIF over ``x_seq[T, B, ...]`` from ``(v0, a0)[B, ...]``.
+
+    ``beta_m = exp(-dt/tau_mem)``, ``rho = exp(-dt/tau_adapt)``; the adaptive threshold is
+    ``threshold + strength * rho * a``. Returns ``(z_seq, v_T, a_T)``.
+    """
+    return _run("alif", x_seq, v0, a0, (beta_m, rho, threshold, strength), settings)

@@ -1,0 +1,475 @@
+/* Fused CPU neuron kernels, compiled at first use by _build.py with the system C compiler.
+
+   One kernel family covers LIF and IF (IF is LIF with beta = 1, v_leak = 0); CubaLIF and ALIF have two-variable
+   kernels with the same argument layout; LI, spike packing and the event-driven synapse gathers complete the set.
+   Each call runs a whole sequence: threads split the neurons, every thread walks over time for its own neurons
+   (the inner loop over neurons vectorises). The LIF forward stores only the pre-reset membrane h (spikes are
+   h >= threshold again in the backward), or, lean, h - threshold in half precision (precise where the surrogate
+   peaks) plus spike bits; the backward is the exact BPTT recursion of the discrete update, written out by hand
+   (the derivations are in the docstrings of _lif.py, _two_state.py and _li.py beside this file). Floating-point
+   contraction is off so that the forward is bit-identical to the torch reference.
+
+   Every exported function is declared in sf_kernels.h (the compiler checks the definitions against it); the
+   ctypes side declares the same signatures once, in _signatures.py, and tests/kernels/test_signatures.py checks
+   that the table and the header agree. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "sf_kernels.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* surrogate ids: 0 fast sigmoid, 1 sigmoid, 2 atan, 3 triangle, 4 boxcar, 5 straight through */
+#define ABS(a) ((a) < 0 ? -(a) : (a))
+#define SURR(T, s, kind, k) \
+    ((kind) == 0 ? (T)1 / (((T)1 + (k) * ABS(s)) * ((T)1 + (k) * ABS(s))) : \
+     (kind) == 1 ? sigm_##T((k) * (s)) * (k) * ((T)1 - sigm_##T((k) * (s))) : \
+     (kind) == 2 ? (k) / (T)2 / ((T)1 + ((T)1.5707963267948966 * (k) * (s)) * ((T)1.5707963267948966 * (k) * (s))) : \
+     (kind) == 3 ? ((T)1 - ABS(s) / (k) > 0 ? ((T)1 - ABS(s) / (k)) / (k) : (T)0) : \
+     (kind) == 4 ? (ABS(s) < (k) / (T)2 ? (T)1 / (k) : (T)0) : (T)1)
+
+static inline float sigm_float(float a) { return 1.0f / (1.0f + expf(-a)); }
+static inline double sigm_double(double a) { return 1.0 / (1.0 + exp(-a)); }
+
+/* half-precision storage of h (IEEE binary16, round to nearest even) */
+static inline uint16_t f2h(float f) {
+    uint32_t x; memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    int32_t e = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t m = x & 0x7fffffu;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00u | (m ? 0x200u : 0));
+    if (e >= 31) return (uint16_t)(sign | 0x7c00u);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)sign;
+        m |= 0x800000u;
+        uint32_t shift = (uint32_t)(14 - e);
+        uint32_t hm = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (hm & 1))) hm++;
+        return (uint16_t)(sign | hm);
+    }
+    uint32_t hm = m >> 13, rem = m & 0x1fffu;
+    uint32_t out = sign | ((uint32_t)e << 10) | hm;
+    if (rem > 0x1000u || (rem == 0x1000u && (hm & 1))) out++;
+    return (uint16_t)out;
+}
+static inline float h2f(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu, x;
+    if (e == 0) {
+        if (m == 0) { x = sign; }
+        else { e = 1; while (!(m & 0x400u)) { m <<= 1; e--; } m &= 0x3ffu; x = sign | ((e + 112) << 23) | (m << 13); }
+    } else if (e == 31) { x = sign | 0x7f800000u | (m << 13); }
+    else { x = sign | ((e + 112) << 23) | (m << 13); }
+    float f; memcpy(&f, &x, 4); return f;
+}
+
+/* work is handed out in blocks, dynamically: on a shared machine a descheduled thread delays one block */
+#define SF_BLK 256
+#define SF_BLK_COLS 32
+
+/* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference), 1 same dtype, 2 half.
+   The per-block bodies are always inlined into a dispatcher that passes the mode flags as literal constants, so the
+   compiler emits one branch-free (vectorised) inner loop per common mode; rarer modes run the generic body. The
+   arrays of one call never overlap (every output is a fresh tensor), which `ivdep` tells the compiler: without it
+   GCC gives up on the run-time overlap checks of the loop with stored h (too many pointer pairs). */
+#define SF_INLINE static inline __attribute__((always_inline))
+#define DEFINE_FWD(T, NAME) \
+SF_INLINE void NAME##_blk(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, T *v, \
+                          long nt_, long n, T vl, T vr, const int reset, const int store, long lo, long hi) { \
+    for (long j = lo; j < hi; j++) v[j] = v0[j]; \
+    for (long t = 0; t < nt_; t++) { \
+        const T *xt = x + t * n; T *zt = z + t * n; T *ht = (T *)hs + (store == 1 ? t * n : 0); \
+        _Pragma("GCC ivdep") for (long j = lo; j < hi; j++) { \
+            T h = (vl + beta[j] * (v[j] - vl)) + xt[j]; \
+            T s = (T)(h - thr[j] >= 0); /* 0 or 1 without a branch */ \
+            zt[j] = s; \
+            if (store == 1) ht[j] = h; \
+            else if (store == 2) ((uint16_t *)hs)[t * n + j] = f2h((float)(h - thr[j])); \
+            v[j] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
+        } \
+    } \
+} \
+void NAME(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, T *v, \
+          long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        switch (store * 3 + reset) { \
+        case 0: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 0, 0, lo, hi); break; \
+        case 1: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 1, 0, lo, hi); break; \
+        case 2: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 2, 0, lo, hi); break; \
+        case 3: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 0, 1, lo, hi); break; \
+        case 4: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 1, 1, lo, hi); break; \
+        case 5: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 2, 1, lo, hi); break; \
+        default: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, reset, store, lo, hi); \
+        } \
+    } \
+}
+
+/* Backward of the sequence. a = dL/dv_t carried backwards, starting from dL/dv_T.
+   dh_t = dz_t * g_t + a * dv_t/dh_t ; dthr += -dz_t * g_t + a * dv_t/dthr ; dx_t = dh_t ;
+   dbeta += dh_t * (v_{t-1} - vl) ; a = beta * dh_t. Spikes are recomputed from h (store 1) or kept as bits.
+   Specialised (constant flags) for the training default: h stored in the same dtype, spike gradients present, no
+   learnable beta or threshold; every surrogate and reset. */
+#define DEFINE_BWD(T, NAME) \
+SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *v0, \
+                          const T *beta, const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, \
+                          T vr, const int reset, int detach, const int store, const int surr, T k, \
+                          const int has_dz, const int has_dbeta, const int has_dthr, long lo, long hi) { \
+    for (long j = lo; j < hi; j++) { \
+        dv0[j] = dvT ? dvT[j] : (T)0; \
+        if (has_dbeta) dbeta[j] = 0; \
+        if (has_dthr) dthr[j] = 0; \
+    } \
+    for (long t = nt_ - 1; t >= 0; t--) { \
+        _Pragma("GCC ivdep") for (long j = lo; j < hi; j++) { \
+            long i = t * n + j; \
+            T th = thr[j]; \
+            T h = store == 1 ? ((const T *)hs)[i] : (T)h2f(((const uint16_t *)hs)[i]) + th; \
+            T s = h - th; \
+            T zz = store == 1 ? (s >= 0 ? (T)1 : (T)0) : (T)((zbits[i >> 3] >> (i & 7)) & 1); \
+            T g = SURR(T, s, surr, k); \
+            T a = dv0[j]; \
+            T gz = has_dz ? dz[i] : (T)0; \
+            T dvdh, dvdth; \
+            if (reset == 0) { dvdh = detach ? (T)1 : (T)1 - th * g; dvdth = detach ? -zz : -zz + th * g; } \
+            else if (reset == 1) { \
+                dvdh = detach ? (T)1 - zz : (T)1 - zz - (h - vr) * g; dvdth = detach ? (T)0 : (h - vr) * g; } \
+            else { dvdh = (T)1; dvdth = (T)0; } \
+            T dh = gz * g + a * dvdh; \
+            if (has_dthr) dthr[j] += -gz * g + a * dvdth; \
+            dx[i] = dh; \
+            if (has_dbeta) { \
+                T vp; \
+                if (t == 0) vp = v0[j]; \
+                else { \
+                    long ip = i - n; \
+                    T hp = store == 1 ? ((const T *)hs)[ip] : (T)h2f(((const uint16_t *)hs)[ip]) + th; \
+                    T zp = store == 1 ? (hp - th >= 0 ? (T)1 : (T)0) : (T)((zbits[ip >> 3] >> (ip & 7)) & 1); \
+                    vp = reset == 0 ? hp - zp * th : reset == 1 ? hp - zp * (hp - vr) : hp; \
+                } \
+                dbeta[j] += dh * (vp - vl); \
+            } \
+            dv0[j] = beta[j] * dh; \
+        } \
+    } \
+} \
+void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *v0, const T *beta, \
+          const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, T vr, int reset, \
+          int detach, int store, int surr, T k, int threads) { \
+    if (threads < 1) threads = 1; \
+    int fast = store == 1 && dz && !dbeta && !dthr && surr >= 0 && surr <= 5 && reset >= 0 && reset <= 2; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        switch (fast ? surr * 3 + reset : -1) { \
+        SF_BWD_CASES(T, NAME, 0) SF_BWD_CASES(T, NAME, 1) SF_BWD_CASES(T, NAME, 2) \
+        SF_BWD_CASES(T, NAME, 3) SF_BWD_CASES(T, NAME, 4) SF_BWD_CASES(T, NAME, 5) \
+        default: NAME##_blk(dz, dvT, hs, zbits, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
+                            store, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi); \
+        } \
+    } \
+}
+#define SF_BWD_CASE(T, NAME, SURRID, RESET) \
+        case SURRID * 3 + RESET: NAME##_blk(dz, dvT, hs, zbits, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, \
+                                            detach, 1, SURRID, k, 1, 0, 0, lo, hi); break;
+#define SF_BWD_CASES(T, NAME, SURRID) \
+    SF_BWD_CASE(T, NAME, SURRID, 0) SF_BWD_CASE(T, NAME, SURRID, 1) SF_BWD_CASE(T, NAME, SURRID, 2)
+
+DEFINE_FWD(float, sf_lif_fwd_f32)
+DEFINE_FWD(double, sf_lif_fwd_f64)
+DEFINE_BWD(float, sf_lif_bwd_f32)
+DEFINE_BWD(double, sf_lif_bwd_f64)
+
+/* pack spikes (0/1 values) of n elements into bits, parallel over bytes */
+void sf_pack_bits_f32(const float *z, uint8_t *bits, long n, int threads) {
+    long nb = (n + 7) / 8;
+    if (threads < 1) threads = 1;
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (long b = 0; b < nb; b++) {
+        uint8_t byte = 0;
+        for (int k = 0; k < 8 && b * 8 + k < n; k++) byte |= (uint8_t)((z[b * 8 + k] != 0.0f) << k);
+        bits[b] = byte;
+    }
+}
+void sf_pack_bits_f64(const double *z, uint8_t *bits, long n, int threads) {
+    long nb = (n + 7) / 8;
+    if (threads < 1) threads = 1;
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (long b = 0; b < nb; b++) {
+        uint8_t byte = 0;
+        for (int k = 0; k < 8 && b * 8 + k < n; k++) byte |= (uint8_t)((z[b * 8 + k] != 0.0) << k);
+        bits[b] = byte;
+    }
+}
+
+/* Leaky integrator v_t = beta v_{t-1} + x_t: forward writes every v_t; backward a_t = dv_t + beta a_{t+1}. */
+#define DEFINE_LI(T, FWD, BWD) \
+void FWD(const T *x, const T *v0, const T *beta, T *vs, long nt_, long n, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long t = 0; t < nt_; t++) { \
+            const T *prev = t == 0 ? v0 : vs + (t - 1) * n; \
+            for (long j = lo; j < hi; j++) vs[t * n + j] = beta[j] * prev[j] + x[t * n + j]; \
+        } \
+    } \
+} \
+void BWD(const T *dvs, const T *dvT, const T *vs, const T *v0, const T *beta, T *dx, T *dv0, T *dbeta, \
+         long nt_, long n, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { dv0[j] = dvT ? dvT[j] : (T)0; if (dbeta) dbeta[j] = 0; } \
+        for (long t = nt_ - 1; t >= 0; t--) { \
+            const T *prev = t == 0 ? v0 : vs + (t - 1) * n; \
+            for (long j = lo; j < hi; j++) { \
+                T a = dv0[j] + (dvs ? dvs[t * n + j] : (T)0); \
+                dx[t * n + j] = a; \
+                if (dbeta) dbeta[j] += a * prev[j]; \
+                dv0[j] = beta[j] * a; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_LI(float, sf_li_fwd_f32, sf_li_bwd_f32)
+DEFINE_LI(double, sf_li_fwd_f64, sf_li_bwd_f64)
+
+/* Event-driven synapses. x[R, I] holds spikes; count active inputs per row and flag non-binary values. */
+#define DEFINE_EVENTS(T, COUNT, FILL) \
+long COUNT(const T *x, long r, long in, int64_t *counts, int *nonbinary, int threads) { \
+    long total = 0; int bad = 0; \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64) reduction(+:total) reduction(|:bad)") \
+    for (long i = 0; i < r; i++) { \
+        const T *row = x + i * in; long c = 0; \
+        for (long j = 0; j < in; j++) { T v = row[j]; c += v != 0; bad |= (v != 0) & (v != 1); } \
+        counts[i] = c; total += c; \
+    } \
+    *nonbinary = bad; \
+    return total; \
+} \
+void FILL(const T *x, long r, long in, const int64_t *offsets, int32_t *cols, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64)") \
+    for (long i = 0; i < r; i++) { \
+        const T *row = x + i * in; int64_t k = offsets[i]; \
+        for (long j = 0; j < in; j++) if (row[j] != 0) cols[k++] = (int32_t)j; \
+    } \
+}
+
+/* out[r, :] = bias + sum of wt[c, :] over the active inputs c of row r (wt = weight transposed, [I, O]). */
+#define DEFINE_GATHER(T, GATHER, SCATTER) \
+void GATHER(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, T *out, long r, long o, \
+            int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64)") \
+    for (long i = 0; i < r; i++) { \
+        T *dst = out + i * o; \
+        for (long k = 0; k < o; k++) dst[k] = bias ? bias[k] : (T)0; \
+        for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
+            const T *src = wt + (long)cols[e] * o; \
+            for (long k = 0; k < o; k++) dst[k] += src[k]; \
+        } \
+    } \
+} \
+/* gwt[c, :] += grad[r, :] for every event (r, c); threads split the output columns, so no two write alike. */ \
+void SCATTER(const int32_t *cols, const int64_t *offsets, const T *grad, T *gwt, long r, long in, long o, \
+             int threads) { \
+    if (threads < 1) threads = 1; \
+    memset(gwt, 0, sizeof(T) * (size_t)in * (size_t)o); \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (o + SF_BLK_COLS - 1) / SF_BLK_COLS; blk++) { \
+        long lo = blk * SF_BLK_COLS, hi = lo + SF_BLK_COLS < o ? lo + SF_BLK_COLS : o; \
+        for (long i = 0; i < r; i++) { \
+            const T *g = grad + i * o; \
+            for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
+                T *dst = gwt + (long)cols[e] * o; \
+                for (long k = lo; k < hi; k++) dst[k] += g[k]; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_EVENTS(float, sf_events_count_f32, sf_events_fill_f32)
+DEFINE_EVENTS(double, sf_events_count_f64, sf_events_fill_f64)
+DEFINE_GATHER(float, sf_events_gather_f32, sf_events_scatter_f32)
+DEFINE_GATHER(double, sf_events_gather_f64, sf_events_scatter_f64)
+
+/* Current-based LIF (exact integration, see neurons/_cubalif.py): j = i - x, w = v - vl - x,
+   h = vl + x + w beta + j c, i' = x + j alpha, z = H(h - thr), v' = reset(h). The forward keeps h and i'
+   (and the input x is kept by the caller); the backward carries a_v = dL/dv and a_i = dL/di. */
+#define DEFINE_CUBA(T, FWD, BWD) \
+void FWD(const T *x, const T *v0, const T *i0, const T *alpha, const T *beta, const T *cc, const T *thr, T *z, \
+         T *hs, T *is, T *v, T *i, long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { v[j] = v0[j]; i[j] = i0[j]; } \
+        for (long t = 0; t < nt_; t++) { \
+            for (long j = lo; j < hi; j++) { \
+                long k = t * n + j; \
+                T xx = x[k], jj = i[j] - xx, w = v[j] - vl - xx; \
+                T h = vl + xx + w * beta[j] + jj * cc[j]; \
+                T ii = xx + jj * alpha[j]; \
+                T s = (h - thr[j] >= 0) ? (T)1 : (T)0; \
+                z[k] = s; \
+                if (store) { hs[k] = h; is[k] = ii; } \
+                i[j] = ii; \
+                v[j] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
+            } \
+        } \
+    } \
+} \
+void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const T *is, const T *v0, const T *i0, \
+         const T *alpha, const T *beta, const T *cc, const T *thr, T *dx, T *dv0, T *di0, T *dalpha, T *dbeta, \
+         T *dcc, T *dthr, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { \
+            dv0[j] = dvT ? dvT[j] : (T)0; di0[j] = diT ? diT[j] : (T)0; \
+            if (dalpha) dalpha[j] = 0; \
+            if (dbeta) dbeta[j] = 0; \
+            if (dcc) dcc[j] = 0; \
+            if (dthr) dthr[j] = 0; \
+        } \
+        for (long t = nt_ - 1; t >= 0; t--) { \
+            for (long j = lo; j < hi; j++) { \
+                long q = t * n + j; \
+                T th = thr[j], h = hs[q], s = h - th, zz = s >= 0 ? (T)1 : (T)0; \
+                T g = SURR(T, s, surr, k); \
+                T av = dv0[j], ai = di0[j], gz = dz ? dz[q] : (T)0; \
+                T dvdh, dvdth; \
+                if (reset == 0) { dvdh = detach ? (T)1 : (T)1 - th * g; dvdth = detach ? -zz : -zz + th * g; } \
+                else if (reset == 1) { \
+                    dvdh = detach ? (T)1 - zz : (T)1 - zz - (h - vr) * g; \
+                    dvdth = detach ? (T)0 : (h - vr) * g; \
+                } else { dvdh = (T)1; dvdth = (T)0; } \
+                T dh = gz * g + av * dvdh; \
+                if (dthr) dthr[j] += -gz * g + av * dvdth; \
+                T vp, ip; \
+                if (t == 0) { vp = v0[j]; ip = i0[j]; } \
+                else { \
+                    T hp = hs[q - n], zp = hp - th >= 0 ? (T)1 : (T)0; \
+                    vp = reset == 0 ? hp - zp * th : reset == 1 ? hp - zp * (hp - vr) : hp; \
+                    ip = is[q - n]; \
+                } \
+                T xx = x[q], jj = ip - xx, w = vp - vl - xx; \
+                dx[q] = dh * ((T)1 - beta[j] - cc[j]) + ai * ((T)1 - alpha[j]); \
+                if (dbeta) dbeta[j] += dh * w; \
+                if (dcc) dcc[j] += dh * jj; \
+                if (dalpha) dalpha[j] += ai * jj; \
+                dv0[j] = dh * beta[j]; \
+                di0[j] = dh * cc[j] + ai * alpha[j]; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_CUBA(float, sf_cuba_fwd_f32, sf_cuba_bwd_f32)
+DEFINE_CUBA(double, sf_cuba_fwd_f64, sf_cuba_bwd_f64)
+
+/* Adaptive LIF (neurons/_alif.py): at = rho a, A = thr + b at, h = vl + x + (v - vl - x) bm, s = (h - A) / thr,
+   z = H(s), v' = reset(h, A), a' = at + z. The forward keeps h and a' (the caller keeps x). */
+#define ALIF_PREV_A(q, t) ((t) > 0 ? as[(q) - n] : a0[j])
+#define DEFINE_ALIF(T, FWD, BWD) \
+void FWD(const T *x, const T *v0, const T *a0, const T *bm, const T *rho, const T *thr, const T *bb, T *z, T *hs, \
+         T *as, T *v, T *a, long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { v[j] = v0[j]; a[j] = a0[j]; } \
+        for (long t = 0; t < nt_; t++) { \
+            for (long j = lo; j < hi; j++) { \
+                long q = t * n + j; \
+                T at = rho[j] * a[j], A = thr[j] + bb[j] * at, target = vl + x[q]; \
+                T h = target + (v[j] - target) * bm[j]; \
+                T zz = ((h - A) / thr[j] >= 0) ? (T)1 : (T)0; \
+                z[q] = zz; \
+                v[j] = reset == 0 ? h - zz * A : reset == 1 ? h - zz * (h - vr) : h; \
+                a[j] = at + zz; \
+                if (store) { hs[q] = h; as[q] = a[j]; } \
+            } \
+        } \
+    } \
+} \
+void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const T *as, const T *v0, const T *a0, \
+         const T *bm, const T *rho, const T *thr, const T *bb, T *dx, T *dv0, T *da0, T *dbm, T *drho, T *dthr, \
+         T *dbb, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { \
+            dv0[j] = dvT ? dvT[j] : (T)0; da0[j] = daT ? daT[j] : (T)0; \
+            if (dbm) dbm[j] = 0; \
+            if (drho) drho[j] = 0; \
+            if (dthr) dthr[j] = 0; \
+            if (dbb) dbb[j] = 0; \
+        } \
+        for (long t = nt_ - 1; t >= 0; t--) { \
+            for (long j = lo; j < hi; j++) { \
+                long q = t * n + j; \
+                T th = thr[j], h = hs[q], ap = ALIF_PREV_A(q, t), at = rho[j] * ap, A = th + bb[j] * at; \
+                T s = (h - A) / th, zz = s >= 0 ? (T)1 : (T)0, g = SURR(T, s, surr, k); \
+                T av = dv0[j], aa = da0[j], gz = dz ? dz[q] : (T)0; \
+                T dvdz = reset == 0 ? -A : reset == 1 ? -(h - vr) : (T)0; \
+                T dLdz = gz + aa + (detach ? (T)0 : av * dvdz); \
+                T ds = dLdz * g; \
+                T dh = ds / th + av * (reset == 1 ? (T)1 - zz : (T)1); \
+                T dA = -ds / th + av * (reset == 0 ? -zz : (T)0); \
+                if (dthr) dthr[j] += -ds * (h - A) / (th * th) + dA; \
+                if (dbb) dbb[j] += dA * at; \
+                T dat = dA * bb[j] + aa; \
+                if (drho) drho[j] += dat * ap; \
+                T vp; \
+                if (t == 0) vp = v0[j]; \
+                else { \
+                    T hp = hs[q - n], app = t > 1 ? as[q - 2 * n] : a0[j], Ap = th + bb[j] * (rho[j] * app); \
+                    T zp = (hp - Ap) / th >= 0 ? (T)1 : (T)0; \
+                    vp = reset == 0 ? hp - zp * Ap : reset == 1 ? hp - zp * (hp - vr) : hp; \
+                } \
+                dx[q] = dh * ((T)1 - bm[j]); \
+                if (dbm) dbm[j] += dh * (vp - (vl + x[q])); \
+                dv0[j] = dh * bm[j]; \
+                da0[j] = dat * rho[j]; \
+            } \
+        } \
+    } \
+}
+
+DEFINE_ALIF(float, sf_alif_fwd_f32, sf_alif_bwd_f32)
+DEFINE_ALIF(double, sf_alif_fwd_f64, sf_alif_bwd_f64)
+
+/* Inference: scan each row of x and add the weight rows of its spikes in one pass (no index arrays). */
+#define DEFINE_DIRECT(T, NAME) \
+long NAME(const T *x, const T *wt, const T *bias, T *out, long r, long in, long o, int *nonbinary, int threads) { \
+    long total = 0; int bad = 0; \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64) reduction(+:total) reduction(|:bad)") \
+    for (long i = 0; i < r; i++) { \
+        const T *row = x + i * in; T *dst = out + i * o; \
+        for (long k = 0; k < o; k++) dst[k] = bias ? bias[k] : (T)0; \
+        for (long j = 0; j < in; j++) { \
+            T v = row[j]; \
+            if (v != 0) { \
+                const T *src = wt + j * o; \
+                bad |= v != 1; total++; \
+                for (long k = 0; k < o; k++) dst[k] += src[k]; \
+            } \
+        } \
+    } \
+    *nonbinary = bad; \
+    return total; \
+}
+
+DEFINE_DIRECT(float, sf_events_direct_f32)
+DEFINE_DIRECT(double, sf_events_direct_f64)

@@ -1,0 +1,160 @@
+"""The supervised training loop: surrogate-gradient training of classifiers (backpropagation through time)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...encoding import encode_batch
+from ...metrics import SpikeRecorder
+from ._config import TrainConfig
+from ._scoring import scores
+
+__all__ = ["evaluate", "fit"]
+
+
+@dataclass
+class EpochResult:
+    loss: float
+    accuracy: float
+    rates: dict[str, float] = field(default_factory=dict)
+    spikes_per_sample: float = 0.0
+    seconds: float = 0.0
+
+
+def _run(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+    *,
+    optimizer: torch.optim.Optimizer | None,
+    generator: torch.Generator,
+    on_batch: Callable[[int, float, float], None] | None = None,
+    lengths: torch.Tensor | None = None,
+) -> EpochResult:
+    training = optimizer is not None
+    model.train(training)
+    n = len(y)
+    order = torch.randperm(n, generator=generator) if training else torch.arange(n)
+    total_loss, correct = 0.0, 0
+    start = time.perf_counter()
+    delay_layers = [m for m in model.modules() if hasattr(m, "clamp_positions_")] if training else []
+    with SpikeRecorder(model, keep=False) as rec, torch.set_grad_enabled(training):
+        for b, lo in enumerate(range(0, n, cfg.batch_size)):
+            idx = order[lo : lo + cfg.batch_size]
+            yb = y[idx]
+            if lengths is None:
+                out_seq, _ = model(encode_batch(x[idx], cfg, generator))
+                logits = scores(out_seq, cfg.readout)
+            else:  # time-first series [T, N, C]: fed as input current, cut to the longest series of the batch
+                lb = lengths[idx]
+                out_seq, _ = model(x[: int(lb.max()), idx])
+                logits = scores(out_seq, cfg.readout, lb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing if training else 0.0)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+                for m in delay_layers:  # learnable delays: keep positions within their taps
+                    m.clamp_positions_()
+            total_loss += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            if on_batch is not None:
+                on_batch(b, total_loss / (lo + len(idx)), correct / (lo + len(idx)))
+    spikes = sum(rec.counts.values())
+    return EpochResult(total_loss / n, correct / n, rec.rates(), spikes / n, time.perf_counter() - start)
+
+
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, lengths: torch.Tensor | None = None
+) -> EpochResult:
+    """Accuracy, loss, firing rate per spiking layer and spikes per sample on ``(x, y)``.
+
+    Images ``x[N, ...]`` are encoded over ``cfg.timesteps``; with ``lengths[N]``, ``x`` is a padded time-first
+    series ``[T, N, C]`` fed as it is, and readouts see only each series' valid steps. Stochastic encoders draw
+    from a generator seeded with ``cfg.eval_seed``, so the result is reproducible.
+    """
+    return _run(
+        model, x, y, cfg, optimizer=None, generator=torch.Generator().manual_seed(cfg.eval_seed), lengths=lengths
+    )
+
+
+def fit(
+    model: nn.Module,
+    split,
+    cfg: TrainConfig,
+    *,
+    on_epoch_start: Callable[[int, int], None] | None = None,
+    on_batch: Callable[[int, float, float], None] | None = None,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """Train ``model`` on ``split`` (Adam, cosine learning-rate decay); keep the weights of the best validation
+    epoch when ``cfg.restore_best`` (ties broken by the lower validation loss when ``cfg.select_by`` is
+    ``"accuracy_then_loss"``). Returns the history, one dict per epoch.
+
+    Layers with learnable delays (``anneal_sigma`` / ``clamp_positions_``) have their kernel width annealed once
+    per epoch and their positions clamped after every step.
+
+    ``split`` is an image :class:`~spikeforge.data.Split` or a :class:`~spikeforge.data.SeriesSplit` (padded
+    series with ``len_train``/``len_val``, whose readouts ignore the padding)."""
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batches = math.ceil(len(split.y_train) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
+
+    history: list[dict] = []
+    best_acc, best_loss, best_state = -1.0, math.inf, None
+    for epoch in range(cfg.epochs):
+        for m in model.modules():  # learnable delays: Gaussian kernels narrow towards single taps
+            if hasattr(m, "anneal_sigma"):
+                m.anneal_sigma(epoch, cfg.epochs)
+        if on_epoch_start is not None:
+            on_epoch_start(epoch, batches)
+
+        def batch_hook(b, loss, acc):
+            scheduler.step()
+            if on_batch is not None:
+                on_batch(b, loss, acc)
+
+        tr = _run(
+            model,
+            split.x_train,
+            split.y_train,
+            cfg,
+            optimizer=optimizer,
+            generator=generator,
+            on_batch=batch_hook,
+            lengths=getattr(split, "len_train", None),
+        )
+        va = evaluate(model, split.x_val, split.y_val, cfg, getattr(split, "len_val", None))
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": tr.loss,
+            "train_accuracy": tr.accuracy,
+            "val_loss": va.loss,
+            "val_accuracy": va.accuracy,
+            "lr": scheduler.get_last_lr()[0],
+            "seconds": tr.seconds,
+        }
+        history.append(row)
+        better = va.accuracy > best_acc or (
+            cfg.select_by == "accuracy_then_loss" and va.accuracy == best_acc and va.loss < best_loss
+        )
+        if cfg.restore_best and better:
+            best_acc, best_loss, best_state = va.accuracy, va.loss, copy.deepcopy(model.state_dict())
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+    if cfg.restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    return history
