@@ -1,85 +1,18 @@
-"""Pure step and sequence functions of every neuron model, like ``torch.nn.functional``."""
+"""Pure init, step and sequence functions of every neuron model, like ``torch.nn.functional``.
 
-from .neurons import (
-    adex_init,
-    adex_seq,
-    adex_step,
-    alif_init,
-    alif_seq,
-    alif_step,
-    cubalif_init,
-    cubalif_seq,
-    cubalif_step,
-    hindmarsh_rose_init,
-    hindmarsh_rose_seq,
-    hindmarsh_rose_step,
-    hodgkin_huxley_init,
-    hodgkin_huxley_seq,
-    hodgkin_huxley_step,
-    if_init,
-    if_seq,
-    if_step,
-    izhikevich_init,
-    izhikevich_seq,
-    izhikevich_step,
-    li_init,
-    li_seq,
-    li_step,
-    lif_init,
-    lif_seq,
-    lif_step,
-    morris_lecar_init,
-    morris_lecar_seq,
-    morris_lecar_step,
-    ralif_init,
-    ralif_seq,
-    ralif_step,
-    resonate_fire_init,
-    resonate_fire_seq,
-    resonate_fire_step,
-    rlif_init,
-    rlif_seq,
-    rlif_step,
-)
+The names come from the neuron registry (:data:`spikeforge.neurons.NEURONS`): ``<name>_init``, ``<name>_step`` and
+``<name>_seq`` for every registered model, so a new model appears here without an edit.
 
-__all__ = [
-    "adex_init",
-    "adex_seq",
-    "adex_step",
-    "alif_init",
-    "alif_seq",
-    "alif_step",
-    "cubalif_init",
-    "cubalif_seq",
-    "cubalif_step",
-    "hindmarsh_rose_init",
-    "hindmarsh_rose_seq",
-    "hindmarsh_rose_step",
-    "hodgkin_huxley_init",
-    "hodgkin_huxley_seq",
-    "hodgkin_huxley_step",
-    "if_init",
-    "if_seq",
-    "if_step",
-    "izhikevich_init",
-    "izhikevich_seq",
-    "izhikevich_step",
-    "li_init",
-    "li_seq",
-    "li_step",
-    "lif_init",
-    "lif_seq",
-    "lif_step",
-    "morris_lecar_init",
-    "morris_lecar_seq",
-    "morris_lecar_step",
-    "ralif_init",
-    "ralif_seq",
-    "ralif_step",
-    "resonate_fire_init",
-    "resonate_fire_seq",
-    "resonate_fire_step",
-    "rlif_init",
-    "rlif_seq",
-    "rlif_step",
-]
+>>> import torch
+>>> from spikeforge import functional
+>>> z, state = functional.lif_step(torch.full((1, 2), 1.5), None)
+>>> z.tolist()
+[[1.0, 1.0]]
+"""
+
+from .neurons import NEURONS as _NEURONS
+
+_FUNCTIONS = {fn.__name__: fn for spec in _NEURONS.values() for fn in (spec.init, spec.step, spec.seq)}
+globals().update(_FUNCTIONS)
+
+__all__ = sorted(_FUNCTIONS)

@@ -93,6 +93,13 @@ def test_every_neuron_has_its_own_reference_tests(spec):
     assert path.is_file(), f"{spec.name}: add its reference tests (closed form, ODE solver ...) in {path.name}"
 
 
+def test_every_neuron_file_is_registered():
+    """A neuron file without its registry line in ``neurons/__init__.py`` would miss every check here."""
+    package = Path(spikeforge.neurons.__file__).parent
+    files = {path.stem[1:] for path in package.glob("_*.py") if "\nSPEC = register(" in path.read_text()}
+    assert files == set(NEURONS), f"registered: {sorted(NEURONS)}; files with a SPEC: {sorted(files)}"
+
+
 def test_simulate_names_are_unique():
     names = [n for spec in SPECS if spec.simulate for n in (spec.simulate.name, *spec.simulate.aliases)]
     assert len(names) == len(set(names))

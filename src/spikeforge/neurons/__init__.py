@@ -1,205 +1,40 @@
 """Neuron models. One file per model; each has ``XParams``, ``XState``, ``x_init``, ``x_step``, ``x_seq``, ``XCell``,
-``X`` and a ``SPEC`` (:class:`NeuronSpec`), collected in :data:`NEURONS` by one line per model.
+``X`` and a ``SPEC`` (:class:`NeuronSpec`) that it adds to :data:`NEURONS`.
 
 >>> NEURONS["lif"].sequence is LIF and NEURONS["hodgkin_huxley"].simulate.name
 'hodgkin-huxley'
 """
 
-from . import (
-    _adex,
-    _alif,
-    _cubalif,
-    _hindmarsh_rose,
-    _hodgkin_huxley,
-    _if,
-    _izhikevich,
-    _li,
-    _lif,
-    _morris_lecar,
-    _ralif,
-    _resonate_fire,
-    _rlif,
-)
-from ._adex import ADEX_PRESETS, AdEx, AdExCell, AdExParams, AdExState, adex_init, adex_seq, adex_step
-from ._alif import ALIF, ALIFCell, ALIFParams, ALIFState, alif_init, alif_seq, alif_step
-from ._base import CellModule, NeuronModule, SequenceModule, scan
-from ._cubalif import CubaLIF, CubaLIFCell, CubaLIFParams, CubaLIFState, cubalif_init, cubalif_seq, cubalif_step
-from ._hindmarsh_rose import (
-    HINDMARSH_ROSE_PRESETS,
-    HindmarshRose,
-    HindmarshRoseCell,
-    HindmarshRoseParams,
-    HindmarshRoseState,
-    hindmarsh_rose_init,
-    hindmarsh_rose_seq,
-    hindmarsh_rose_step,
-)
-from ._hodgkin_huxley import (
-    HodgkinHuxley,
-    HodgkinHuxleyCell,
-    HodgkinHuxleyParams,
-    HodgkinHuxleyState,
-    hodgkin_huxley_init,
-    hodgkin_huxley_seq,
-    hodgkin_huxley_step,
-)
-from ._if import IF, IFCell, IFParams, IFState, if_init, if_seq, if_step
-from ._izhikevich import (
-    IZHIKEVICH_PRESETS,
-    Izhikevich,
-    IzhikevichCell,
-    IzhikevichParams,
-    IzhikevichState,
-    izhikevich_init,
-    izhikevich_seq,
-    izhikevich_step,
-)
-from ._li import LI, LICell, LIParams, LIState, li_init, li_seq, li_step
-from ._lif import LIF, LIFCell, LIFParams, LIFState, lif_init, lif_seq, lif_step
-from ._morris_lecar import (
-    MORRIS_LECAR_PRESETS,
-    MorrisLecar,
-    MorrisLecarCell,
-    MorrisLecarParams,
-    MorrisLecarState,
-    morris_lecar_init,
-    morris_lecar_seq,
-    morris_lecar_step,
-)
-from ._ralif import RALIF, RALIFCell, RALIFState, ralif_init, ralif_seq, ralif_step
-from ._resonate_fire import (
-    ResonateAndFire,
-    ResonateAndFireCell,
-    ResonateAndFireParams,
-    ResonateAndFireState,
-    resonate_fire_init,
-    resonate_fire_seq,
-    resonate_fire_step,
-)
-from ._rlif import RLIF, RLIFCell, RLIFState, rlif_init, rlif_seq, rlif_step
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._base import RESET_MODES, CellModule, NeuronModule, SequenceModule, scan
+from ._spec import NEURONS, Drive, NeuronSpec, SimulateInfo
 
-#: every neuron model, by its kernel-registry / functional name; one line per model (biophysical and dynamical
-#: models first, then the LIF family: ``spikeforge simulate`` lists its models in this order)
-NEURONS: dict[str, NeuronSpec] = {
-    spec.name: spec
-    for spec in (
-        _izhikevich.SPEC,
-        _adex.SPEC,
-        _hodgkin_huxley.SPEC,
-        _morris_lecar.SPEC,
-        _hindmarsh_rose.SPEC,
-        _resonate_fire.SPEC,
-        _lif.SPEC,
-        _if.SPEC,
-        _li.SPEC,
-        _cubalif.SPEC,
-        _alif.SPEC,
-        _rlif.SPEC,
-        _ralif.SPEC,
-    )
-}
+# One line per neuron model: its public names (the file's ``__all__``); importing the file registers its SPEC.
+# Biophysical and dynamical models first, then the LIF family (``spikeforge simulate`` lists models in this order).
+# isort: off
+from ._izhikevich import *  # noqa: F403
+from ._adex import *  # noqa: F403
+from ._hodgkin_huxley import *  # noqa: F403
+from ._morris_lecar import *  # noqa: F403
+from ._hindmarsh_rose import *  # noqa: F403
+from ._resonate_fire import *  # noqa: F403
+from ._lif import *  # noqa: F403
+from ._if import *  # noqa: F403
+from ._li import *  # noqa: F403
+from ._cubalif import *  # noqa: F403
+from ._alif import *  # noqa: F403
+from ._rlif import *  # noqa: F403
+from ._ralif import *  # noqa: F403
+# isort: on
 
-__all__ = [
-    "ADEX_PRESETS",
-    "ALIF",
-    "HINDMARSH_ROSE_PRESETS",
-    "IF",
-    "IZHIKEVICH_PRESETS",
-    "LI",
-    "LIF",
-    "MORRIS_LECAR_PRESETS",
+__all__ = [  # each model's names are spelled once, in its own file's __all__
     "NEURONS",
-    "RALIF",
-    "RLIF",
-    "ALIFCell",
-    "ALIFParams",
-    "ALIFState",
-    "AdEx",
-    "AdExCell",
-    "AdExParams",
-    "AdExState",
+    "RESET_MODES",
     "CellModule",
-    "CubaLIF",
-    "CubaLIFCell",
-    "CubaLIFParams",
-    "CubaLIFState",
     "Drive",
-    "HindmarshRose",
-    "HindmarshRoseCell",
-    "HindmarshRoseParams",
-    "HindmarshRoseState",
-    "HodgkinHuxley",
-    "HodgkinHuxleyCell",
-    "HodgkinHuxleyParams",
-    "HodgkinHuxleyState",
-    "IFCell",
-    "IFParams",
-    "IFState",
-    "Izhikevich",
-    "IzhikevichCell",
-    "IzhikevichParams",
-    "IzhikevichState",
-    "LICell",
-    "LIFCell",
-    "LIFParams",
-    "LIFState",
-    "LIParams",
-    "LIState",
-    "MorrisLecar",
-    "MorrisLecarCell",
-    "MorrisLecarParams",
-    "MorrisLecarState",
     "NeuronModule",
     "NeuronSpec",
-    "RALIFCell",
-    "RALIFState",
-    "RLIFCell",
-    "RLIFState",
-    "ResonateAndFire",
-    "ResonateAndFireCell",
-    "ResonateAndFireParams",
-    "ResonateAndFireState",
     "SequenceModule",
     "SimulateInfo",
-    "adex_init",
-    "adex_seq",
-    "adex_step",
-    "alif_init",
-    "alif_seq",
-    "alif_step",
-    "cubalif_init",
-    "cubalif_seq",
-    "cubalif_step",
-    "hindmarsh_rose_init",
-    "hindmarsh_rose_seq",
-    "hindmarsh_rose_step",
-    "hodgkin_huxley_init",
-    "hodgkin_huxley_seq",
-    "hodgkin_huxley_step",
-    "if_init",
-    "if_seq",
-    "if_step",
-    "izhikevich_init",
-    "izhikevich_seq",
-    "izhikevich_step",
-    "li_init",
-    "li_seq",
-    "li_step",
-    "lif_init",
-    "lif_seq",
-    "lif_step",
-    "morris_lecar_init",
-    "morris_lecar_seq",
-    "morris_lecar_step",
-    "ralif_init",
-    "ralif_seq",
-    "ralif_step",
-    "resonate_fire_init",
-    "resonate_fire_seq",
-    "resonate_fire_step",
-    "rlif_init",
-    "rlif_seq",
-    "rlif_step",
     "scan",
+    *(name for spec in NEURONS.values() for name in spec.exports),
 ]

@@ -47,7 +47,7 @@ from ..init import Distribution
 from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import resolve_preset, spike
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = ["ADEX_PRESETS", "AdEx", "AdExCell", "AdExParams", "AdExState", "adex_init", "adex_seq", "adex_step"]
 
@@ -357,22 +357,24 @@ class AdEx(_AdExBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="adex",
-    cell=AdExCell,
-    sequence=AdEx,
-    step=adex_step,
-    seq=adex_seq,
-    init=adex_init,
-    params=AdExParams,
-    state=AdExState,
-    drive=Drive(amplitude=6000.0, dt=0.1 * ms),
-    simulate=SimulateInfo(
-        "adex",
-        "pA",
-        "v",
-        "mV",
-        ("C", "g_L", "E_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r", "V_peak"),
-        time_params=("tau_w",),
-    ),
+SPEC = register(
+    NeuronSpec(
+        name="adex",
+        cell=AdExCell,
+        sequence=AdEx,
+        step=adex_step,
+        seq=adex_seq,
+        init=adex_init,
+        params=AdExParams,
+        state=AdExState,
+        drive=Drive(amplitude=6000.0, dt=0.1 * ms),
+        simulate=SimulateInfo(
+            "adex",
+            "pA",
+            "v",
+            "mV",
+            ("C", "g_L", "E_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r", "V_peak"),
+            time_params=("tau_w",),
+        ),
+    )
 )

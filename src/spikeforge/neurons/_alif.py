@@ -45,7 +45,7 @@ from ._base import (
     scan,
 )
 from ._izhikevich import spike
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = ["ALIF", "ALIFCell", "ALIFParams", "ALIFState", "alif_init", "alif_seq", "alif_step"]
 
@@ -285,22 +285,24 @@ class ALIF(_ALIFBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="alif",
-    cell=ALIFCell,
-    sequence=ALIF,
-    step=alif_step,
-    seq=alif_seq,
-    init=alif_init,
-    params=ALIFParams,
-    state=ALIFState,
-    drive=Drive(amplitude=3.0, dt=1 * ms),
-    simulate=SimulateInfo(
-        "alif",
-        "membrane units",
-        "v",
-        "a.u.",
-        ("tau_mem", "tau_adapt", "threshold", "beta", "v_reset", "v_leak", "reset"),
-        time_params=("tau_mem", "tau_adapt"),
-    ),
+SPEC = register(
+    NeuronSpec(
+        name="alif",
+        cell=ALIFCell,
+        sequence=ALIF,
+        step=alif_step,
+        seq=alif_seq,
+        init=alif_init,
+        params=ALIFParams,
+        state=ALIFState,
+        drive=Drive(amplitude=3.0, dt=1 * ms),
+        simulate=SimulateInfo(
+            "alif",
+            "membrane units",
+            "v",
+            "a.u.",
+            ("tau_mem", "tau_adapt", "threshold", "beta", "v_reset", "v_leak", "reset"),
+            time_params=("tau_mem", "tau_adapt"),
+        ),
+    )
 )

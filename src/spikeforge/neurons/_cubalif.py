@@ -49,7 +49,7 @@ from ._base import (
     scan,
 )
 from ._izhikevich import spike
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = ["CubaLIF", "CubaLIFCell", "CubaLIFParams", "CubaLIFState", "cubalif_init", "cubalif_seq", "cubalif_step"]
 
@@ -320,23 +320,25 @@ class CubaLIF(_CubaLIFBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="cubalif",
-    cell=CubaLIFCell,
-    sequence=CubaLIF,
-    step=cubalif_step,
-    seq=cubalif_seq,
-    init=cubalif_init,
-    params=CubaLIFParams,
-    state=CubaLIFState,
-    drive=Drive(amplitude=4.0, dt=1 * ms),
-    simulate=SimulateInfo(
-        "cubalif",
-        "membrane units",
-        "v",
-        "a.u.",
-        ("tau_mem", "tau_syn", "threshold", "v_reset", "v_leak", "reset"),
-        time_params=("tau_mem", "tau_syn"),
-    ),
-    nir=True,
+SPEC = register(
+    NeuronSpec(
+        name="cubalif",
+        cell=CubaLIFCell,
+        sequence=CubaLIF,
+        step=cubalif_step,
+        seq=cubalif_seq,
+        init=cubalif_init,
+        params=CubaLIFParams,
+        state=CubaLIFState,
+        drive=Drive(amplitude=4.0, dt=1 * ms),
+        simulate=SimulateInfo(
+            "cubalif",
+            "membrane units",
+            "v",
+            "a.u.",
+            ("tau_mem", "tau_syn", "threshold", "v_reset", "v_leak", "reset"),
+            time_params=("tau_mem", "tau_syn"),
+        ),
+        nir=True,
+    )
 )

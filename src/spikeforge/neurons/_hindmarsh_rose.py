@@ -31,7 +31,7 @@ from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import resolve_preset, spike
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = [
     "HINDMARSH_ROSE_PRESETS",
@@ -284,23 +284,25 @@ class HindmarshRose(_HindmarshRoseBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="hindmarsh_rose",
-    cell=HindmarshRoseCell,
-    sequence=HindmarshRose,
-    step=hindmarsh_rose_step,
-    seq=hindmarsh_rose_seq,
-    init=hindmarsh_rose_init,
-    params=HindmarshRoseParams,
-    state=HindmarshRoseState,
-    drive=Drive(amplitude=20.0, dt=0.05 * ms),
-    simulate=SimulateInfo(
-        "hindmarsh-rose",
-        "dimensionless",
-        "x",
-        "a.u.",
-        ("a", "b", "c", "d", "r", "s", "x_R", "x_threshold", "substeps"),
-        max_substep_ms=0.05,
-        aliases=("hr", "hindmarsh_rose"),
-    ),
+SPEC = register(
+    NeuronSpec(
+        name="hindmarsh_rose",
+        cell=HindmarshRoseCell,
+        sequence=HindmarshRose,
+        step=hindmarsh_rose_step,
+        seq=hindmarsh_rose_seq,
+        init=hindmarsh_rose_init,
+        params=HindmarshRoseParams,
+        state=HindmarshRoseState,
+        drive=Drive(amplitude=20.0, dt=0.05 * ms),
+        simulate=SimulateInfo(
+            "hindmarsh-rose",
+            "dimensionless",
+            "x",
+            "a.u.",
+            ("a", "b", "c", "d", "r", "s", "x_R", "x_threshold", "substeps"),
+            max_substep_ms=0.05,
+            aliases=("hr", "hindmarsh_rose"),
+        ),
+    )
 )

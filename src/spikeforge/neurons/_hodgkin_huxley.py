@@ -43,7 +43,7 @@ from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import spike
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = [
     "HodgkinHuxley",
@@ -368,23 +368,25 @@ class HodgkinHuxley(_HodgkinHuxleyBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="hodgkin_huxley",
-    cell=HodgkinHuxleyCell,
-    sequence=HodgkinHuxley,
-    step=hodgkin_huxley_step,
-    seq=hodgkin_huxley_seq,
-    init=hodgkin_huxley_init,
-    params=HodgkinHuxleyParams,
-    state=HodgkinHuxleyState,
-    drive=Drive(amplitude=40.0, dt=0.05 * ms),
-    simulate=SimulateInfo(
-        "hodgkin-huxley",
-        "uA/cm^2",
-        "v",
-        "mV",
-        ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "temperature", "v_threshold", "method", "substeps"),
-        max_substep_ms=0.05,
-        aliases=("hh", "hodgkin_huxley"),
-    ),
+SPEC = register(
+    NeuronSpec(
+        name="hodgkin_huxley",
+        cell=HodgkinHuxleyCell,
+        sequence=HodgkinHuxley,
+        step=hodgkin_huxley_step,
+        seq=hodgkin_huxley_seq,
+        init=hodgkin_huxley_init,
+        params=HodgkinHuxleyParams,
+        state=HodgkinHuxleyState,
+        drive=Drive(amplitude=40.0, dt=0.05 * ms),
+        simulate=SimulateInfo(
+            "hodgkin-huxley",
+            "uA/cm^2",
+            "v",
+            "mV",
+            ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "temperature", "v_threshold", "method", "substeps"),
+            max_substep_ms=0.05,
+            aliases=("hh", "hodgkin_huxley"),
+        ),
+    )
 )

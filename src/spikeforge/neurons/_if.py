@@ -30,7 +30,7 @@ from ._base import (
     scan,
 )
 from ._lif import LIFParams, integrate_and_fire
-from ._spec import Drive, NeuronSpec
+from ._spec import Drive, NeuronSpec, register
 
 __all__ = ["IF", "IFCell", "IFParams", "IFState", "if_init", "if_seq", "if_step"]
 
@@ -210,15 +210,17 @@ class IF(_IFBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="if",
-    cell=IFCell,
-    sequence=IF,
-    step=if_step,
-    seq=if_seq,
-    init=if_init,
-    params=IFParams,
-    state=IFState,
-    drive=Drive(amplitude=0.5, dt=1 * ms),
-    nir=True,
+SPEC = register(
+    NeuronSpec(
+        name="if",
+        cell=IFCell,
+        sequence=IF,
+        step=if_step,
+        seq=if_seq,
+        init=if_init,
+        params=IFParams,
+        state=IFState,
+        drive=Drive(amplitude=0.5, dt=1 * ms),
+        nir=True,
+    )
 )

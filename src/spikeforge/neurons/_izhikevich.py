@@ -36,7 +36,7 @@ from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = [
     "IZHIKEVICH_PRESETS",
@@ -360,15 +360,17 @@ class Izhikevich(_IzhikevichBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="izhikevich",
-    cell=IzhikevichCell,
-    sequence=Izhikevich,
-    step=izhikevich_step,
-    seq=izhikevich_seq,
-    init=izhikevich_init,
-    params=IzhikevichParams,
-    state=IzhikevichState,
-    drive=Drive(amplitude=40.0, dt=0.5 * ms),
-    simulate=SimulateInfo("izhikevich", "paper units (mV/ms)", "v", "mV", ("a", "b", "c", "d", "v_peak")),
+SPEC = register(
+    NeuronSpec(
+        name="izhikevich",
+        cell=IzhikevichCell,
+        sequence=Izhikevich,
+        step=izhikevich_step,
+        seq=izhikevich_seq,
+        init=izhikevich_init,
+        params=IzhikevichParams,
+        state=IzhikevichState,
+        drive=Drive(amplitude=40.0, dt=0.5 * ms),
+        simulate=SimulateInfo("izhikevich", "paper units (mV/ms)", "v", "mV", ("a", "b", "c", "d", "v_peak")),
+    )
 )

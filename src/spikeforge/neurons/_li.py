@@ -17,7 +17,7 @@ from .. import kernels
 from ..init import Distribution
 from ..units import check_dt, decay, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
-from ._spec import Drive, NeuronSpec
+from ._spec import Drive, NeuronSpec, register
 
 __all__ = ["LI", "LICell", "LIParams", "LIState", "li_init", "li_seq", "li_step"]
 
@@ -168,15 +168,17 @@ class LI(_LIBase, SequenceModule):
         return li_seq(x_seq, state, self.params(), dt=self.dt, backend=self.backend, record=self.record)
 
 
-SPEC = NeuronSpec(
-    name="li",
-    cell=LICell,
-    sequence=LI,
-    step=li_step,
-    seq=li_seq,
-    init=li_init,
-    params=LIParams,
-    state=LIState,
-    drive=Drive(amplitude=1.0, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
-    nir=True,
+SPEC = register(
+    NeuronSpec(
+        name="li",
+        cell=LICell,
+        sequence=LI,
+        step=li_step,
+        seq=li_seq,
+        init=li_init,
+        params=LIParams,
+        state=LIState,
+        drive=Drive(amplitude=1.0, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
+        nir=True,
+    )
 )

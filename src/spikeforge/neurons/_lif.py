@@ -42,7 +42,7 @@ from ._base import (
     kernel_settings,
     scan,
 )
-from ._spec import Drive, NeuronSpec
+from ._spec import Drive, NeuronSpec, register
 
 __all__ = ["LIF", "LIFCell", "LIFParams", "LIFState", "lif_init", "lif_seq", "lif_step"]
 
@@ -342,15 +342,17 @@ class LIF(_LIFBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="lif",
-    cell=LIFCell,
-    sequence=LIF,
-    step=lif_step,
-    seq=lif_seq,
-    init=lif_init,
-    params=LIFParams,
-    state=LIFState,
-    drive=Drive(amplitude=0.5, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
-    nir=True,
+SPEC = register(
+    NeuronSpec(
+        name="lif",
+        cell=LIFCell,
+        sequence=LIF,
+        step=lif_step,
+        seq=lif_seq,
+        init=lif_init,
+        params=LIFParams,
+        state=LIFState,
+        drive=Drive(amplitude=0.5, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
+        nir=True,
+    )
 )

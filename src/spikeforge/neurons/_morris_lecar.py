@@ -32,7 +32,7 @@ from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import resolve_preset, spike
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = [
     "MORRIS_LECAR_PRESETS",
@@ -289,23 +289,40 @@ class MorrisLecar(_MorrisLecarBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="morris_lecar",
-    cell=MorrisLecarCell,
-    sequence=MorrisLecar,
-    step=morris_lecar_step,
-    seq=morris_lecar_seq,
-    init=morris_lecar_init,
-    params=MorrisLecarParams,
-    state=MorrisLecarState,
-    drive=Drive(amplitude=400.0, dt=0.5 * ms),
-    simulate=SimulateInfo(
-        "morris-lecar",
-        "uA/cm^2",
-        "v",
-        "mV",
-        ("C", "g_L", "g_Ca", "g_K", "V_L", "V_Ca", "V_K", "V_1", "V_2", "V_3", "V_4", "phi", "v_threshold", "substeps"),
-        max_substep_ms=0.5,
-        aliases=("ml", "morris_lecar"),
-    ),
+SPEC = register(
+    NeuronSpec(
+        name="morris_lecar",
+        cell=MorrisLecarCell,
+        sequence=MorrisLecar,
+        step=morris_lecar_step,
+        seq=morris_lecar_seq,
+        init=morris_lecar_init,
+        params=MorrisLecarParams,
+        state=MorrisLecarState,
+        drive=Drive(amplitude=400.0, dt=0.5 * ms),
+        simulate=SimulateInfo(
+            "morris-lecar",
+            "uA/cm^2",
+            "v",
+            "mV",
+            (
+                "C",
+                "g_L",
+                "g_Ca",
+                "g_K",
+                "V_L",
+                "V_Ca",
+                "V_K",
+                "V_1",
+                "V_2",
+                "V_3",
+                "V_4",
+                "phi",
+                "v_threshold",
+                "substeps",
+            ),
+            max_substep_ms=0.5,
+            aliases=("ml", "morris_lecar"),
+        ),
+    )
 )

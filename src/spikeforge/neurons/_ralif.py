@@ -29,7 +29,7 @@ from ..units import check_dt, ms
 from ._alif import ALIFParams, ALIFState, _ALIFBase, _coefficients, _update, alif_init
 from ._base import CellModule, SequenceModule, scan
 from ._rlif import RecurrentWeights, check_recurrent_shape
-from ._spec import Drive, NeuronSpec
+from ._spec import Drive, NeuronSpec, register
 
 __all__ = ["RALIF", "RALIFCell", "RALIFState", "ralif_init", "ralif_seq", "ralif_step"]
 
@@ -172,14 +172,16 @@ class RALIF(_RALIFBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="ralif",
-    cell=RALIFCell,
-    sequence=RALIF,
-    step=ralif_step,
-    seq=ralif_seq,
-    init=ralif_init,
-    params=ALIFParams,
-    state=RALIFState,
-    drive=Drive(amplitude=2.5, dt=1 * ms),
+SPEC = register(
+    NeuronSpec(
+        name="ralif",
+        cell=RALIFCell,
+        sequence=RALIF,
+        step=ralif_step,
+        seq=ralif_seq,
+        init=ralif_init,
+        params=ALIFParams,
+        state=RALIFState,
+        drive=Drive(amplitude=2.5, dt=1 * ms),
+    )
 )

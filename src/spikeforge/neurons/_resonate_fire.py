@@ -30,7 +30,7 @@ from ..init import Distribution
 from ..units import check_dt, ms
 from ._base import CellModule, NeuronModule, SequenceModule, scan
 from ._izhikevich import spike
-from ._spec import Drive, NeuronSpec, SimulateInfo
+from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = [
     "ResonateAndFire",
@@ -252,17 +252,24 @@ class ResonateAndFire(_ResonateAndFireBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="resonate_fire",
-    cell=ResonateAndFireCell,
-    sequence=ResonateAndFire,
-    step=resonate_fire_step,
-    seq=resonate_fire_seq,
-    init=resonate_fire_init,
-    params=ResonateAndFireParams,
-    state=ResonateAndFireState,
-    drive=Drive(amplitude=300.0, dt=1 * ms),
-    simulate=SimulateInfo(
-        "resonate-fire", "1/s", "z", "a.u.", ("b", "omega", "a_thresh"), aliases=("resonate_fire", "resonate-and-fire")
-    ),
+SPEC = register(
+    NeuronSpec(
+        name="resonate_fire",
+        cell=ResonateAndFireCell,
+        sequence=ResonateAndFire,
+        step=resonate_fire_step,
+        seq=resonate_fire_seq,
+        init=resonate_fire_init,
+        params=ResonateAndFireParams,
+        state=ResonateAndFireState,
+        drive=Drive(amplitude=300.0, dt=1 * ms),
+        simulate=SimulateInfo(
+            "resonate-fire",
+            "1/s",
+            "z",
+            "a.u.",
+            ("b", "omega", "a_thresh"),
+            aliases=("resonate_fire", "resonate-and-fire"),
+        ),
+    )
 )

@@ -21,7 +21,7 @@ from .. import surrogate as _surrogate
 from ..units import check_dt, decay, ms
 from ._base import CellModule, SequenceModule, fused_supports, kernel_settings, scan
 from ._lif import LIFParams, LIFState, _coefficients, _LIFBase, _update, lif_init
-from ._spec import Drive, NeuronSpec
+from ._spec import Drive, NeuronSpec, register
 
 __all__ = ["RLIF", "RLIFCell", "RLIFState", "rlif_init", "rlif_seq", "rlif_step"]
 
@@ -194,14 +194,16 @@ class RLIF(_RLIFBase, SequenceModule):
         )
 
 
-SPEC = NeuronSpec(
-    name="rlif",
-    cell=RLIFCell,
-    sequence=RLIF,
-    step=rlif_step,
-    seq=rlif_seq,
-    init=rlif_init,
-    params=LIFParams,
-    state=RLIFState,
-    drive=Drive(amplitude=0.5, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
+SPEC = register(
+    NeuronSpec(
+        name="rlif",
+        cell=RLIFCell,
+        sequence=RLIF,
+        step=rlif_step,
+        seq=rlif_seq,
+        init=rlif_init,
+        params=LIFParams,
+        state=RLIFState,
+        drive=Drive(amplitude=0.5, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
+    )
 )

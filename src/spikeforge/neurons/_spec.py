@@ -1,18 +1,19 @@
-"""One record per neuron model: :class:`NeuronSpec`.
+"""One record per neuron model (:class:`NeuronSpec`) and the registry of them (:data:`NEURONS`).
 
-Every neuron file ends with ``SPEC = NeuronSpec(...)`` and :data:`spikeforge.neurons.NEURONS` collects them, one
-line per neuron. What reads the registry: ``spikeforge simulate`` (the models it runs, their units and settable
+Every neuron file ends with ``SPEC = register(NeuronSpec(...))``; ``spikeforge/neurons/__init__.py`` imports each
+neuron file by one line, in the order the registry lists them. What reads the registry: ``spikeforge simulate`` (the models it runs, their units and settable
 parameters: :class:`SimulateInfo`) and the conformance suite ``tests/neurons/test_conformance.py``, which runs every
 registered neuron through the same checks with its typical input (:class:`Drive`).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Drive", "NeuronSpec", "SimulateInfo"]
+__all__ = ["NEURONS", "Drive", "NeuronSpec", "SimulateInfo", "register"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,21 @@ class NeuronSpec:
     def learnable(self) -> tuple[str, ...]:
         """Hyperparameters ``learn=`` turns into ``nn.Parameter`` (the sequence class's ``learnable``)."""
         return self.sequence.learnable
+
+    @property
+    def exports(self) -> tuple[str, ...]:
+        """The public names of the model's file (its ``__all__``), re-exported by :mod:`spikeforge.neurons`."""
+        return tuple(sys.modules[self.sequence.__module__].__all__)
+
+
+#: every neuron model by its kernel-registry / functional name, in the order ``spikeforge/neurons/__init__.py``
+#: imports them (``spikeforge simulate`` lists its models in this order)
+NEURONS: dict[str, NeuronSpec] = {}
+
+
+def register(spec: NeuronSpec) -> NeuronSpec:
+    """Add ``spec`` to :data:`NEURONS` (each neuron file's last statement) and return it."""
+    if spec.name in NEURONS and NEURONS[spec.name] is not spec:
+        raise ValueError(f"neuron {spec.name!r} is registered twice ({NEURONS[spec.name].sequence.__module__})")
+    NEURONS[spec.name] = spec
+    return spec
