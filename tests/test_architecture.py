@@ -96,7 +96,7 @@ def _package(mod: str) -> str:
 
 #: the layers of docs/architecture.md, bottom first: a part may import only parts of lower layers
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("units", "_files", "state", "init"),
+    ("units", "_files", "_tensorfile", "state", "init"),
     ("kernels",),
     ("surrogate",),
     ("neurons",),

@@ -61,7 +61,7 @@ def test_export_then_import_round_trips_to_a_run_folder(run_folder, tmp_path, ca
     assert main(["import", str(path), "--out", str(again)]) == 0
     printed = capsys.readouterr().out
     assert "from spikeforge" in printed and "Output" in printed
-    assert {p.name for p in again.iterdir()} == {"model.safetensors", "config.json", "model.nir"}
+    assert {p.name for p in again.iterdir()} == {"model.safetensors", "config.json", "model.nir", ".spikeforge-run"}
     rebuilt, _ = load_model(again / "model.safetensors")
     torch.testing.assert_close(rebuilt(x)[0], model(x)[0], rtol=0, atol=0)
     assert json.loads((again / "config.json").read_text()) == json.loads((out / "config.json").read_text())

@@ -121,7 +121,7 @@ def run_import(args: argparse.Namespace) -> int:
     x = torch.rand(4, 2, *run_config["model_config"]["input_shape"])
     if not torch.equal(target(x)[0], model(x)[0]):
         raise ValueError("--out: the rebuilt model does not reproduce the imported graph")
-    with run_dir(args.out, args.overwrite) as tmp:
+    with run_dir(args.out, args.overwrite, command="import") as tmp:
         save_model(tmp / "model.safetensors", target, run_config["model_config"])
         write_json(tmp / "config.json", run_config)
         shutil.copyfile(args.nir, tmp / "model.nir")

@@ -14,68 +14,37 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._tensorfile import TensorFileError, encode, read, write
+
 __all__ = ["ModelFileError", "load_model", "read_model_file", "save_model"]
 
 FORMAT = "spikeforge-model"
 VERSION = "1"
-_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ / torch.save zip archive
 
 
-class ModelFileError(ValueError):
+class ModelFileError(TensorFileError):
     """A model file that cannot be loaded safely (wrong format, truncated, inconsistent with its config)."""
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    from .._files import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def save_model(path: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:
-    """Write ``model``'s state dict and its (JSON-able) ``config`` to a safetensors file, atomically."""
-    from safetensors.torch import save
-
+    """Write ``model``'s state dict and its (JSON-able) ``config`` to a safetensors file, atomically; the same
+    model and config always give the same bytes."""
     path = Path(path)
     try:
         meta = json.dumps(config, sort_keys=True)
     except TypeError as err:
         raise TypeError(f"config: must hold JSON values only ({err})") from None
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic_write_bytes(path, save(tensors, metadata={"format": FORMAT, "version": VERSION, "config": meta}))
+    write(path, encode(model.state_dict(), {"format": FORMAT, "version": VERSION, "config": meta}))
     return path
 
 
 def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Parse a model file into ``(state_dict, config)``; raises :class:`ModelFileError` with the reason."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file {path}: not found")
-    data = path.read_bytes()
-    # a safetensors header length can begin with 0x80 too (640 bytes is b"\x80\x02..."): its JSON header starts
-    # at byte 8 with "{", which a pickle never has there (protocol 4+ frame length; protocol 2-3 opcodes)
-    looks_safetensors = data[8:9] == b"{" and not any(data[5:8])
-    if not looks_safetensors and (data[:1] in _PICKLE_MAGIC or data[:4] == _PICKLE_MAGIC[1]):
-        raise ModelFileError(
-            f"model file {path}: holds a pickle/torch.save payload, which could run code on load;"
-            " spikeforge reads safetensors files only (nothing was executed)"
-        )
-    if len(data) < 8:
-        raise ModelFileError(f"model file {path}: {len(data)} bytes is too short to be a safetensors file")
-    header_len = int.from_bytes(data[:8], "little")
-    if header_len <= 0 or 8 + header_len > len(data):
-        raise ModelFileError(
-            f"model file {path}: truncated or not safetensors (header of {header_len} bytes, file of {len(data)})"
-        )
     try:
-        header = json.loads(data[8 : 8 + header_len])
-        tensors = load(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError) as err:
-        raise ModelFileError(f"model file {path}: truncated or corrupt ({err})") from None
-    meta = header.get("__metadata__") or {}
+        tensors, meta = read(path, what=f"model file {path}")
+    except TensorFileError as err:
+        raise ModelFileError(str(err)) from None
     if meta.get("format") != FORMAT:
         raise ModelFileError(
             f"model file {path}: a safetensors file without spikeforge metadata "
