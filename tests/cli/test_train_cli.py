@@ -5,7 +5,7 @@ import pytest
 from formats import make_idx_folder
 from spikeforge.cli import main
 
-FILES = {"model.safetensors", "config.json", "metrics.json", "raster.png", "curves.png", ".spikeforge-run"}
+FILES = {"model.safetensors", "config.json", "metrics.json", "log.csv", "raster.png", "curves.png", ".spikeforge-run"}
 
 
 def test_train_writes_run_folder_and_evaluate_reproduces(tmp_path, capsys):

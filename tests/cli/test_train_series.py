@@ -7,7 +7,7 @@ import pytest
 
 from spikeforge.cli import main
 
-FILES = {"model.safetensors", "config.json", "metrics.json", "raster.png", "curves.png", ".spikeforge-run"}
+FILES = {"model.safetensors", "config.json", "metrics.json", "log.csv", "raster.png", "curves.png", ".spikeforge-run"}
 
 
 def write_ts(path, series, labels, classes):

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spikeforge {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; no run folder was written", file=sys.stderr)
+        print("interrupted (a run with a checkpoint is kept for --resume; others leave nothing)", file=sys.stderr)
         return 130
 
 

@@ -28,11 +28,25 @@ class Reporter:
 
     @contextmanager
     def progress(self, epochs: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+        """Hooks for :func:`~spikeforge.learning.fit`: a progress bar on a terminal, one line per epoch otherwise
+        (a log file, a batch job's output)."""
         if self.quiet:
             yield {}
             return
+        if not self.console.is_terminal:
+
+            def on_epoch_end_line(epoch: int, row: dict) -> None:
+                self.console.print(
+                    f"epoch {epoch + 1}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_accuracy']:.2%}  "
+                    f"val {row['val_accuracy']:.2%}  {row['seconds']:.1f} s",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+
+            yield {"on_epoch_end": on_epoch_end_line}
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         columns = [
             TextColumn("epoch {task.fields[epoch]:>3}/" + str(epochs)),
             BarColumn(),
@@ -91,6 +105,6 @@ class Reporter:
         table.add_row("wall time", f"{metrics['wall_seconds']:.1f} s")
         self.console.print(table)
         self.console.print(
-            f"wrote {out}/: model.safetensors config.json metrics.json raster.png curves.png"
+            f"wrote {out}/: model.safetensors config.json metrics.json log.csv raster.png curves.png"
             + (f"; per-layer operation counts: spikeforge profile {out}" if eff is not None else "")
         )

@@ -100,10 +100,42 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--config", type=Path, help="a config.json (e.g. from a run folder) or YAML file; flags override")
     p.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<model>-s<seed>)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only a spikeforge run folder)")
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="continue the killed or interrupted run RUN (its --out) from its last checkpoint, with its own settings",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        dest="checkpoint_every",
+        metavar="N",
+        help="also checkpoint every N training steps (default: at each epoch end only)",
+    )
+    p.add_argument("--tensorboard", action="store_true", help="also log the per-epoch scalars to RUN/tensorboard")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
     return p
+
+
+#: options that only choose how a run is carried out, which --resume accepts
+_RESUME_OPTIONS = {"resume", "checkpoint_every", "tensorboard", "quiet", "command", "func"}
+
+
+def _resumed_config(args: argparse.Namespace, partial: Path) -> dict[str, Any]:
+    """The settings of the run being resumed (its own config.json); options that would change them are refused."""
+    import json
+
+    given = sorted(k for k, v in vars(args).items() if k not in _RESUME_OPTIONS and v not in (None, False))
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(f"--resume: continues the run with its own settings; drop {flags}")
+    try:
+        return json.loads((partial / "config.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--resume: {partial / 'config.json'} is missing or unreadable ({err})") from None
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -198,20 +230,28 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data import load_split
     from ..interop import save_model
-    from ..learning import encode_batch, evaluate, fit, scores
+    from ..learning import Checkpointer, encode_batch, evaluate, fit, scores
     from ..metrics import SpikeRecorder, describe, profile_split, spiking_layers
     from ..models import build_model, resolve_model_config
     from ..synapses import LearnableDelayLinear, round_delays
     from ..viz import plot_curves, plot_raster
+    from ._epochlog import EpochLog
     from ._output import Reporter
-    from ._rundir import check_out_dir, run_dir, write_json
+    from ._rundir import check_out_dir, partial_dir, run_dir, update_marker, write_json
 
     started = time.perf_counter()
-    config = resolve_config(args)
+    resume = args.resume is not None
+    if resume:
+        out = args.resume
+        check_out_dir(out, False, resume=True)  # before any work
+        config = _resumed_config(args, partial_dir(out))
+    else:
+        config = resolve_config(args)
+        slug = dataset_slug(config["dataset"])
+        seed = config["train"]["seed"]
+        out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}-s{seed}"
+        check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
     train_cfg = TrainConfig(**config["train"])
-    slug = dataset_slug(config["dataset"])
-    out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}-s{train_cfg.seed}"
-    check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
     split = load_split(config["dataset"], dt=config["model_config"]["dt"])
     series = getattr(split, "time_first", False)
     if series:  # the series length is the number of steps
@@ -226,9 +266,40 @@ def run(args: argparse.Namespace) -> int:
     rep = Reporter(quiet=args.quiet)
     rep.header(config, split, n_params, out)
 
-    with run_dir(out, args.overwrite) as tmp:
+    with run_dir(out, args.overwrite, resume=resume) as tmp:
+        if not resume:
+            write_json(tmp / "config.json", config)  # first: what --resume continues with
+        checkpoints = Checkpointer(
+            tmp / "checkpoints",
+            every=args.checkpoint_every,
+            on_write=lambda st: update_marker(tmp, progress=f"epoch {st.epoch + (st.batch > 0)}, step {st.step}"),
+        )
+        log = EpochLog(tmp, tensorboard=args.tensorboard)
         with rep.progress(train_cfg.epochs) as hooks:
-            history = fit(model, split, train_cfg, **hooks)
+            user_end = hooks.get("on_epoch_end")
+
+            def on_epoch_end(epoch: int, row: dict) -> None:
+                log(epoch, row)
+                if user_end is not None:
+                    user_end(epoch, row)
+
+            try:
+                history = fit(
+                    model,
+                    split,
+                    train_cfg,
+                    **(hooks | {"on_epoch_end": on_epoch_end}),
+                    checkpoints=checkpoints,
+                    resume=resume,
+                )
+            except KeyboardInterrupt:
+                if checkpoints.latest() is not None:
+                    rep.console.print(
+                        f"interrupted; continue from the last checkpoint with: spikeforge train --resume {out}"
+                    )
+                raise
+            finally:
+                log.close()
         test = evaluate(model, split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None))
         val = evaluate(model, split.x_val, split.y_val, train_cfg, getattr(split, "len_val", None))
         efficiency = profile_split(model, split, train_cfg)  # the same figures as `spikeforge profile`
@@ -265,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
             },
         }
         save_model(tmp / "model.safetensors", model, model_cfg)
-        write_json(tmp / "config.json", config)
+        write_json(tmp / "config.json", config)  # again: series runs fix the number of steps from the data
         write_json(tmp / "metrics.json", metrics)
         with torch.no_grad(), SpikeRecorder(model) as rec:
             model.eval()

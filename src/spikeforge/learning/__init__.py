@@ -1,6 +1,24 @@
 """Learning, one sub-package per family: :mod:`~spikeforge.learning.supervised` (surrogate-gradient training,
-BPTT); local rules and conversion come later."""
+BPTT, with checkpoints and resume); local rules and conversion come later."""
 
-from .supervised import TrainConfig, encode_batch, evaluate, fit, scores
+from .supervised import (
+    Checkpointer,
+    CheckpointError,
+    TrainConfig,
+    TrainState,
+    encode_batch,
+    evaluate,
+    fit,
+    scores,
+)
 
-__all__ = ["TrainConfig", "encode_batch", "evaluate", "fit", "scores"]
+__all__ = [
+    "CheckpointError",
+    "Checkpointer",
+    "TrainConfig",
+    "TrainState",
+    "encode_batch",
+    "evaluate",
+    "fit",
+    "scores",
+]

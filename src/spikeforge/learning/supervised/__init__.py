@@ -6,8 +6,18 @@ fed.
 """
 
 from ...encoding import encode_batch
+from ._checkpoint import Checkpointer, CheckpointError, TrainState
 from ._config import TrainConfig
 from ._loop import evaluate, fit
 from ._scoring import scores
 
-__all__ = ["TrainConfig", "encode_batch", "evaluate", "fit", "scores"]
+__all__ = [
+    "CheckpointError",
+    "Checkpointer",
+    "TrainConfig",
+    "TrainState",
+    "encode_batch",
+    "evaluate",
+    "fit",
+    "scores",
+]

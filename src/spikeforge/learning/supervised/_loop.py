@@ -14,6 +14,7 @@ from torch import nn
 
 from ...encoding import encode_batch
 from ...metrics import SpikeRecorder
+from ._checkpoint import Checkpointer, CheckpointError, TrainState
 from ._config import TrainConfig
 from ._scoring import scores
 
@@ -39,17 +40,22 @@ def _run(
     generator: torch.Generator,
     on_batch: Callable[[int, float, float], None] | None = None,
     lengths: torch.Tensor | None = None,
+    order: torch.Tensor | None = None,
+    state: TrainState | None = None,
 ) -> EpochResult:
+    """One pass over ``(x, y)``: training when ``optimizer`` is given (in ``order``, from batch ``state.batch`` on,
+    adding to the running sums in ``state``), evaluation otherwise."""
     training = optimizer is not None
     model.train(training)
     n = len(y)
-    order = torch.randperm(n, generator=generator) if training else torch.arange(n)
-    total_loss, correct = 0.0, 0
+    if order is None:
+        order = torch.randperm(n, generator=generator) if training else torch.arange(n)
+    state = state if state is not None else TrainState()
     start = time.perf_counter()
     delay_layers = [m for m in model.modules() if hasattr(m, "clamp_positions_")] if training else []
     with SpikeRecorder(model, keep=False) as rec, torch.set_grad_enabled(training):
-        for b, lo in enumerate(range(0, n, cfg.batch_size)):
-            idx = order[lo : lo + cfg.batch_size]
+        for b in range(state.batch, math.ceil(n / cfg.batch_size)):
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             yb = y[idx]
             if lengths is None:
                 out_seq, _ = model(encode_batch(x[idx], cfg, generator))
@@ -67,12 +73,14 @@ def _run(
                 optimizer.step()
                 for m in delay_layers:  # learnable delays: keep positions within their taps
                     m.clamp_positions_()
-            total_loss += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == yb).sum())
+            state.total_loss += float(loss.detach()) * len(idx)
+            state.correct += int((logits.argmax(1) == yb).sum())
+            state.seen += len(idx)
+            state.batch = b + 1
             if on_batch is not None:
-                on_batch(b, total_loss / (lo + len(idx)), correct / (lo + len(idx)))
+                on_batch(b, state.total_loss / state.seen, state.correct / state.seen)
     spikes = sum(rec.counts.values())
-    return EpochResult(total_loss / n, correct / n, rec.rates(), spikes / n, time.perf_counter() - start)
+    return EpochResult(state.total_loss / n, state.correct / n, rec.rates(), spikes / n, time.perf_counter() - start)
 
 
 def evaluate(
@@ -97,6 +105,8 @@ def fit(
     on_epoch_start: Callable[[int, int], None] | None = None,
     on_batch: Callable[[int, float, float], None] | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    checkpoints: Checkpointer | None = None,
+    resume: bool = False,
 ) -> list[dict]:
     """Train ``model`` on ``split`` (Adam, cosine learning-rate decay); keep the weights of the best validation
     epoch when ``cfg.restore_best`` (ties broken by the lower validation loss when ``cfg.select_by`` is
@@ -106,26 +116,51 @@ def fit(
     per epoch and their positions clamped after every step.
 
     ``split`` is an image :class:`~spikeforge.data.Split` or a :class:`~spikeforge.data.SeriesSplit` (padded
-    series with ``len_train``/``len_val``, whose readouts ignore the padding)."""
+    series with ``len_train``/``len_val``, whose readouts ignore the padding).
+
+    With ``checkpoints`` (a :class:`Checkpointer`), the full training state is written at every epoch end and every
+    ``checkpoints.every`` steps; ``resume=True`` continues from its newest good checkpoint, and the run then ends
+    with the same weights and history, bit for bit, as if it had never stopped (same machine and threads; the
+    ``seconds`` of each epoch excepted).
+    """
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = math.ceil(len(split.y_train) / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
 
-    history: list[dict] = []
-    best_acc, best_loss, best_state = -1.0, math.inf, None
-    for epoch in range(cfg.epochs):
+    state = TrainState(config=cfg.to_dict())
+    best_state, order = None, None
+    objects = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
+    if resume:
+        if checkpoints is None:
+            raise ValueError("resume: needs checkpoints=Checkpointer(folder) to resume from")
+        state, tensors, meta = checkpoints.load()
+        if state.config != cfg.to_dict():
+            changed = sorted(k for k in cfg.to_dict() if state.config.get(k) != cfg.to_dict()[k])
+            raise CheckpointError(f"resume: the checkpoint was written with other training settings ({changed})")
+        order, best_state = Checkpointer.restore(tensors, meta, **objects)
+
+    def save(order_now: torch.Tensor | None) -> None:
+        checkpoints.save(state, order=order_now, best=best_state, **objects)
+
+    for epoch in range(state.epoch, cfg.epochs):
         for m in model.modules():  # learnable delays: Gaussian kernels narrow towards single taps
             if hasattr(m, "anneal_sigma"):
                 m.anneal_sigma(epoch, cfg.epochs)
         if on_epoch_start is not None:
             on_epoch_start(epoch, batches)
+        if state.batch == 0:  # a new epoch (not one resumed in the middle): a new sample order
+            order = torch.randperm(len(split.y_train), generator=generator)
 
-        def batch_hook(b, loss, acc):
+        def batch_hook(b, loss, acc, order=order):
             scheduler.step()
+            state.step += 1
             if on_batch is not None:
                 on_batch(b, loss, acc)
+            if checkpoints is not None and checkpoints.every and state.step % checkpoints.every == 0:
+                if state.batch < batches:  # the epoch-end checkpoint follows right after the last batch
+                    save(order)
 
         tr = _run(
             model,
@@ -136,6 +171,8 @@ def fit(
             generator=generator,
             on_batch=batch_hook,
             lengths=getattr(split, "len_train", None),
+            order=order,
+            state=state,
         )
         va = evaluate(model, split.x_val, split.y_val, cfg, getattr(split, "len_val", None))
         row = {
@@ -147,14 +184,18 @@ def fit(
             "lr": scheduler.get_last_lr()[0],
             "seconds": tr.seconds,
         }
-        history.append(row)
-        better = va.accuracy > best_acc or (
-            cfg.select_by == "accuracy_then_loss" and va.accuracy == best_acc and va.loss < best_loss
+        state.history.append(row)
+        better = va.accuracy > state.best_acc or (
+            cfg.select_by == "accuracy_then_loss" and va.accuracy == state.best_acc and va.loss < state.best_loss
         )
         if cfg.restore_best and better:
-            best_acc, best_loss, best_state = va.accuracy, va.loss, copy.deepcopy(model.state_dict())
-        if on_epoch_end is not None:
+            state.best_acc, state.best_loss = va.accuracy, va.loss
+            best_state = copy.deepcopy(model.state_dict())
+        state.epoch, state.batch, state.total_loss, state.correct, state.seen = epoch + 1, 0, 0.0, 0, 0
+        if on_epoch_end is not None:  # before the checkpoint: a log the hook writes never misses an epoch
             on_epoch_end(epoch, row)
+        if checkpoints is not None:
+            save(None)
     if cfg.restore_best and best_state is not None:
         model.load_state_dict(best_state)
-    return history
+    return state.history
