@@ -104,7 +104,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("models", "metrics", "quant"),
     ("learning", "interop"),
     ("(root)",),  # the spikeforge facade (curated re-exports, __version__)
-    ("cli",),
+    ("cli", "__main__"),  # the command and its `python -m spikeforge` entry point
 )
 LAYER = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ._device import add_device_argument, parse_device
+
 __all__ = ["add_parser", "run"]
 
 
@@ -14,6 +16,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("run", type=Path, help="a run folder written by `spikeforge train`")
     p.add_argument("--dataset", help="evaluate on another dataset spec instead of the run's own")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_device_argument(p)
     p.set_defaults(func=run)
     return p
 
@@ -28,10 +31,16 @@ def run(args: argparse.Namespace) -> int:
         if not (folder / name).is_file():
             raise FileNotFoundError(f"run: {folder} has no {name}; expected a folder written by `spikeforge train`")
     config = json.loads((folder / "config.json").read_text())
+    device = parse_device(args.device)
     model, _ = load_model(folder / "model.safetensors")
     split = load_split(args.dataset or config["dataset"], dt=config["model_config"]["dt"])
     result = evaluate(
-        model, split.x_test, split.y_test, TrainConfig(**config["train"]), getattr(split, "len_test", None)
+        model.to(device),
+        split.x_test,
+        split.y_test,
+        TrainConfig(**config["train"]),
+        getattr(split, "len_test", None),
+        device=device,
     )
     recorded = None
     if (folder / "metrics.json").is_file():

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ._device import add_device_argument, parse_device
+
 __all__ = ["add_parser", "run"]
 
 
@@ -23,6 +25,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="Horowitz table to use")
     p.add_argument("--energy", type=Path, help="a JSON/YAML table of pJ per operation replacing the default")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    add_device_argument(p)
     p.set_defaults(func=run)
     return p
 
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     energy = EnergyModel.from_file(args.energy) if args.energy else EnergyModel.horowitz_45nm(args.precision)
     config = json.loads((folder / "config.json").read_text())
     model, _ = load_model(folder / "model.safetensors")
+    model.to(parse_device(args.device))
     split = load_split(
         config["dataset"], dt=config["model_config"]["dt"]
     )  # the same loader as train and evaluate: images or series

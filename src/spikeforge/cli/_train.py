@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from ..encoding import DECODERS, ENCODERS, direct, reads_spikes, spike_count
 from ..learning import TrainConfig
 from ..models import DEFAULTS as MODEL_DEFAULTS
 from ..models import HIDDEN_NEURONS, MODELS, models_for
+from ._device import add_device_argument
 
 __all__ = ["add_parser", "load_config_file", "resolve_config", "run"]
 
@@ -115,13 +117,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="also checkpoint every N training steps (default: at each epoch end only)",
     )
     p.add_argument("--tensorboard", action="store_true", help="also log the per-epoch scalars to RUN/tensorboard")
+    add_device_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
     return p
 
 
 #: options that only choose how a run is carried out, which --resume accepts
-_RESUME_OPTIONS = {"resume", "checkpoint_every", "tensorboard", "quiet", "command", "func"}
+_RESUME_OPTIONS = {"resume", "checkpoint_every", "tensorboard", "quiet", "device", "command", "func"}
 
 
 def _resumed_config(args: argparse.Namespace, partial: Path) -> dict[str, Any]:
@@ -230,27 +233,33 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data import load_split
     from ..interop import save_model
-    from ..learning import Checkpointer, encode_batch, evaluate, fit, scores
+    from ..learning import Checkpointer, encode_batch, evaluate, fit, from_environment, scores
     from ..metrics import SpikeRecorder, describe, profile_split, spiking_layers
     from ..models import build_model, resolve_model_config
     from ..synapses import LearnableDelayLinear, round_delays
     from ..viz import plot_curves, plot_raster
+    from ._device import parse_device
     from ._epochlog import EpochLog
     from ._output import Reporter
     from ._rundir import check_out_dir, partial_dir, run_dir, update_marker, write_json
 
     started = time.perf_counter()
     resume = args.resume is not None
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = parse_device(args.device, distributed=distributed)
+    rank0 = int(os.environ.get("RANK", "0")) == 0  # only the first process checks and writes the run folder
     if resume:
         out = args.resume
-        check_out_dir(out, False, resume=True)  # before any work
+        if rank0:
+            check_out_dir(out, False, resume=True)  # before any work
         config = _resumed_config(args, partial_dir(out))
     else:
         config = resolve_config(args)
         slug = dataset_slug(config["dataset"])
         seed = config["train"]["seed"]
         out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}-s{seed}"
-        check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
+        if rank0:
+            check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
     train_cfg = TrainConfig(**config["train"])
     split = load_split(config["dataset"], dt=config["model_config"]["dt"])
     series = getattr(split, "time_first", False)
@@ -263,8 +272,17 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
+    group = from_environment(device) if distributed else None
+    if not rank0:  # another process of a torchrun job: trains its share, writes nothing
+        checkpoints = Checkpointer(partial_dir(out) / "checkpoints") if resume else None
+        fit(model, split, train_cfg, checkpoints=checkpoints, resume=resume, device=device, distributed=group)
+        return 0
     rep = Reporter(quiet=args.quiet)
     rep.header(config, split, n_params, out)
+    if group is not None:
+        rep.console.print(
+            f"data-parallel over {group.world} processes ({device.type}), global batch {train_cfg.batch_size}"
+        )
 
     with run_dir(out, args.overwrite, resume=resume) as tmp:
         if not resume:
@@ -291,6 +309,8 @@ def run(args: argparse.Namespace) -> int:
                     **(hooks | {"on_epoch_end": on_epoch_end}),
                     checkpoints=checkpoints,
                     resume=resume,
+                    device=device,
+                    distributed=group,
                 )
             except KeyboardInterrupt:
                 if checkpoints.latest() is not None:
@@ -302,6 +322,7 @@ def run(args: argparse.Namespace) -> int:
                 log.close()
         test = evaluate(model, split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None))
         val = evaluate(model, split.x_val, split.y_val, train_cfg, getattr(split, "len_val", None))
+        model.cpu()  # the profile, the model file and the plots work on the CPU
         efficiency = profile_split(model, split, train_cfg)  # the same figures as `spikeforge profile`
         rounded = None
         if any(isinstance(m, LearnableDelayLinear) for m in model.modules()):
@@ -333,6 +354,8 @@ def run(args: argparse.Namespace) -> int:
                 "python": platform.python_version(),
                 "machine": platform.machine(),
                 "threads": torch.get_num_threads(),
+                "device": str(device),
+                "processes": 1 if group is None else group.world,
             },
         }
         save_model(tmp / "model.safetensors", model, model_cfg)

@@ -4,21 +4,25 @@ BPTT, with checkpoints and resume); local rules and conversion come later."""
 from .supervised import (
     Checkpointer,
     CheckpointError,
+    Distributed,
     TrainConfig,
     TrainState,
     encode_batch,
     evaluate,
     fit,
+    from_environment,
     scores,
 )
 
 __all__ = [
     "CheckpointError",
     "Checkpointer",
+    "Distributed",
     "TrainConfig",
     "TrainState",
     "encode_batch",
     "evaluate",
     "fit",
+    "from_environment",
     "scores",
 ]

@@ -8,16 +8,19 @@ fed.
 from ...encoding import encode_batch
 from ._checkpoint import Checkpointer, CheckpointError, TrainState
 from ._config import TrainConfig
+from ._distributed import Distributed, from_environment
 from ._loop import evaluate, fit
 from ._scoring import scores
 
 __all__ = [
     "CheckpointError",
     "Checkpointer",
+    "Distributed",
     "TrainConfig",
     "TrainState",
     "encode_batch",
     "evaluate",
     "fit",
+    "from_environment",
     "scores",
 ]

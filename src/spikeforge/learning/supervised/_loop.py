@@ -16,6 +16,7 @@ from ...encoding import encode_batch
 from ...metrics import SpikeRecorder
 from ._checkpoint import Checkpointer, CheckpointError, TrainState
 from ._config import TrainConfig
+from ._distributed import Distributed
 from ._scoring import scores
 
 __all__ = ["evaluate", "fit"]
@@ -42,10 +43,14 @@ def _run(
     lengths: torch.Tensor | None = None,
     order: torch.Tensor | None = None,
     state: TrainState | None = None,
+    device: torch.device | None = None,
+    distributed: Distributed | None = None,
 ) -> EpochResult:
     """One pass over ``(x, y)``: training when ``optimizer`` is given (in ``order``, from batch ``state.batch`` on,
-    adding to the running sums in ``state``), evaluation otherwise."""
+    adding to the running sums in ``state``), evaluation otherwise. Batches are cut and encoded on the CPU and moved
+    to ``device``; with ``distributed``, each process trains on its share of every global batch."""
     training = optimizer is not None
+    shard = distributed is not None and training
     model.train(training)
     n = len(y)
     if order is None:
@@ -56,15 +61,21 @@ def _run(
     with SpikeRecorder(model, keep=False) as rec, torch.set_grad_enabled(training):
         for b in range(state.batch, math.ceil(n / cfg.batch_size)):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            yb = y[idx]
-            if lengths is None:
-                out_seq, _ = model(encode_batch(x[idx], cfg, generator))
+            mine = distributed.shard(torch.arange(len(idx))) if shard else slice(None)
+            yb = y[idx][mine].to(device)
+            if lengths is None:  # the whole global batch is encoded: stochastic encoders draw as one process would
+                out_seq, _ = model(encode_batch(x[idx], cfg, generator)[:, mine].to(device))
                 logits = scores(out_seq, cfg.readout)
             else:  # time-first series [T, N, C]: fed as input current, cut to the longest series of the batch
-                lb = lengths[idx]
-                out_seq, _ = model(x[: int(lb.max()), idx])
-                logits = scores(out_seq, cfg.readout, lb)
-            loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing if training else 0.0)
+                lb = lengths[idx][mine]
+                out_seq, _ = model(x[: int(lb.max()), idx[mine]].to(device))
+                logits = scores(out_seq, cfg.readout, lb.to(device))
+            smoothing = cfg.label_smoothing if training else 0.0
+            if shard:  # this process's share of the global mean; DDP averages the gradients over the processes
+                loss = F.cross_entropy(logits, yb, label_smoothing=smoothing, reduction="sum")
+                loss = loss * (distributed.world / len(idx))
+            else:
+                loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -73,8 +84,14 @@ def _run(
                 optimizer.step()
                 for m in delay_layers:  # learnable delays: keep positions within their taps
                     m.clamp_positions_()
-            state.total_loss += float(loss.detach()) * len(idx)
-            state.correct += int((logits.argmax(1) == yb).sum())
+            correct = int((logits.argmax(1) == yb).sum())
+            if shard:
+                loss_sum, correct = distributed.all_sum(float(loss.detach()) * len(idx) / distributed.world, correct)
+                state.total_loss += loss_sum
+                state.correct += int(correct)
+            else:
+                state.total_loss += float(loss.detach()) * len(idx)
+                state.correct += correct
             state.seen += len(idx)
             state.batch = b + 1
             if on_batch is not None:
@@ -84,7 +101,13 @@ def _run(
 
 
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, lengths: torch.Tensor | None = None
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+    lengths: torch.Tensor | None = None,
+    *,
+    device: torch.device | str | None = None,
 ) -> EpochResult:
     """Accuracy, loss, firing rate per spiking layer and spikes per sample on ``(x, y)``.
 
@@ -92,9 +115,14 @@ def evaluate(
     series ``[T, N, C]`` fed as it is, and readouts see only each series' valid steps. Stochastic encoders draw
     from a generator seeded with ``cfg.eval_seed``, so the result is reproducible.
     """
-    return _run(
-        model, x, y, cfg, optimizer=None, generator=torch.Generator().manual_seed(cfg.eval_seed), lengths=lengths
-    )
+    device = _device_of(model) if device is None else torch.device(device)
+    generator = torch.Generator().manual_seed(cfg.eval_seed)
+    return _run(model, x, y, cfg, optimizer=None, generator=generator, lengths=lengths, device=device)
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    first = next(iter(model.parameters()), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def fit(
@@ -107,6 +135,8 @@ def fit(
     on_epoch_end: Callable[[int, dict], None] | None = None,
     checkpoints: Checkpointer | None = None,
     resume: bool = False,
+    device: torch.device | str | None = None,
+    distributed: Distributed | None = None,
 ) -> list[dict]:
     """Train ``model`` on ``split`` (Adam, cosine learning-rate decay); keep the weights of the best validation
     epoch when ``cfg.restore_best`` (ties broken by the lower validation loss when ``cfg.select_by`` is
@@ -122,8 +152,15 @@ def fit(
     ``checkpoints.every`` steps; ``resume=True`` continues from its newest good checkpoint, and the run then ends
     with the same weights and history, bit for bit, as if it had never stopped (same machine and threads; the
     ``seconds`` of each epoch excepted).
+
+    ``device`` (default: where the model is) receives the model and each batch. With ``distributed`` (see
+    :mod:`._distributed`; the CLI joins the process group torchrun describes), the model is wrapped in
+    DistributedDataParallel and each process trains on its share of every global batch of ``cfg.batch_size``; only
+    the main process writes checkpoints, and a checkpoint resumes under any number of processes.
     """
     torch.manual_seed(cfg.seed)
+    device = _device_of(model) if device is None else torch.device(device)
+    model.to(device)
     generator = torch.Generator().manual_seed(cfg.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = math.ceil(len(split.y_train) / cfg.batch_size)
@@ -140,9 +177,12 @@ def fit(
             changed = sorted(k for k in cfg.to_dict() if state.config.get(k) != cfg.to_dict()[k])
             raise CheckpointError(f"resume: the checkpoint was written with other training settings ({changed})")
         order, best_state = Checkpointer.restore(tensors, meta, **objects)
+    trained = distributed.wrap(model, device) if distributed is not None else model
+    writes = distributed is None or distributed.is_main
 
     def save(order_now: torch.Tensor | None) -> None:
-        checkpoints.save(state, order=order_now, best=best_state, **objects)
+        if writes:
+            checkpoints.save(state, order=order_now, best=best_state, **objects)
 
     for epoch in range(state.epoch, cfg.epochs):
         for m in model.modules():  # learnable delays: Gaussian kernels narrow towards single taps
@@ -163,7 +203,7 @@ def fit(
                     save(order)
 
         tr = _run(
-            model,
+            trained,
             split.x_train,
             split.y_train,
             cfg,
@@ -173,8 +213,10 @@ def fit(
             lengths=getattr(split, "len_train", None),
             order=order,
             state=state,
+            device=device,
+            distributed=distributed,
         )
-        va = evaluate(model, split.x_val, split.y_val, cfg, getattr(split, "len_val", None))
+        va = evaluate(model, split.x_val, split.y_val, cfg, getattr(split, "len_val", None), device=device)
         row = {
             "epoch": epoch + 1,
             "train_loss": tr.loss,
