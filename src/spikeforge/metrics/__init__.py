@@ -10,6 +10,7 @@ from ._efficiency import (
     synaptic_operations,
 )
 from ._energy import EnergyModel
+from ._inspect import SampleActivity, SplitActivity, confusion_matrix, inspect_split
 from ._profile import profile_split
 
 __all__ = [
@@ -17,9 +18,13 @@ __all__ = [
     "EfficiencyReport",
     "EnergyModel",
     "NeuronCounts",
+    "SampleActivity",
     "SpikeRecorder",
+    "SplitActivity",
     "SynapseCounts",
+    "confusion_matrix",
     "describe",
+    "inspect_split",
     "profile_model",
     "profile_split",
     "record_spikes",

@@ -98,21 +98,31 @@ def plot_raster(
 
 def plot_curves(history: Sequence[Mapping[str, float]], path: str | Path, *, title: str | None = None) -> Path:
     """Training curves: loss and accuracy per epoch (train and validation)."""
+    return save_figure(curves_figure(history, title=title), path)
+
+
+def curves_figure(history: Sequence[Mapping[str, float]], *, title: str | None = None):
+    """The figure of :func:`plot_curves`, not yet saved."""
     if not history:
         raise ValueError("history: expected at least one epoch")
     epochs = [h["epoch"] for h in history]
     fig, axes = _figure(1, 2, size=(10, 3.6))
     ax_loss, ax_acc = axes[0]
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train")
-    ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation")
+    marker = "o" if len(history) < 20 else None  # a one-epoch run still shows its points
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train", marker=marker)
+    ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation", marker=marker)
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("cross-entropy")
     ax_loss.legend()
-    ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train")
-    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in history], label="validation")
+    ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train", marker=marker)
+    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in history], label="validation", marker=marker)
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.legend()
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
