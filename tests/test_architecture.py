@@ -104,7 +104,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("models", "metrics", "quant"),
     ("learning", "interop"),
     ("(root)",),  # the spikeforge facade (curated re-exports, __version__)
-    ("cli", "__main__"),  # the command and its `python -m spikeforge` entry point
+    ("cli",),
+    ("__main__",),  # `python -m spikeforge`: runs the command
 )
 LAYER = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 

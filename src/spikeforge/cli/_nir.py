@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import warnings
 from pathlib import Path
@@ -56,12 +57,18 @@ def run_export(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"run: {folder} has no model.safetensors; expected a folder written by `spikeforge train`"
         )
+    if args.nir.is_dir():
+        raise ValueError(
+            f"--nir: {args.nir} is a directory; expected the .nir file to write (e.g. {args.nir / 'model.nir'})"
+        )
     if args.nir.exists() and not args.overwrite:
         raise FileExistsError(f"--nir: {args.nir} already exists; choose another path or pass --overwrite")
     model, model_config = load_model(folder / "model.safetensors")
     run_config: dict[str, Any] = {"model_config": model_config}
     if (folder / "config.json").is_file():
-        run_config = json.loads((folder / "config.json").read_text())
+        from ._evaluate import read_run_config
+
+        run_config = read_run_config(folder)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         graph = export_nir(model, model_config["input_shape"], integrator=args.integrator)
@@ -88,6 +95,8 @@ def run_import(args: argparse.Namespace) -> int:
     from ..models import build_model
     from ._rundir import check_out_dir, run_dir, write_json
 
+    if args.dt is not None and not (math.isfinite(args.dt) and 0 < args.dt <= 10.0):
+        raise ValueError(f"--dt: expected a positive time step in seconds (e.g. 1e-4 for snnTorch), got {args.dt!r}")
     if args.out is not None:
         check_out_dir(args.out, args.overwrite)
     graph = read_nir(args.nir)

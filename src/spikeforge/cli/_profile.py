@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..interop import load_model
     from ..learning import TrainConfig
     from ..metrics import EnergyModel, profile_split
+    from ._evaluate import check_fits, read_run_config
 
     folder: Path = args.run
     for name in ("config.json", "model.safetensors"):
@@ -43,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
     if args.batches is not None and args.batches <= 0:
         raise ValueError(f"--batches: expected a positive number of batches, got {args.batches}")
     energy = EnergyModel.from_file(args.energy) if args.energy else EnergyModel.horowitz_45nm(args.precision)
-    config = json.loads((folder / "config.json").read_text())
-    model, _ = load_model(folder / "model.safetensors")
+    config = read_run_config(folder)
+    model, model_config = load_model(folder / "model.safetensors")
     model.to(parse_device(args.device))
     split = load_split(
         config["dataset"], dt=config["model_config"]["dt"]
     )  # the same loader as train and evaluate: images or series
+    check_fits(split, model_config, config["dataset"], "dataset")
     report = profile_split(model, split, TrainConfig(**config["train"]), batches=args.batches, energy=energy)
     if args.json:
         print(json.dumps({"run": str(folder), "dataset": config["dataset"], **report.to_dict()}, indent=2))

@@ -28,6 +28,12 @@ _TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us)
 _MODELS = {spec.simulate.name: spec for spec in NEURONS.values() if spec.simulate is not None}
 _ALIASES = {alias: name for name, spec in _MODELS.items() for alias in spec.simulate.aliases}
 NETWORK_NAMES = ("vogels-abbott", "brunel")
+#: the most time steps one run may take (--duration / --dt): past it a run would take hours or not fit in memory
+MAX_STEPS = 2_000_000
+#: the most values (steps x currents, times the state fields when plotting) one run may hold in memory
+MAX_VALUES = 200_000_000
+#: --seed must be below this (torch generators take 64-bit seeds; the network's background uses seed + 1)
+SEED_LIMIT = 2**63 - 1
 
 
 def parse_time(text: str, *, name: str) -> float:
@@ -108,7 +114,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--preset", help="a named parameter set of the model (e.g. chattering, adapting, class_I)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="set a model parameter (repeatable)")
     p.add_argument("--current", help="constant input current(s), comma-separated, in the model's units")
-    p.add_argument("--duration", default="1000ms", help="simulated time with a unit (default 1000ms)")
+    p.add_argument(
+        "--duration",
+        default="1000ms",
+        help=f"simulated time with a unit (default 1000ms; at most {MAX_STEPS:,} steps of --dt per run)",
+    )
     p.add_argument("--dt", default="0.1ms", help="time step with a unit (default 0.1ms)")
     p.add_argument("--plot", metavar="PNG", help="draw v(t) and the other state variables (or the f-I curve)")
     p.add_argument("--fi-curve", metavar="START:STOP:STEP", help="sweep the current and report the f-I curve")
@@ -119,12 +129,31 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _check_steps(args: argparse.Namespace, duration: float, dt: float, lanes: int = 1, fields: int = 1) -> int:
+    """The number of steps of the run, refused up front past :data:`MAX_STEPS` or :data:`MAX_VALUES`."""
+    steps = max(1, round(duration / dt))
+    if steps > MAX_STEPS:
+        raise ValueError(
+            f"--duration / --dt: --duration {args.duration} at --dt {args.dt} is {steps:,} steps, past the cap of "
+            f"{MAX_STEPS:,} steps per run; shorten --duration or lengthen --dt"
+        )
+    if steps * lanes * fields > MAX_VALUES:
+        raise ValueError(
+            f"--duration / --dt: {steps:,} steps x {lanes:,} currents x {fields} recorded variables is "
+            f"{steps * lanes * fields:,} values, past the cap of {MAX_VALUES:,}; use fewer currents, a shorter "
+            "--duration or a longer --dt"
+        )
+    return steps
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``spikeforge simulate`` for parsed ``args``; prints the result and returns the exit status."""
     duration = parse_time(args.duration, name="--duration")
     dt = parse_time(args.dt, name="--dt")
     if dt > duration:
         raise ValueError(f"--dt: the step ({args.dt}) is longer than --duration ({args.duration})")
+    if not 0 <= args.seed < SEED_LIMIT:
+        raise ValueError(f"--seed: expected an integer in [0, 2**63 - 1), got {args.seed}")
     if args.model == "network":
         return _run_network(args, duration, dt)
     if args.network is not None:
@@ -155,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--current: required for {model} (in {info.current_unit}), e.g. --current 10")
         currents = [default]
     record = args.plot is not None and args.fi_curve is None
+    _check_steps(args, duration, dt, lanes=len(currents), fields=len(spec.state._fields) + 1 if record else 1)
     module = _build(module_cls, info, args.preset, params, dt, record)
     spikes_ms, states = _simulate(module, currents, duration, dt)
     rates = [len(t) / duration for t in spikes_ms]
@@ -213,10 +243,15 @@ def _build(module_cls, info: SimulateInfo, preset: str | None, params: dict[str,
 def _simulate(module, currents: list[float], duration: float, dt: float):
     import torch
 
+    from ..neurons import DivergenceError
+
     steps = max(1, round(duration / dt))
     x = torch.tensor(currents, dtype=torch.float64).reshape(1, -1, 1).expand(steps, -1, 1)
     with torch.no_grad():
-        z, states = module(x)
+        try:
+            z, states = module(x)
+        except DivergenceError as err:  # name the current that blew up, in the CLI's units
+            raise ValueError(f"--current {currents[err.index[0]]:g}: {err}") from None
     z = z[:, :, 0]
     spikes = [
         [round(t, 6) for t in ((torch.nonzero(z[:, k]).flatten() + 1).to(torch.float64) * dt * 1e3).tolist()]
@@ -261,6 +296,7 @@ def _print_text(out: dict[str, Any], info: SimulateInfo, *, fi: bool) -> None:
 def _run_network(args: argparse.Namespace, duration: float, dt: float) -> int:
     if args.network not in NETWORK_NAMES:
         raise ValueError(f"network: expected one of {list(NETWORK_NAMES)}, got {args.network!r}")
+    _check_steps(args, duration, dt)
     for option in ("preset", "param", "current", "fi_curve"):
         if getattr(args, option) is not None:
             raise ValueError(f"--{option.replace('_', '-')}: not used by `simulate network`")

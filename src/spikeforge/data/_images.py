@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,10 @@ def load_digits(*, split_seed: int = 0, val_fraction: float = 0.1, test_fraction
 def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (plain or gzipped): big-endian magic (0x0000 0803 images / 0801 labels), sizes, uint8."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory; expected an IDX file")
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file {path}: not found")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
@@ -76,9 +82,9 @@ def read_idx(path: str | Path) -> np.ndarray:
             ndim = header[3]
             dims = struct.unpack(f">{ndim}I", f.read(4 * ndim))
             data = f.read()
-    except (OSError, EOFError, struct.error) as err:
+    except (OSError, EOFError, struct.error, zlib.error) as err:
         raise ValueError(f"{path}: cannot read IDX file ({err})") from None
-    expected = int(np.prod(dims))
+    expected = math.prod(dims)
     if len(data) != expected:
         raise ValueError(f"{path}: header promises {expected} bytes for shape {dims}, file holds {len(data)}")
     return np.frombuffer(data, dtype=np.uint8).reshape(dims)
@@ -91,6 +97,35 @@ def _find(folder: Path, stem: str) -> Path:
     raise FileNotFoundError(
         f"dataset idx:{folder}: missing {stem}[.gz]; an IDX folder holds the four MNIST-format files "
         f"{', '.join(IDX_FILES.values())} (plain or gzipped)"
+    )
+
+
+def _check_labels(train: np.ndarray, test: np.ndarray, folder: Path) -> int:
+    """The number of classes ``K`` of an IDX data set, whose files declare none: the labels must be ``0 .. K-1``
+    with every class present in the training labels, and the test labels among them. A stray label (255 in a
+    10-class set) would otherwise make a model with ``K = 256`` outputs, 246 of them never trained."""
+    present = np.unique(train)
+    n_classes = int(present.max()) + 1
+    if len(present) != n_classes:
+        absent = sorted(set(range(n_classes)) - set(present.tolist()))
+        counts = {int(c): int((train == c).sum()) for c in present[-3:]}
+        raise ValueError(
+            f"dataset idx:{folder}: training labels must be the classes 0..K-1, each present; got {len(present)} "
+            f"distinct labels up to {n_classes - 1} (labels {_brief(absent)} never occur; samples per label at the "
+            f"top: {counts}). IDX files declare no class list, so a stray label (255?) would add classes"
+        )
+    stray = sorted(set(np.unique(test).tolist()) - set(present.tolist()))
+    if stray:
+        raise ValueError(
+            f"dataset idx:{folder}: test labels {_brief(stray)} do not occur in the training labels "
+            f"(classes 0..{n_classes - 1})"
+        )
+    return n_classes
+
+
+def _brief(values: list[int]) -> str:
+    return (
+        str(values) if len(values) <= 8 else f"[{', '.join(map(str, values[:4]))}, ..., {values[-1]}] ({len(values)})"
     )
 
 
@@ -108,6 +143,14 @@ def load_idx(folder: str | Path, *, split_seed: int = 0, val_fraction: float = 0
                 f"dataset idx:{folder}: {part} images {xs.shape} and labels {ys.shape} do not match "
                 "(expected [N, H, W] images and [N] labels)"
             )
+        if len(ys) == 0:
+            raise ValueError(f"dataset idx:{folder}: the {part} files hold no samples")
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise ValueError(
+            f"dataset idx:{folder}: train images are {arrays['train_images'].shape[1:]} but test images are "
+            f"{arrays['test_images'].shape[1:]}; expected one image size"
+        )
+    n_classes = _check_labels(arrays["train_labels"], arrays["test_labels"], folder)
     from sklearn.model_selection import train_test_split
 
     y_all = arrays["train_labels"].astype(np.int64)
@@ -116,7 +159,6 @@ def load_idx(folder: str | Path, *, split_seed: int = 0, val_fraction: float = 0
     train, val = train_test_split(idx, test_size=val_fraction, stratify=stratify, random_state=split_seed)
     x_all = torch.from_numpy(arrays["train_images"].astype(np.float32) / 255.0)[:, None]
     x_test = torch.from_numpy(arrays["test_images"].astype(np.float32) / 255.0)[:, None]
-    n_classes = int(max(y_all.max(), arrays["test_labels"].max())) + 1
     y_t = torch.from_numpy(y_all)
     return Split(
         f"idx:{folder}",

@@ -88,7 +88,7 @@ def _argument(key: str, entry: DatasetSpec, spec: str) -> str | None:
         return "" if spec == key else None
     if entry.syntax == "prefix":
         head, sep, rest = spec.partition(":")
-        return rest if sep and head == key else None
+        return rest if sep and head == key and rest.strip() else None  # 'idx:' names no folder
     return spec if entry.is_path is not None and entry.is_path(spec) else None
 
 

@@ -98,6 +98,10 @@ class HeidelbergSpikes(torch.utils.data.Dataset):
             raise ValueError(f"pool: expected a positive int that divides n_channels={n_channels}, got {pool!r}")
         self.pool, self.binary, self.n_channels = pool, binary, n_channels
         self.on_invalid, self.dtype = on_invalid, dtype
+        if self.path.is_dir():
+            raise ValueError(
+                f"{self.path}: is a directory; expected an SHD/SSC .h5 file (load_shd/load_ssc take the folder)"
+            )
         if not self.path.is_file():
             raise _missing(self.path)
         try:
@@ -108,16 +112,23 @@ class HeidelbergSpikes(torch.utils.data.Dataset):
                             f"{self.path}: missing key {key!r}; an SHD/SSC file holds "
                             f"{', '.join(_KEYS)} (found: {', '.join(_walk(f))})"
                         )
+                    if not isinstance(f[key], h5py.Dataset) or f[key].ndim != 1:
+                        what = f"shape {f[key].shape}" if isinstance(f[key], h5py.Dataset) else "a group"
+                        raise ValueError(f"{self.path}: {key}: expected a 1-D dataset, one row per sample; got {what}")
+                for key in _KEYS[:2]:
+                    if h5py.check_vlen_dtype(f[key].dtype) is None:
+                        raise ValueError(
+                            f"{self.path}: {key}: expected variable-length rows (one array per sample), "
+                            f"got dtype {f[key].dtype}"
+                        )
                 rows = {key: len(f[key]) for key in _KEYS}
                 labels = np.asarray(f["labels"][()])
-                names = (
-                    [k.decode() if isinstance(k, bytes) else str(k) for k in f["extra/keys"][()]]
-                    if "extra/keys" in f
-                    else None
-                )
-                speakers = np.asarray(f["extra/speaker"][()]) if "extra/speaker" in f else None
-        except OSError as err:
-            raise ValueError(f"{self.path}: cannot read as HDF5 ({err})") from None
+                names = _optional(f, "extra/keys", rows["labels"], self.path)
+                if names is not None:
+                    names = [k.decode(errors="replace") if isinstance(k, bytes) else str(k) for k in names]
+                speakers = _optional(f, "extra/speaker", rows["labels"], self.path, integers=True)
+        except (OSError, KeyError, RuntimeError, TypeError) as err:  # h5py on a corrupt or foreign file
+            raise ValueError(f"{self.path}: cannot read as HDF5 ({type(err).__name__}: {err})") from None
         if len(set(rows.values())) != 1:
             raise ValueError(
                 f"{self.path}: row counts differ ({', '.join(f'{k}: {n}' for k, n in rows.items())}); "
@@ -134,6 +145,11 @@ class HeidelbergSpikes(torch.utils.data.Dataset):
             raise ValueError(
                 f"indices: expected sample indices in [0, {n}) for {self.path}, "
                 f"got range [{self.indices.min()}, {self.indices.max()}]"
+            )
+        if names is not None and labels.size and int(labels.max()) >= len(names):
+            raise ValueError(
+                f"{self.path}: labels: {int(labels.max())} is not a class of the file's extra/keys "
+                f"({len(names)} classes, 0..{len(names) - 1})"
             )
         self.n_classes = int(labels.max()) + 1 if n else 0
         self.class_names: list[str] | None = names
@@ -191,8 +207,14 @@ class HeidelbergSpikes(torch.utils.data.Dataset):
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} samples")
         j = int(self.indices[i])
-        times, units = self._handle()
-        return np.asarray(times[j], dtype=np.float64), np.asarray(units[j]).astype(np.int64)
+        try:
+            times, units = self._handle()
+            t, u = np.asarray(times[j], dtype=np.float64), np.asarray(units[j])
+        except (OSError, KeyError, RuntimeError, TypeError, ValueError) as err:  # a corrupt file, read lazily
+            raise ValueError(f"{self.path}: sample {j}: cannot read its spikes ({type(err).__name__}: {err})") from None
+        if u.dtype.kind not in "iu":
+            raise ValueError(f"{self.path}: sample {j}: spikes/units: expected integer channels, got dtype {u.dtype}")
+        return t, u.astype(np.int64)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         times, units = self.events(i)
@@ -216,6 +238,19 @@ class HeidelbergSpikes(torch.utils.data.Dataset):
             f"HeidelbergSpikes({str(self.path)!r}, {len(self)} samples, dt={self.dt * 1e3:g} ms, {window}, "
             f"features={self.n_features}, binary={self.binary})"
         )
+
+
+def _optional(f: Any, key: str, n: int, path: Path, *, integers: bool = False) -> np.ndarray | None:
+    """An optional per-sample array (``extra/keys`` is per class, so only its rank is checked)."""
+    if key not in f:
+        return None
+    value = np.asarray(f[key][()])
+    if value.ndim != 1 or (integers and (value.dtype.kind not in "iu" or len(value) != n)):
+        raise ValueError(
+            f"{path}: {key}: expected a 1-D array{f' of {n} integers' if integers else ''}, got dtype {value.dtype} "
+            f"and shape {value.shape}"
+        )
+    return value
 
 
 def _walk(f: Any) -> list[str]:
@@ -248,6 +283,28 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[
     ]
     out = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
     return np.setdiff1d(np.arange(len(labels)), out), out
+
+
+def _check_classes(train: HeidelbergSpikes, others: dict[str, HeidelbergSpikes]) -> int:
+    """The number of classes ``K``: the training labels must be ``0 .. K-1``, each present, and the other parts'
+    labels among them (a stray label would otherwise add classes that are never trained)."""
+    present = np.unique(train._labels_all)
+    if not present.size:
+        raise ValueError(f"{train.path}: holds no samples")
+    n_classes = int(present.max()) + 1
+    if len(present) != n_classes:
+        absent = sorted(set(range(n_classes)) - set(present.tolist()))
+        raise ValueError(
+            f"{train.path}: labels: expected the classes 0..K-1, each present; got labels up to {n_classes - 1} "
+            f"with {len(absent)} never used (the first: {absent[:5]})"
+        )
+    for part, data in others.items():
+        stray = sorted(set(np.unique(data._labels_all).tolist()) - set(present.tolist()))
+        if stray:
+            raise ValueError(
+                f"{data.path}: {part} labels {stray[:5]} do not occur in the training labels (0..{n_classes - 1})"
+            )
+    return n_classes
 
 
 def _files(folder: str | Path, names: dict[str, str]) -> dict[str, Path]:
@@ -283,9 +340,9 @@ def load_shd(
     kw = dict(dt=dt, duration=duration, n_steps=n_steps, pool=pool, binary=binary, on_invalid=on_invalid, dtype=dtype)
     full = HeidelbergSpikes(paths["train"], **kw)
     test = HeidelbergSpikes(paths["test"], **kw)
+    n_classes = _check_classes(full, {"test": test})
     keep, held = stratified_holdout(full._labels_all, val_fraction, split_seed)
     val = full.subset(held) if len(held) else None
-    n_classes = max(full.n_classes, test.n_classes)
     return SpikeSplit(f"shd:{folder}", full.subset(keep), val, test, n_classes, full.n_features)
 
 
@@ -308,7 +365,7 @@ def load_ssc(
     paths = _files(folder, SSC_FILES)
     kw = dict(dt=dt, duration=duration, n_steps=n_steps, pool=pool, binary=binary, on_invalid=on_invalid, dtype=dtype)
     parts = {part: HeidelbergSpikes(path, **kw) for part, path in paths.items()}
-    n_classes = max(p.n_classes for p in parts.values())
+    n_classes = _check_classes(parts["train"], {"valid": parts["valid"], "test": parts["test"]})
     return SpikeSplit(
         f"ssc:{folder}", parts["train"], parts["valid"], parts["test"], n_classes, parts["train"].n_features
     )

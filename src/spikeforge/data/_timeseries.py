@@ -21,6 +21,7 @@ applied unchanged to the validation and test parts.
 from __future__ import annotations
 
 import importlib.util
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -48,9 +49,12 @@ def _parse_value(token: str, path: Path, line_no: int) -> float:
     if token in ("?", "") or token.lower() == "nan":
         return float("nan")
     try:
-        return float(token)
+        value = float(token)
     except ValueError:
         raise ValueError(f"{path}:{line_no}: expected a number or '?', got {token!r}") from None
+    if math.isinf(value):
+        raise ValueError(f"{path}:{line_no}: expected a finite number or '?', got {token!r} (infinite)")
+    return value
 
 
 def read_ts(path: str | Path) -> TSFile:
@@ -64,6 +68,8 @@ def read_ts(path: str | Path) -> TSFile:
     ([(3, 2), (2, 2)], ['a', 'b'], ['a', 'b'])
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"ts file {path}: is a directory; expected a .ts file")
     if not path.is_file():
         raise FileNotFoundError(f"ts file {path}: not found")
     header: dict[str, str] = {}

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ..neurons._base import check_finite
 from ..units import check_dt, ms
 from ._signal import delta, level_crossing
 
@@ -146,9 +147,24 @@ def read_wav(
     Returns:
         ``(waveform [N], rate)``; ``rate`` is ``sample_rate`` after resampling.
     """
+
     from scipy.io import wavfile
 
-    rate, data = wavfile.read(os.fspath(path))
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        raise ValueError(f"{name}: is a directory; expected a .wav file")
+    if not os.path.isfile(name):
+        raise FileNotFoundError(f"wav file {name}: not found")
+    try:
+        rate, data = wavfile.read(name)
+    except (FileNotFoundError, PermissionError):
+        raise
+    except Exception as err:  # scipy's parser fails on a malformed file in many ways (even UnboundLocalError)
+        raise ValueError(f"{name}: not a readable .wav file ({type(err).__name__}: {err})") from None
+    if not isinstance(rate, int | np.integer) or rate <= 0:
+        raise ValueError(f"{name}: sample rate {rate!r} Hz in the header; expected a positive rate")
+    if data.ndim not in (1, 2):
+        raise ValueError(f"{name}: expected samples [N] or [N, channels], got shape {data.shape}")
     if data.dtype == np.uint8:
         x = (data.astype(np.float64) - 128.0) / 128.0
     elif data.dtype in (np.int16, np.int32, np.int64):
@@ -156,9 +172,15 @@ def read_wav(
     elif data.dtype in (np.float32, np.float64):
         x = data.astype(np.float64)
     else:
-        raise ValueError(f"{os.fspath(path)}: unsupported sample format {data.dtype}")
+        raise ValueError(f"{name}: unsupported sample format {data.dtype}")
     if x.ndim == 2:
-        x = x.mean(axis=1)
+        x = x.mean(axis=1) if x.shape[1] else np.zeros(len(x))
+    if not np.isfinite(x).all():
+        bad = x[~np.isfinite(x)][0]
+        raise ValueError(
+            f"{name}: holds {int((~np.isfinite(x)).sum())} non-finite samples (the first is {bad!r}); "
+            "expected finite samples"
+        )
     if sample_rate is not None and rate != sample_rate:
         if not resample:
             raise ValueError(
@@ -216,7 +238,7 @@ def _check_waveform(x: torch.Tensor) -> torch.Tensor:
             f"{getattr(x, 'dtype', type(x).__name__)} of shape {tuple(getattr(x, 'shape', ()))}"
         )
     if not torch.isfinite(x).all():
-        raise ValueError("waveform: contains NaN or inf")
+        check_finite("waveform", x)
     return x
 
 

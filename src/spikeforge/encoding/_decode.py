@@ -23,7 +23,10 @@ __all__ = [
 
 def _check_seq(name: str, x: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
-        raise ValueError(f"{name}: expected a sequence [T, B, ...], got {getattr(x, 'shape', type(x).__name__)}")
+        got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name}: expected a sequence [T, B, ...], got {got}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one time step (T >= 1), got shape {tuple(x.shape)}")
 
 
 def spike_count(z_seq: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ..neurons._base import check_finite
+
 __all__ = [
     "delta",
     "delta_decode",
@@ -39,8 +41,7 @@ def _check_signal(x: torch.Tensor, name: str = "x") -> torch.Tensor:
         raise TypeError(f"{name}: expected a floating-point signal, got dtype {x.dtype}; convert with x.float()")
     if x.dim() < 1 or x.shape[0] == 0:
         raise ValueError(f"{name}: expected a time-first signal [T, ...] with T >= 1, got shape {tuple(x.shape)}")
-    if torch.isnan(x).any():
-        raise ValueError(f"{name}: contains NaN")
+    check_finite(name, x)
     return x
 
 
@@ -62,8 +63,7 @@ def _start(initial: float | torch.Tensor | None, x0: torch.Tensor) -> torch.Tens
     if initial is None:
         return x0.clone()
     start = torch.as_tensor(initial, dtype=x0.dtype, device=x0.device)
-    if torch.isnan(start).any():
-        raise ValueError("initial: contains NaN")
+    check_finite("initial", start)
     try:
         return start.expand_as(x0).clone()
     except RuntimeError:
@@ -345,6 +345,8 @@ def receptive_fields(x: torch.Tensor, n_neurons: int, *, low: float, high: float
         raise TypeError(f"x: expected a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}")
     if not (isinstance(beta, int | float) and beta > 0 and math.isfinite(beta)):
         raise ValueError(f"beta: expected a positive width factor, got {beta!r}")
+    if torch.isnan(x).any():  # an infinite value is far from every centre (no response); NaN has no place
+        check_finite("x", x)
     centres, spacing = _centres(n_neurons, float(low), float(high), x)
     sigma = spacing / beta
     return torch.exp(-((x.unsqueeze(-1) - centres) ** 2) / (2 * sigma**2))

@@ -352,7 +352,16 @@ def export_nir(
     dt = _model_dt(layers, dt)
     from ..synapses import DelayedLinear
 
-    input_shape = tuple(int(s) for s in input_shape)
+    try:
+        input_shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"input_shape: expected one sample's shape as ints (e.g. [1, 8, 8]), got {input_shape!r}"
+        ) from None
+    if not input_shape or any(s <= 0 for s in input_shape):
+        raise ValueError(
+            f"input_shape: expected positive sizes of one sample (e.g. [1, 8, 8]), got {list(input_shape)}"
+        )
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(input_shape)})}
     order = ["input"]
     warn: list[str] = []
@@ -364,7 +373,13 @@ def export_nir(
             pending_conv: tuple[str, nn.Module, tuple] | None = None
             for index, layer in enumerate(layers):
                 in_shape = tuple(x.shape[2:])
-                x = _run_layer(layer, x)
+                try:
+                    x = _run_layer(layer, x)
+                except RuntimeError as err:  # a shape mismatch inside torch
+                    raise ValueError(
+                        f"input_shape: {list(input_shape)} does not fit the model: layer {index} "
+                        f"({type(layer).__name__}) fails on an input of shape {list(in_shape)} ({err})"
+                    ) from None
                 out_shape = tuple(x.shape[2:])
                 if isinstance(layer, nn.Dropout | nn.Identity):
                     continue
@@ -424,6 +439,8 @@ def write_nir(path: str | Path, graph_or_model: Any, input_shape: Sequence[int] 
     from .._files import atomic_path
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path: {path} is a directory; expected the .nir file to write (e.g. {path / 'model.nir'})")
     with atomic_path(path) as tmp:
         nir.write(tmp, graph)
     return path

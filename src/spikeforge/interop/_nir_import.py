@@ -20,6 +20,7 @@ from torch import nn
 
 from ..neurons import IF, LI, LIF, CubaLIF
 from ..nn import SequentialState
+from ..units import check_dt
 from ._nir import INTEGRATORS, META_KEY, Integrator
 from ._nir_layers import Scale
 
@@ -50,11 +51,13 @@ def read_nir(path: str | Path) -> Any:
     import nir
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"NIR file {path}: is a directory; expected a .nir file")
     if not path.is_file():
         raise FileNotFoundError(f"NIR file {path}: not found")
     try:
         return nir.read(path)
-    except (OSError, KeyError, ValueError, TypeError, AssertionError) as err:
+    except Exception as err:  # h5py and nir fail on a corrupt or foreign file in many ways (RuntimeError ...)
         raise ValueError(f"NIR file {path}: not a readable NIR graph ({type(err).__name__}: {err})") from None
 
 
@@ -62,7 +65,13 @@ def _meta(node: Any) -> dict[str, Any]:
     raw = (getattr(node, "metadata", None) or {}).get(META_KEY)
     if raw is None:
         return {}
-    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    try:
+        meta = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"NIR graph: the {META_KEY!r} metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"NIR graph: the {META_KEY!r} metadata is {type(meta).__name__}, expected a JSON object")
+    return meta
 
 
 def graph_metadata(graph: Any) -> dict[str, Any]:
@@ -356,6 +365,7 @@ def import_nir(
             "dt: the graph carries no time step (it was not written by spikeforge); pass dt in seconds:"
             " the step the exporting library simulated with (snnTorch: 1e-4, Norse: its dt argument)"
         )
+    dt = check_dt(float(dt) if isinstance(dt, np.floating) else dt)
     integrator = integrator or meta.get("integrator", "exact")
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator: expected one of {INTEGRATORS}, got {integrator!r}")
@@ -364,11 +374,57 @@ def import_nir(
         node = graph.nodes[name]
         if isinstance(node, nir.Input | nir.Output):
             continue
-        if isinstance(node, nir.LIF | nir.LI | nir.CubaLIF | nir.IF):
-            layers += _neuron(node, name, float(dt), integrator, backend)
-        else:
-            layers += _static(node, name, float(dt))
-    return SequentialState(*layers).eval()
+        _check_finite_node(node, name)
+        try:
+            if isinstance(node, nir.LIF | nir.LI | nir.CubaLIF | nir.IF):
+                layers += _neuron(node, name, dt, integrator, backend)
+            else:
+                layers += _static(node, name, dt)
+        except (ValueError, TypeError) as err:  # name the node whose values the layer refused
+            if str(err).startswith(("node ", "NIR import")):
+                raise
+            kind = TypeError if isinstance(err, TypeError) else ValueError
+            raise kind(f"node {name!r} ({type(node).__name__}): {err}") from None
+    model = SequentialState(*layers).eval()
+    _check_chains(model, graph)
+    return model
+
+
+def _check_chains(model: SequentialState, graph: Any) -> None:
+    """Run one zero step of the Input node's shape through the chain: layers whose sizes do not fit each other
+    are refused here, naming the shapes, instead of failing inside torch on the first real input."""
+    import nir
+
+    node = next(n for n in graph.nodes.values() if isinstance(n, nir.Input))
+    shape = node.input_type.get("input") if isinstance(node.input_type, dict) else node.input_type
+    try:
+        shape = tuple(int(s) for s in np.asarray(shape).reshape(-1))
+    except (TypeError, ValueError):
+        return
+    if not shape or any(s <= 0 for s in shape):
+        raise ValueError(f"NIR graph: the Input node has shape {list(shape)}; expected positive sizes")
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 1, *shape))
+    except RuntimeError as err:
+        raise ValueError(
+            f"NIR graph: its layers do not fit an input of shape {list(shape)} (the Input node's): {err}"
+        ) from None
+
+
+def _check_finite_node(node: Any, name: str) -> None:
+    """Refuse NaN anywhere in a node's arrays, and inf except in time constants (``tau = inf``: no leak)."""
+    for field, value in vars(node).items():
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fc":
+            continue
+        bad = np.isnan(value) if field.startswith("tau") else ~np.isfinite(value)
+        if bad.any():
+            first = value[bad].flat[0]
+            what = "NaN" if np.isnan(first) else "infinite"
+            raise ValueError(
+                f"node {name!r} ({type(node).__name__}): {field} contains {what} values ({int(bad.sum())} of "
+                f"{value.size}, the first {first!r}); expected finite numbers"
+            )
 
 
 def summarize_nir(graph: Any) -> list[dict[str, Any]]:

@@ -467,7 +467,11 @@ def profile_model(
             f"x_seq: expected a time-first tensor [T, B, ...], got "
             f"{tuple(x_seq.shape) if isinstance(x_seq, torch.Tensor) else type(x_seq).__name__}"
         )
-    chunk = batch_size or x_seq.shape[1]
+    if x_seq.shape[0] == 0:
+        raise ValueError(f"x_seq: expected at least one time step (T >= 1), got shape {tuple(x_seq.shape)}")
+    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0):
+        raise ValueError(f"batch_size: expected a positive number of samples, got {batch_size!r}")
+    chunk = batch_size or max(1, x_seq.shape[1])
     was_training = model.training
     model.eval()
     try:

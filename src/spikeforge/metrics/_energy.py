@@ -114,7 +114,15 @@ class EnergyModel:
         """Read a JSON or YAML file holding the mapping that :meth:`from_dict` takes."""
         from .._files import read_json_or_yaml
 
-        return cls.from_dict(read_json_or_yaml(path, what="energy table"))
+        try:
+            data = read_json_or_yaml(path, what="energy table")
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # a JSON or YAML syntax error: name the file
+            if not isinstance(err, ValueError) and type(err).__module__.split(".")[0] != "yaml":
+                raise
+            raise ValueError(f"energy table {path}: not valid JSON or YAML ({err})") from None
+        return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,7 +5,7 @@
 'hodgkin-huxley'
 """
 
-from ._base import RESET_MODES, CellModule, NeuronModule, SequenceModule, scan
+from ._base import RESET_MODES, CellModule, DivergenceError, NeuronModule, SequenceModule, scan
 from ._spec import NEURONS, Drive, NeuronSpec, SimulateInfo
 
 # One line per neuron model: its public names (the file's ``__all__``); importing the file registers its SPEC.
@@ -30,6 +30,7 @@ __all__ = [  # each model's names are spelled once, in its own file's __all__
     "NEURONS",
     "RESET_MODES",
     "CellModule",
+    "DivergenceError",
     "Drive",
     "NeuronModule",
     "NeuronSpec",

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -45,7 +45,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, decay, ms
-from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, scan
 from ._izhikevich import resolve_preset, spike
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
@@ -278,7 +278,7 @@ class _AdExBase(NeuronModule):
             raise ValueError(f"V_peak: expected a finite number of mV, got {V_peak!r}")
         if (self.get("V_T") >= V_peak).any():
             raise ValueError(f"V_peak: expected a cut-off above V_T, got V_peak={V_peak!r} mV")
-        self.V_peak = float(V_peak)
+        self.V_peak = finite_float("V_peak", V_peak, " (mV)")
         self.detach_reset = bool(detach_reset)
         _check_stability(self.params(), self.dt)
 
@@ -352,9 +352,19 @@ class AdEx(_AdExBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return adex_seq(
-            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        params = self.params()
+        z, out = adex_seq(
+            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
         )
+
+        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
+            with torch.no_grad():
+                return adex_seq(
+                    x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend="torch", record=True
+                )[1]
+
+        self._check_finite_state(out, x_seq, states)
+        return z, out
 
 
 SPEC = register(

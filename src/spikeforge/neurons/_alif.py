@@ -40,6 +40,7 @@ from ._base import (
     ResetMode,
     SequenceModule,
     check_reset,
+    finite_float,
     fused_supports,
     kernel_settings,
     scan,
@@ -191,8 +192,8 @@ class _ALIFBase(NeuronModule):
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         self.reset = check_reset(reset)
         self.detach_reset = bool(detach_reset)
-        self.v_reset = float(v_reset)
-        self.v_leak = float(v_leak)
+        self.v_reset = finite_float("v_reset", v_reset)
+        self.v_leak = finite_float("v_leak", v_leak)
         self._add("tau_mem", tau_mem)
         self._add("tau_adapt", tau_adapt)
         self._add("threshold", threshold)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -20,6 +21,7 @@ RESET_MODES: tuple[str, ...] = kernels.RESETS  # one list: what the kernels impl
 __all__ = [
     "RESET_MODES",
     "CellModule",
+    "DivergenceError",
     "NeuronModule",
     "ResetMode",
     "SequenceModule",
@@ -90,8 +92,12 @@ def scan(
 def _shape_tuple(shape: int | Sequence[int] | None) -> tuple[int, ...] | None:
     if shape is None:
         return None
-    if isinstance(shape, int):
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         shape = (shape,)
+    if not isinstance(shape, Sequence) or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape
+    ):
+        raise TypeError(f"shape: expected a number of neurons (int) or a tuple of ints, got {shape!r}")
     shape = tuple(int(s) for s in shape)
     if any(s <= 0 for s in shape):
         raise ValueError(f"shape: expected positive sizes, got {shape}")
@@ -142,15 +148,20 @@ class NeuronModule(nn.Module):
             setattr(self, name, None)
             return
         tensor = self._materialise(name, value)
+        checked = tensor.device.type != "meta"  # a meta tensor has no values to check
         if name in self.positive:
-            if torch.isnan(tensor).any() or (tensor <= 0).any():
+            if checked and (torch.isnan(tensor).any() or (tensor <= 0).any()):
                 bad = tensor[~(tensor > 0)].flatten()[0].item()
-                raise ValueError(f"{name}: expected a positive time constant in seconds, got {bad!r}")
-            tensor = torch.log(tensor)
+                raise ValueError(f"{name}: expected a positive time constant in seconds, got {bad:.6g}")
+            tensor = torch.log(tensor)  # inf is allowed: no leak
             key = f"log_{name}"
         else:
-            if torch.isnan(tensor).any():
+            if checked and torch.isnan(tensor).any():
                 raise ValueError(f"{name}: expected a number, got NaN")
+            if checked and torch.isinf(tensor).any():
+                raise ValueError(
+                    f"{name}: expected a finite number, got {tensor[torch.isinf(tensor)].flatten()[0].item()}"
+                )
             key = name
         if key in self._parameters or key in self._buffers:
             delattr(self, key)
@@ -221,10 +232,13 @@ class NeuronModule(nn.Module):
                 f"input: expected {layout} with features {self.shape}, got shape {tuple(x.shape)}"
                 " (time first: [T, B, ...]; transpose a [B, T, ...] batch with x.transpose(0, 1))"
             )
-        # a NaN anywhere makes the sum NaN: one reduction instead of an isnan mask (which costs as much as the neuron
-        # kernel on small layers); the exact test runs only when the sum is not finite (NaN, or an inf/overflow)
-        if not torch.compiler.is_compiling() and not torch.isfinite(x.sum()) and torch.isnan(x).any():
-            raise ValueError("input: contains NaN values")
+        if getattr(self, "is_sequence", False) and x.shape[0] == 0:
+            raise ValueError(f"input: expected at least one time step (T >= 1) in {layout}, got shape {tuple(x.shape)}")
+        # a NaN or inf anywhere makes the sum NaN or inf: one reduction instead of an isnan mask (which costs as much
+        # as the neuron kernel on small layers); the exact test runs only when the sum is not finite (NaN, inf, or
+        # finite values whose sum overflows, which pass). A meta tensor has no values to check.
+        if not torch.compiler.is_compiling() and x.device.type != "meta" and not torch.isfinite(x.sum()):
+            check_finite("input", x)
 
     @staticmethod
     def _check_state(state: NamedTuple, like: torch.Tensor) -> None:
@@ -241,6 +255,107 @@ class NeuronModule(nn.Module):
                     f"state.{field}: on {value.device}/{value.dtype} but the input is on {like.device}/{like.dtype};"
                     " move it with the input (e.g. state = type(state)(*(s.to(x) for s in state)))"
                 )
+
+    def _check_threshold(self, *, v_reset: float = 0.0, v_leak: float = 0.0, reset: str = "zero") -> None:
+        """Refuse a firing threshold that fires at rest on every step: at or below the reset or the leak (resting)
+        potential, or (``reset="subtract"``, which subtracts the threshold at each spike) not positive."""
+        theta = self.get("threshold").detach()
+        if reset == "subtract":  # v -= threshold at a spike: a threshold <= 0 would push v up
+            floor, what = max(v_leak, 0.0), f"0 (reset='subtract' subtracts it at each spike) and v_leak={v_leak:g}"
+        elif reset == "zero":
+            floor, what = max(v_reset, v_leak), f"v_reset={v_reset:g} and v_leak={v_leak:g}"
+        else:
+            floor, what = v_leak, f"v_leak={v_leak:g}"
+        if theta.device.type == "meta":
+            return
+        bad = theta[~(theta > floor)]
+        if bad.numel():
+            raise ValueError(
+                f"threshold: expected a firing threshold above {what}; one at or below them fires on every step "
+                f"from rest; got {float(bad.flatten()[0]):.6g}"
+            )
+
+    def _check_finite_state(self, state: Any, x_seq: torch.Tensor, locate: Callable[[], Any] | None) -> None:
+        """Stop a simulation whose state went NaN or infinite (a numerical blow-up), naming the step and variable.
+
+        One reduction per state field; only when one is not finite is the first bad step located, in ``state`` when
+        it was recorded over time (``self.record``), else in the state sequence that ``locate()`` recomputes."""
+        if torch.compiler.is_compiling() or x_seq.device.type == "meta":
+            return
+        fields = [f for f in state if isinstance(f, torch.Tensor) and f.is_floating_point()]
+        if not fields or bool(torch.isfinite(sum(f.detach().sum() for f in fields))):
+            return
+        recorded = state if getattr(self, "record", False) else (locate() if locate is not None else None)
+        if recorded is None:
+            return
+        steps = x_seq.shape[0]
+        first: tuple[int, int, str, torch.Tensor] | None = None  # (step, field order, name, bad mask at that step)
+        for order, (name, value) in enumerate(zip(recorded._fields, recorded)):
+            if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() == 0:
+                continue
+            bad = ~torch.isfinite(value.detach())
+            per_step = bad.reshape(bad.shape[0], -1).any(1)
+            if per_step.any():
+                t = int(per_step.nonzero()[0])
+                if first is None or (t, order) < first[:2]:
+                    first = (t, order, name, bad[t])
+        if first is None:
+            return
+        t, _, name, bad = first
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        value = getattr(recorded, name)[t][index]
+        what = "NaN" if torch.isnan(value) else f"{float(value)!r} (infinite)"
+        raise DivergenceError(
+            f"{type(self).__name__}: the simulation diverged at step {t} of {steps} "
+            f"(t = {(t + 1) * self.dt * 1e3:g} ms): state.{name} became {what} at index {index} "
+            f"(batch, *neuron); the input there is {float(x_seq[t][index]):g}, "
+            f"in [{float(x_seq.min()):g}, {float(x_seq.max()):g}] overall. Lower the input, or "
+            "integrate more finely (a smaller dt or more substeps)",
+            step=t,
+            variable=name,
+            index=index,
+        )
+
+
+class DivergenceError(ValueError):
+    """A neuron simulation whose state became NaN or infinite: ``step`` (0-based), ``variable`` (the state
+    field) and ``index`` (batch, *neuron) of the first non-finite value."""
+
+    def __init__(self, message: str, *, step: int, variable: str, index: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.step, self.variable, self.index = step, variable, index
+
+
+def check_finite(name: str, x: torch.Tensor) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``x`` holds NaN or infinite values (NaN and inf reported as what
+    they are, with how many and where the first is)."""
+    x = x.detach()
+    nan = torch.isnan(x)
+    if nan.any():
+        first = tuple(int(i) for i in nan.nonzero()[0])
+        raise ValueError(
+            f"{name}: contains NaN values ({int(nan.sum())} of {x.numel()}, the first at index {first}); "
+            "expected finite numbers"
+        )
+    inf = torch.isinf(x)
+    if inf.any():
+        first = tuple(int(i) for i in inf.nonzero()[0])
+        raise ValueError(
+            f"{name}: contains infinite values ({int(inf.sum())} of {x.numel()}, the first {float(x[first])!r} at "
+            f"index {first}); expected finite numbers"
+        )
+
+
+def finite_float(name: str, value: Any, unit: str = "") -> float:
+    """``float(value)``, refusing NaN, inf and what is not a number with a message naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | torch.Tensor):
+        raise TypeError(f"{name}: expected a number{unit}, got {type(value).__name__}")
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        raise ValueError(f"{name}: expected one number{unit}, got a tensor of shape {tuple(value.shape)}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name}: expected a finite number{unit}, got {out!r}")
+    return out
 
 
 class CellModule(NeuronModule):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -29,7 +29,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
-from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, scan
 from ._izhikevich import resolve_preset, spike
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
@@ -209,7 +209,7 @@ class _HindmarshRoseBase(NeuronModule):
             self._add(name, values[name])
         if (self.get("r") < 0).any():
             raise ValueError(f"r: expected a rate >= 0 (per ms), got {values['r']!r}")
-        self.x_threshold = float(x_threshold)
+        self.x_threshold = finite_float("x_threshold", x_threshold)
         self.substeps = substeps
         _check_stability(self.params(), self.dt)
 
@@ -279,9 +279,19 @@ class HindmarshRose(_HindmarshRoseBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return hindmarsh_rose_seq(
-            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        params = self.params()
+        z, out = hindmarsh_rose_seq(
+            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
         )
+
+        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
+            with torch.no_grad():
+                return hindmarsh_rose_seq(
+                    x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend="torch", record=True
+                )[1]
+
+        self._check_finite_state(out, x_seq, states)
+        return z, out
 
 
 SPEC = register(

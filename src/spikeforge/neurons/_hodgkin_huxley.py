@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 
@@ -41,7 +41,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
-from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, scan
 from ._izhikevich import spike
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
@@ -284,8 +284,8 @@ class _HodgkinHuxleyBase(NeuronModule):
         for name in ("g_Na", "g_K"):
             if (self.get(name) < 0).any():
                 raise ValueError(f"{name}: expected a conductance >= 0 (mS/cm^2), got {values[name]!r}")
-        self.temperature = float(temperature)
-        self.v_threshold = float(v_threshold)
+        self.temperature = finite_float("temperature", temperature, " (degrees C)")
+        self.v_threshold = finite_float("v_threshold", v_threshold, " (mV)")
         self.method = method
         self.substeps = substeps
         _check_stability(self.params(), self.dt)
@@ -363,9 +363,19 @@ class HodgkinHuxley(_HodgkinHuxleyBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return hodgkin_huxley_seq(
-            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        params = self.params()
+        z, out = hodgkin_huxley_seq(
+            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
         )
+
+        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
+            with torch.no_grad():
+                return hodgkin_huxley_seq(
+                    x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend="torch", record=True
+                )[1]
+
+        self._check_finite_state(out, x_seq, states)
+        return z, out
 
 
 SPEC = register(

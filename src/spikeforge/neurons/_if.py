@@ -25,6 +25,7 @@ from ._base import (
     ResetMode,
     SequenceModule,
     check_reset,
+    finite_float,
     fused_supports,
     kernel_settings,
     scan,
@@ -158,8 +159,9 @@ class _IFBase(NeuronModule):
         super().__init__(shape, dt=dt, learn=learn, surrogate=surrogate, device=device, dtype=dtype)
         self.reset = check_reset(reset)
         self.detach_reset = bool(detach_reset)
-        self.v_reset = float(v_reset)
+        self.v_reset = finite_float("v_reset", v_reset)
         self._add("threshold", threshold)
+        self._check_threshold(v_reset=self.v_reset, v_leak=0.0, reset=self.reset)  # IF rests at v = 0
 
     def params(self) -> IFParams:
         return IFParams(

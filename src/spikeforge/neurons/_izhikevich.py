@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -35,7 +35,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
-from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, scan
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = [
@@ -275,7 +275,7 @@ class _IzhikevichBase(NeuronModule):
             self._add(name, values[name])
         if not (isinstance(v_peak, int | float) and math.isfinite(v_peak)):
             raise ValueError(f"v_peak: expected a finite number of mV, got {v_peak!r}")
-        self.v_peak = float(v_peak)
+        self.v_peak = finite_float("v_peak", v_peak, " (mV)")
         self.detach_reset = bool(detach_reset)
 
     @classmethod
@@ -355,9 +355,19 @@ class Izhikevich(_IzhikevichBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return izhikevich_seq(
-            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        params = self.params()
+        z, out = izhikevich_seq(
+            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
         )
+
+        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
+            with torch.no_grad():
+                return izhikevich_seq(
+                    x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend="torch", record=True
+                )[1]
+
+        self._check_finite_state(out, x_seq, states)
+        return z, out
 
 
 SPEC = register(

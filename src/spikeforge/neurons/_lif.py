@@ -38,6 +38,7 @@ from ._base import (
     ResetMode,
     SequenceModule,
     check_reset,
+    finite_float,
     fused_supports,
     kernel_settings,
     scan,
@@ -235,11 +236,12 @@ class _LIFBase(NeuronModule):
         if not (isinstance(t_ref, int | float) and math.isfinite(t_ref) and t_ref >= 0):
             raise ValueError(f"t_ref: expected a refractory period >= 0 in seconds, got {t_ref!r}")
         self.t_ref = float(t_ref)
-        self.v_reset = float(v_reset)
-        self.v_leak = float(v_leak)
+        self.v_reset = finite_float("v_reset", v_reset)
+        self.v_leak = finite_float("v_leak", v_leak)
         self._add("tau_mem", tau_mem)
         self._add("tau_syn", tau_syn)
         self._add("threshold", threshold)
+        self._check_threshold(v_reset=self.v_reset, v_leak=self.v_leak, reset=self.reset)
 
     def params(self) -> LIFParams:
         """The current hyperparameters as a :class:`LIFParams` (differentiable when learned)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -30,7 +30,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
-from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, scan
 from ._izhikevich import resolve_preset, spike
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
@@ -213,7 +213,7 @@ class _MorrisLecarBase(NeuronModule):
         for name in ("C", "V_2", "V_4", "phi"):
             if (self.get(name) <= 0).any():
                 raise ValueError(f"{name}: expected a positive value, got {merged[name]!r}")
-        self.v_threshold = float(v_threshold)
+        self.v_threshold = finite_float("v_threshold", v_threshold, " (mV)")
         self.substeps = substeps
         _check_stability(self.params(), self.dt)
 
@@ -284,9 +284,19 @@ class MorrisLecar(_MorrisLecarBase, SequenceModule):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
         if state is not None:
             self._check_state(state, x_seq[0])
-        return morris_lecar_seq(
-            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        params = self.params()
+        z, out = morris_lecar_seq(
+            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
         )
+
+        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
+            with torch.no_grad():
+                return morris_lecar_seq(
+                    x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend="torch", record=True
+                )[1]
+
+        self._check_finite_state(out, x_seq, states)
+        return z, out
 
 
 SPEC = register(

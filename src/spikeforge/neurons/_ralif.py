@@ -125,6 +125,7 @@ class RALIFCell(_RALIFBase, CellModule):
 
     def forward(self, x: torch.Tensor, state: RALIFState | None = None) -> tuple[torch.Tensor, RALIFState]:
         self._check_input(x, min_dim=2, layout="[B, N]")
+        self._check_dtype(x)
         params = self.params()
         if state is None:
             state = ralif_init(x, params)
@@ -158,6 +159,7 @@ class RALIF(_RALIFBase, SequenceModule):
 
     def forward(self, x_seq: torch.Tensor, state: RALIFState | None = None) -> tuple[torch.Tensor, RALIFState]:
         self._check_input(x_seq, min_dim=3, layout="[T, B, N]")
+        self._check_dtype(x_seq)
         if state is not None:
             self._check_state(state, x_seq[0])
         return ralif_seq(

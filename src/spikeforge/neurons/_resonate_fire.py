@@ -219,6 +219,8 @@ class ResonateAndFireCell(_ResonateAndFireBase, CellModule):
 
     def forward(self, x: torch.Tensor, state: ResonateAndFireState | None = None):
         self._check_input(x, min_dim=2, layout="[B, *features]")
+        if x.dtype not in (torch.float32, torch.float64):  # the complex state needs complex64/128
+            raise TypeError(f"input: expected float32 or float64 (the state is complex), got dtype {x.dtype}")
         params = self.params()
         state = resonate_fire_init(x, params) if state is None else state
         self._check_complex_state(state, x)
@@ -245,6 +247,8 @@ class ResonateAndFire(_ResonateAndFireBase, SequenceModule):
 
     def forward(self, x_seq: torch.Tensor, state: ResonateAndFireState | None = None):
         self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
+        if x_seq.dtype not in (torch.float32, torch.float64):  # the complex state needs complex64/128
+            raise TypeError(f"input: expected float32 or float64 (the state is complex), got dtype {x_seq.dtype}")
         if state is not None:
             self._check_complex_state(state, x_seq[0])
         return resonate_fire_seq(

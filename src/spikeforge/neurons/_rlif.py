@@ -124,6 +124,14 @@ class RecurrentWeights:
         self.self_connections = bool(self_connections)
         self._init_recurrent()
 
+    def _check_dtype(self, x: torch.Tensor) -> None:
+        """The recurrent matmul needs the input in the weights' dtype (torch does not promote it)."""
+        if x.dtype != self.recurrent.weight.dtype:
+            raise TypeError(
+                f"input: dtype {x.dtype}, but the layer's recurrent weights are {self.recurrent.weight.dtype}; "
+                f"build the layer with dtype={x.dtype} or convert it with layer.to({x.dtype})"
+            )
+
     def _init_recurrent(self) -> None:
         bound = self.recurrent_scale / math.sqrt(self.shape[0])
         with torch.no_grad():
@@ -155,6 +163,7 @@ class RLIFCell(_RLIFBase, CellModule):
 
     def forward(self, x: torch.Tensor, state: RLIFState | None = None) -> tuple[torch.Tensor, RLIFState]:
         self._check_input(x, min_dim=2, layout="[B, N]")
+        self._check_dtype(x)
         params = self.params()
         if state is None:
             state = rlif_init(x, params)
@@ -180,6 +189,7 @@ class RLIF(_RLIFBase, SequenceModule):
 
     def forward(self, x_seq: torch.Tensor, state: RLIFState | None = None) -> tuple[torch.Tensor, RLIFState]:
         self._check_input(x_seq, min_dim=3, layout="[T, B, N]")
+        self._check_dtype(x_seq)
         if state is not None:
             self._check_state(state, x_seq[0])
         return rlif_seq(

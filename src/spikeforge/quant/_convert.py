@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..neurons import LI, LIF, CubaLIF
+from ..neurons._base import check_finite
 from ._fixed import DECAY_ONE, FixedCUBA, FixedRounding, decay_to_int
 from ._qat import QuantLinear, QuantMembrane, weight_scale
 
@@ -112,6 +113,7 @@ def _codes(layer: nn.Linear, bits: int, per_channel: bool) -> tuple[torch.Tensor
     if isinstance(layer, QuantLinear):
         codes, scale = layer.integer_weight()
     else:
+        check_finite(f"{type(layer).__name__}.weight", layer.weight.detach())
         scale = weight_scale(layer.weight, bits, per_channel=per_channel, pow2=True, method="max")
         qmax = 2 ** (bits - 1) - 1
         codes = torch.round(layer.weight.detach() / scale).clamp(-qmax, qmax).to(torch.int64)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..neurons import LI, NeuronModule
+from ..neurons._base import check_finite
 
 __all__ = ["QuantConv2d", "QuantLinear", "QuantMembrane", "fake_quantize", "quantize_model", "weight_scale"]
 
@@ -123,6 +124,8 @@ def weight_scale(
     if method not in ("max", "mse"):
         raise ValueError(f"method: expected 'max' or 'mse', got {method!r}")
     w = w.detach()
+    if not torch.isfinite(w.sum()):
+        check_finite("w", w)  # NaN or inf weights have no grid step
     qmax = 2 ** (bits - 1) - 1
     dims = tuple(range(1, w.dim())) if per_channel and w.dim() > 1 else tuple(range(w.dim()))
     amax = w.abs().amax(dim=dims, keepdim=True) if dims else w.abs()
@@ -360,8 +363,10 @@ def quantize_model(
     kwargs = dict(bits=bits, per_channel=per_channel, pow2=pow2, method=method)
     model = copy.deepcopy(model)
 
-    def swap(parent: nn.Module) -> None:
+    def swap(parent: nn.Module, prefix: str = "") -> None:
         for name, child in parent.named_children():
+            if type(child) in (nn.Linear, nn.Conv2d):
+                check_finite(f"{prefix}{name}.weight", child.weight.detach())
             if type(child) is nn.Linear:
                 setattr(parent, name, QuantLinear.from_float(child, **kwargs))
             elif type(child) is nn.Conv2d:
@@ -374,7 +379,7 @@ def quantize_model(
             ):
                 setattr(parent, name, QuantMembrane(child, bits=membrane_bits, rounding=rounding))
             elif not isinstance(child, QuantMembrane):
-                swap(child)
+                swap(child, f"{prefix}{name}.")
 
     swap(model)
     return model

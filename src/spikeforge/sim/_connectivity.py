@@ -124,6 +124,8 @@ def _finish(pre, post, weight, delay, channel) -> Synapses:
     w = w.expand(n).clone() if w.dim() == 0 else w
     if w.numel() != n:
         raise ValueError(f"weight: expected a number or one value per synapse ({n}), got {w.numel()} values")
+    if w.numel() and not torch.isfinite(w).all():
+        raise ValueError(f"weight: expected finite values, got {w[~torch.isfinite(w)][0].item()}")
     return Synapses(
         pre=pre, post=post, weight=w, delay=_delays(delay, n), channel=torch.full((n,), int(channel), dtype=torch.int64)
     )

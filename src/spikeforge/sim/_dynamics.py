@@ -87,6 +87,10 @@ class _LIFBase:
     t_ref: float = 5 * ms
 
     def __post_init__(self) -> None:
+        for name in ("v_rest", "threshold", "v_reset"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValueError(f"{name}: expected a finite potential in mV, got {value!r}")
         _positive("tau_mem", self.tau_mem)
         if not (isinstance(self.t_ref, int | float) and self.t_ref >= 0):
             raise ValueError(f"t_ref: expected a refractory period >= 0 in seconds, got {self.t_ref!r}")

@@ -74,6 +74,8 @@ class PoissonInput:
             raise TypeError(f"neurons: expected a contiguous range of neuron indices, got {self.neurons!r}")
         if not isinstance(self.rate, int | float) or not math.isfinite(self.rate) or self.rate < 0:
             raise ValueError(f"rate: expected a rate >= 0 in Hz, got {self.rate!r}")
+        if not isinstance(self.weight, int | float) or not math.isfinite(self.weight):
+            raise ValueError(f"weight: expected a finite jump per event, got {self.weight!r}")
 
     def active_steps(self, dt: float, n_steps: int) -> range:
         first = max(0, round(self.start / dt))

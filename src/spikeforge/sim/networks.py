@@ -51,7 +51,7 @@ import torch
 from ..units import check_dt, ms
 from ._connectivity import fixed_indegree, fixed_probability, merge
 from ._dynamics import ConductanceLIF, CurrentLIF, DeltaLIF
-from ._engine import Network, NetworkResult, simulate
+from ._engine import Network, NetworkResult, _check_duration, simulate
 from ._monitors import StateMonitor
 from ._poisson import PoissonInput
 
@@ -119,6 +119,13 @@ def _check_regime(name: str, regime: str | None, allowed, default: str) -> str:
     return regime
 
 
+def _check_seed(seed: object) -> int:
+    """torch generators take seeds in [0, 2**64); the background generator gets ``seed + 1``."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63 - 1:
+        raise ValueError(f"seed: expected an integer in [0, 2**63 - 1), got {seed!r}")
+    return seed
+
+
 def _delay_steps(delay: float | None, dt: float) -> int:
     if delay is None:
         return 1
@@ -172,7 +179,7 @@ def vogels_abbott(regime: str | None = "coba", *, dt: float = 0.1 * ms, seed: in
         tau_inh=p["tau_inh"],
     )
     model = ConductanceLIF(**common, e_exc=p["e_exc"], e_inh=p["e_inh"]) if coba else CurrentLIF(**common)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     d = _delay_steps(p["delay"], dt)
     parts = [
         fixed_probability(exc, range(n), prob, weight=p["w_exc"], delay=d, channel=0, generator=gen),
@@ -244,7 +251,7 @@ def brunel(regime: str | None = "ai", *, dt: float = 0.1 * ms, seed: int = 0, **
     if J <= 0 or p["g"] < 0:
         raise ValueError(f"J/g: expected J > 0 mV and g >= 0 (Dale's law), got J={J}, g={p['g']}")
     model = DeltaLIF(tau_mem=p["tau_mem"], v_rest=0.0, threshold=p["threshold"], v_reset=p["v_reset"], t_ref=p["t_ref"])
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     d = _delay_steps(p["delay"], dt)
     parts = [
         fixed_indegree(exc, range(n), c_exc, weight=J, delay=d, generator=gen),
@@ -305,6 +312,8 @@ def simulate_network(
     """
     if name not in NETWORKS:
         raise ValueError(f"name: expected one of {sorted(NETWORKS)}, got {name!r}")
+    _check_seed(seed)
+    _check_duration(duration, check_dt(dt))  # before the network is built
     record = {key: overrides.pop(key) for key in _RECORD_KEYS if key in overrides}
     start = time.perf_counter()
     network = NETWORKS[name](regime, dt=dt, seed=seed, **overrides)

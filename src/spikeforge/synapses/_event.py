@@ -140,6 +140,23 @@ def _event_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
+def _check_shapes(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+    """The checks that keep the C kernels inside their buffers: they index ``weight`` by the input's columns."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x: expected a torch.Tensor [..., in_features], got {type(x).__name__}")
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+        raise ValueError(
+            f"weight: expected a matrix [out_features, in_features], got {getattr(weight, 'shape', type(weight).__name__)}"
+        )
+    if x.dim() < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"x: expected [..., {weight.shape[1]}] (the weight's in_features), got shape {tuple(x.shape)}")
+    if bias is not None and (not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (weight.shape[0],)):
+        raise ValueError(
+            f"bias: expected shape ({weight.shape[0]},) (the weight's out_features), got "
+            f"{tuple(getattr(bias, 'shape', ())) if isinstance(bias, torch.Tensor) else type(bias).__name__}"
+        )
+
+
 def event_linear(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -151,6 +168,7 @@ def event_linear(
     """``x @ weight.T + bias`` computed from the spikes of ``x[..., in]`` where that is faster (see module doc)."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    _check_shapes(x, weight, bias)
     if mode == "dense" or x.numel() == 0:
         return nn.functional.linear(x, weight, bias)
     usable = _event_ok(x, weight) and library() is not None
