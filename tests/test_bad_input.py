@@ -1058,7 +1058,6 @@ def _saved_model(tmp_path, poison: float | None = None):
     return save_model(tmp_path / "m.safetensors", model, config)
 
 
-@pytest.mark.xfail(reason="needs a finite check in interop/_modelfile.py::load_model (lead's file; see report)")
 @pytest.mark.parametrize("value", [NAN, INF])
 def test_model_file_with_non_finite_weights_is_refused(tmp_path, value):
     from spikeforge.interop import ModelFileError, load_model

@@ -437,3 +437,63 @@ def test_fuzz_model_file_header(data):
     from spikeforge.interop import load_model
 
     only_documented(load_model, _file(data, "m.safetensors"))
+
+
+# -- training checkpoints (learning.Checkpointer) ---------------------------------------------------------------------
+def _checkpoint_folder() -> tuple[Path, bytes]:
+    from spikeforge.data import Split
+    from spikeforge.learning import Checkpointer, fit
+
+    folder = Path(tempfile.mkdtemp(prefix="sf-fuzz-ckpt-"))
+    x, y = torch.rand(12, 1, 2, 2), torch.arange(12) % 2
+    fit(_tiny_checkpoint_model(), Split("t", x, y, x, y, x, y, 2), _CKPT_CFG, checkpoints=Checkpointer(folder))
+    (path,) = folder.glob("ckpt-*.safetensors")
+    return path, path.read_bytes()
+
+
+def _tiny_checkpoint_model():
+    from spikeforge.models import build_model
+
+    torch.manual_seed(0)
+    return build_model({"model": "mlp", "input_shape": [1, 2, 2], "n_classes": 2, "hidden": [3]})
+
+
+def _checkpoint_config():
+    from spikeforge.learning import TrainConfig
+
+    return TrainConfig(epochs=1, batch_size=6, timesteps=2)
+
+
+_CKPT_CFG = _checkpoint_config()
+_CKPT_PATH, _CKPT_BYTES = _checkpoint_folder()
+
+
+@FUZZ
+@given(data=st.one_of(mutated(_CKPT_BYTES), st.binary(max_size=64)), fix_checksum=st.booleans())
+def test_fuzz_checkpoint_bytes(data, fix_checksum):
+    """A damaged checkpoint (checksum updated to match, so the decoder and the restore see it, or left stale) makes
+    resuming either work or raise CheckpointError; never another error."""
+    import warnings
+
+    from spikeforge._tensorfile import sha256
+    from spikeforge.data import Split
+    from spikeforge.learning import Checkpointer, fit
+    from spikeforge.learning.supervised._checkpoint import CheckpointError
+
+    folder = Path(tempfile.mkdtemp(prefix="sf-fuzz-ckpt-"))
+    (folder / _CKPT_PATH.name).write_bytes(data)
+    checksum = sha256(data) if fix_checksum else sha256(_CKPT_BYTES)
+    (folder / _CKPT_PATH.name).with_suffix(".sha256").write_text(checksum + "\n")
+    x, y = torch.rand(12, 1, 2, 2), torch.arange(12) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            fit(
+                _tiny_checkpoint_model(),
+                Split("t", x, y, x, y, x, y, 2),
+                _CKPT_CFG,
+                checkpoints=Checkpointer(folder),
+                resume=True,
+            )
+        except CheckpointError as err:
+            assert str(err)

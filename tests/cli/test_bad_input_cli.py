@@ -1,8 +1,5 @@
 """Bad input on the command line (issue 15): every command refuses it with exit status 2 and one line
 ``spikeforge CMD: error: ...`` on stderr that names the option and what arrived, and leaves no half-written file.
-
-Cases marked ``xfail`` are defects in files another change owns (``cli/_train.py``, ``_files.py``,
-``learning/supervised``, ``interop/_modelfile.py``, ``viz``); their fixes are proposed in the issue-15 report.
 """
 
 from __future__ import annotations
@@ -18,8 +15,6 @@ from spikeforge.cli import main
 from spikeforge.interop import save_model
 from spikeforge.learning import TrainConfig
 from spikeforge.models import build_model, resolve_model_config
-
-OWNED_ELSEWHERE = "fix belongs in a file another change owns; proposed in the issue-15 report"
 
 
 def fails(capsys, argv: list[str], *fragments: str) -> str:
@@ -82,7 +77,6 @@ def test_train_bad_options(tmp_path, capsys, argv, fragments):
     assert not out.exists()
 
 
-@pytest.mark.xfail(reason=OWNED_ELSEWHERE + " (cli/_train.py: an empty --hidden)")
 @pytest.mark.parametrize("hidden", ["", ",,"])
 def test_train_empty_hidden_is_refused(tmp_path, capsys, hidden):
     """The user's report: `--hidden ""` trained a model without a hidden layer."""
@@ -93,7 +87,6 @@ def test_train_empty_hidden_is_refused(tmp_path, capsys, hidden):
     assert not out.exists()
 
 
-@pytest.mark.xfail(reason=OWNED_ELSEWHERE + " (learning/supervised TrainConfig: seed range)")
 def test_train_huge_seed_is_named(tmp_path, capsys):
     """The user's report: a huge --seed said 'Overflow when unpacking long long'."""
     out = tmp_path / "run"
@@ -101,14 +94,12 @@ def test_train_huge_seed_is_named(tmp_path, capsys):
     assert "long long" not in err
 
 
-@pytest.mark.xfail(reason=OWNED_ELSEWHERE + " (_files.read_json_or_yaml: YAML syntax errors)")
 def test_train_config_with_a_yaml_syntax_error(tmp_path, capsys):
     config = tmp_path / "bad.yaml"
     config.write_text("epochs: [1, 2\n")
     fails(capsys, ["train", "--config", str(config), "--out", str(tmp_path / "r")], "--config", "bad.yaml", "YAML")
 
 
-@pytest.mark.xfail(reason=OWNED_ELSEWHERE + " (_files.read_json_or_yaml: empty or broken JSON not named)")
 @pytest.mark.parametrize("text", ["", "{", "[1, 2"], ids=["empty", "brace", "list"])
 def test_train_config_that_is_not_json(tmp_path, capsys, text):
     config = tmp_path / "config.json"
@@ -123,7 +114,6 @@ def test_train_config_that_is_missing_or_not_a_mapping(tmp_path, capsys):
     fails(capsys, ["train", "--config", str(config), "--out", str(tmp_path / "r")], "--config", "mapping", "list")
 
 
-@pytest.mark.xfail(reason=OWNED_ELSEWHERE + " (cli/_train.py: --readout count/first on a non-spiking output layer)")
 def test_train_first_spike_readout_on_images(tmp_path, capsys):
     """The user's report: `--readout first` on digits ended in a raw traceback (its scores carry no gradient)."""
     out = tmp_path / "run"
@@ -346,7 +336,6 @@ def test_simulate_blow_up_with_a_plot_writes_no_file(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(reason=OWNED_ELSEWHERE + " (viz: writing --plot onto a directory)")
 def test_simulate_plot_onto_a_directory(tmp_path, capsys):
     target = tmp_path / "adir"
     target.mkdir()

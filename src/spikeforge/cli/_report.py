@@ -31,13 +31,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     import functools
-    import json
 
     from ..data import load_split
     from ..interop import load_model
     from ..learning import TrainConfig, scores
     from ..metrics import inspect_split
     from ..viz import write_report
+    from ._evaluate import check_fits, read_run_config
 
     folder: Path = args.run
     if not folder.is_dir():
@@ -51,9 +51,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--samples: expected a number of test samples >= 0, got {args.samples}")
     if args.neurons < 1:
         raise ValueError(f"--neurons: expected at least 1 neuron per raster panel, got {args.neurons}")
-    config = json.loads((folder / "config.json").read_text())
+    config = read_run_config(folder)
     model, _ = load_model(folder / "model.safetensors")
     split = load_split(config["dataset"], dt=config["model_config"]["dt"])  # as train, evaluate and profile do
+    check_fits(split, config["model_config"], config["dataset"], option="run")
     train = TrainConfig(**config["train"])
     readout = functools.partial(scores, readout=train.readout)  # the read-out the model was trained with
     dt = config["model_config"]["dt"]

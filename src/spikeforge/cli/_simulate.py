@@ -15,9 +15,11 @@ import json
 import math
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 from ..neurons import NEURONS, SimulateInfo
+from ._device import add_device_argument, parse_device
 
 __all__ = ["add_parser", "parse_time", "run"]
 
@@ -121,6 +123,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--dt", default="0.1ms", help="time step with a unit (default 0.1ms)")
     p.add_argument("--plot", metavar="PNG", help="draw v(t) and the other state variables (or the f-I curve)")
+    add_device_argument(p)
     p.add_argument("--fi-curve", metavar="START:STOP:STEP", help="sweep the current and report the f-I curve")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--regime", help="network regime (vogels-abbott: coba, cuba; brunel: ai, sr, si-fast, si-slow)")
@@ -154,7 +157,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--dt: the step ({args.dt}) is longer than --duration ({args.duration})")
     if not 0 <= args.seed < SEED_LIMIT:
         raise ValueError(f"--seed: expected an integer in [0, 2**63 - 1), got {args.seed}")
+    if args.plot is not None and Path(args.plot).is_dir():
+        raise ValueError(f"--plot: {args.plot} is a directory; give a PNG file name")
+    device = parse_device(args.device)
     if args.model == "network":
+        if device.type != "cpu":
+            raise ValueError(f"--device: the network simulator runs on the CPU (event-driven, in place), got {device}")
         return _run_network(args, duration, dt)
     if args.network is not None:
         raise ValueError(f"simulate: unexpected extra argument {args.network!r} (only `network NAME` takes two)")
@@ -186,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     record = args.plot is not None and args.fi_curve is None
     _check_steps(args, duration, dt, lanes=len(currents), fields=len(spec.state._fields) + 1 if record else 1)
     module = _build(module_cls, info, args.preset, params, dt, record)
-    spikes_ms, states = _simulate(module, currents, duration, dt)
+    spikes_ms, states = _simulate(module.to(device), currents, duration, dt)
     rates = [len(t) / duration for t in spikes_ms]
     out = {
         "model": model,
@@ -246,13 +254,15 @@ def _simulate(module, currents: list[float], duration: float, dt: float):
     from ..neurons import DivergenceError
 
     steps = max(1, round(duration / dt))
-    x = torch.tensor(currents, dtype=torch.float64).reshape(1, -1, 1).expand(steps, -1, 1)
+    device = next(iter(module.buffers()), torch.empty(0)).device
+    x = torch.tensor(currents, dtype=torch.float64, device=device).reshape(1, -1, 1).expand(steps, -1, 1)
     with torch.no_grad():
         try:
             z, states = module(x)
         except DivergenceError as err:  # name the current that blew up, in the CLI's units
             raise ValueError(f"--current {currents[err.index[0]]:g}: {err}") from None
-    z = z[:, :, 0]
+    z = z[:, :, 0].cpu()
+    states = type(states)(*(s.cpu() if isinstance(s, torch.Tensor) else s for s in states))
     spikes = [
         [round(t, 6) for t in ((torch.nonzero(z[:, k]).flatten() + 1).to(torch.float64) * dt * 1e3).tolist()]
         for k in range(z.shape[1])

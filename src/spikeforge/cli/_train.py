@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import dataset_kind, dataset_slug, describe_datasets, is_series, is_spike_corpus
-from ..encoding import DECODERS, ENCODERS, direct, reads_spikes, spike_count
+from ..encoding import DECODERS, ENCODERS, direct, first_spike, reads_spikes, spike_count
 from ..learning import TrainConfig
 from ..models import DEFAULTS as MODEL_DEFAULTS
 from ..models import HIDDEN_NEURONS, MODELS, models_for
@@ -77,8 +77,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        choices=list(MODELS),
-        help="; ".join(f"{name}: {kind.description}" for name, kind in MODELS.items()),
+        choices=[name for name, kind in MODELS.items() if kind.trainable],
+        help="; ".join(f"{name}: {kind.description}" for name, kind in MODELS.items() if kind.trainable),
     )
     p.add_argument("--neuron", choices=list(HIDDEN_NEURONS), help="hidden neuron model (default lif)")
     p.add_argument("--hidden", help="hidden layer widths, comma separated (default: 256)")
@@ -88,8 +88,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--readout",
         choices=list(DECODERS),
-        help="output decoder: max or mean output membrane over (valid) steps, last valid step, spike "
-        "count (spiking output layer for series) or first spike",
+        help="output decoder: max or mean output membrane over (valid) steps, last valid step, or spike "
+        "count (of a spiking output layer); 'first' (first-spike latency) has no gradient and is refused",
     )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002, cosine-decayed)")
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="L2 penalty (default 0.003)")
@@ -192,12 +192,13 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
                 if key not in explicit:
                     opts[key] = value
     if isinstance(opts.get("hidden"), str):
+        raw = opts["hidden"]
         try:
-            opts["hidden"] = [int(h) for h in opts["hidden"].split(",") if h.strip()]
+            opts["hidden"] = [int(h) for h in raw.split(",") if h.strip()]
         except ValueError:
-            raise ValueError(
-                f"--hidden: expected comma-separated integers like 256,128, got {opts['hidden']!r}"
-            ) from None
+            raise ValueError(f"--hidden: expected comma-separated integers like 256,128, got {raw!r}") from None
+        if not opts["hidden"]:  # the model config refuses widths <= 0 itself
+            raise ValueError(f"--hidden: expected one or more widths like 256,128, got {raw!r}")
     if model is None:
         raise ValueError(f"--model: expected one of {list(MODELS)}, got {opts['model']!r}")
     dataset = str(opts["dataset"])
@@ -213,6 +214,17 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(
             f"--readout: the {opts['model']} baseline has no spikes; use {_or(no_spikes)}, not {opts['readout']!r}"
         )
+    if DECODERS.get(opts["readout"]) is first_spike:  # a latency: piecewise constant, so no gradient for BPTT
+        trainable = [n for n in DECODERS if DECODERS[n] is not first_spike]
+        raise ValueError(
+            f"--readout: 'first' (first-spike latency) has no gradient to train with backpropagation through "
+            f"time; train with {_or(trainable)}"
+        )
+    if model.spiking and reads_spikes(opts["readout"]) and opts.get("output", "lif") != "lif":
+        raise ValueError(
+            f"--readout: {opts['readout']!r} counts spikes, but output {opts['output']!r} is a membrane read-out; "
+            "drop output (a spiking output layer is used) or read out the membrane (max, mean or last)"
+        )
     if series and ENCODERS.get(opts["encoding"]) is not direct:
         raise ValueError(f"--encoding: time series are fed directly as input current, got {opts['encoding']!r}")
     if series and "select_by" not in opts:  # small validation parts tie often: prefer the lower loss
@@ -223,7 +235,7 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     model_cfg["model"] = opts["model"]
     if opts.get("hidden") is None and model.inputs == {"images"}:
         model_cfg["hidden"] = list(IMAGE_MODEL_HIDDEN)
-    if series and DECODERS.get(opts["readout"]) is spike_count and "output" not in opts:
+    if DECODERS.get(opts["readout"]) is spike_count and "output" not in opts:
         model_cfg["output"] = "lif"  # count spikes of a spiking output layer
     return {"dataset": dataset, "model_config": {**MODEL_DEFAULTS, **model_cfg}, "train": train.to_dict()}
 

@@ -83,6 +83,10 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         if wrong:
             parts.append(f"shape mismatch {wrong[:5]}")
         raise ModelFileError(f"model file {path}: tensors do not match the config ({'; '.join(parts)})")
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            kind = "NaN" if bool(torch.isnan(tensor).any()) else "inf"
+            raise ModelFileError(f"model file {path}: tensor {name!r} holds {kind} values; the model cannot be used")
     model.load_state_dict(tensors)
     model.eval()
     return model, config

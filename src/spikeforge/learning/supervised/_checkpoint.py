@@ -164,7 +164,19 @@ class Checkpointer:
         scheduler: Any,
         generator: torch.Generator,
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor] | None]:
-        """Put a loaded checkpoint back into the training objects; returns ``(order, best_state)``."""
+        """Put a loaded checkpoint back into the training objects; returns ``(order, best_state)``. A checkpoint
+        that does not fit them (another model, damaged metadata) raises :class:`CheckpointError`."""
+        try:
+            return Checkpointer._restore(
+                tensors, meta, model=model, optimizer=optimizer, scheduler=scheduler, generator=generator
+            )
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+            raise CheckpointError(
+                f"the checkpoint does not fit this training run ({type(err).__name__}: {err})"
+            ) from None
+
+    @staticmethod
+    def _restore(tensors, meta, *, model, optimizer, scheduler, generator):
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         state: dict[int, dict[str, Any]] = {}
         for key, value in tensors.items():

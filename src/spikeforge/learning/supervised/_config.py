@@ -46,6 +46,10 @@ class TrainConfig:
             raise ValueError(f"encoding: expected one of {', '.join(ENCODERS)}; got {self.encoding!r}")
         if self.readout not in DECODERS:
             raise ValueError(f"readout: expected one of {', '.join(DECODERS)}; got {self.readout!r}")
+        for name in ("seed", "eval_seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+                raise ValueError(f"{name}: expected an integer seed in [0, 2**63 - 1], got {value!r}")
         if self.select_by not in ("accuracy", "accuracy_then_loss"):
             raise ValueError(f"select_by: expected 'accuracy' or 'accuracy_then_loss', got {self.select_by!r}")
         if not (isinstance(self.grad_clip, int | float) and self.grad_clip >= 0):
