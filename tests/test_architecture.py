@@ -100,7 +100,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("kernels",),
     ("surrogate",),
     ("neurons",),
-    ("functional", "nn", "synapses", "encoding", "data", "sim", "viz"),
+    ("functional", "nn", "synapses", "encoding", "data", "sim", "viz", "graph"),
     ("models", "metrics", "quant"),
     ("learning", "interop"),
     ("(root)",),  # the spikeforge facade (curated re-exports, __version__)
