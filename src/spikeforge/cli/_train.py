@@ -13,7 +13,7 @@ from ..data import dataset_kind, dataset_slug, describe_datasets, is_series, is_
 from ..encoding import DECODERS, ENCODERS, direct, first_spike, reads_spikes, spike_count
 from ..learning import TrainConfig
 from ..models import DEFAULTS as MODEL_DEFAULTS
-from ..models import HIDDEN_NEURONS, MODELS, models_for
+from ..models import DTYPES, HIDDEN_NEURONS, MODELS, models_for
 from ._device import add_device_argument
 
 __all__ = ["add_parser", "load_config_file", "resolve_config", "run"]
@@ -34,6 +34,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "hidden": None,
     "backend": None,
     "neuron": None,
+    "dtype": None,
 }
 
 
@@ -99,6 +100,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--backend",
         help="neuron kernels: 'auto' (fused compiled kernels where available), 'torch' "
         "(the reference scan) or a registered backend name",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=list(DTYPES),
+        help="floating-point precision of the model and its inputs (default float32; float64 for exact comparisons)",
     )
     p.add_argument("--config", type=Path, help="a config.json (e.g. from a run folder) or YAML file; flags override")
     p.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<model>-s<seed>)")
@@ -379,7 +385,7 @@ def run(args: argparse.Namespace) -> int:
                 x0 = split.x_test[: int(split.len_test[0]), :1]
             else:
                 x0 = encode_batch(split.x_test[:1], train_cfg, torch.Generator().manual_seed(train_cfg.eval_seed))
-            v_out, _ = model(x0)
+            v_out, _ = model(x0.to(DTYPES[model_cfg["dtype"]]))
         layers = {"input": x0[:, 0]} | {describe(n, rec.layers[n]): z[0][:, 0] for n, z in rec.spikes.items()}
         kind = MODELS[model_cfg["model"]]
         readout_name = "readout LI" if kind.spiking else f"{model_cfg['model'].upper()} read-out"

@@ -211,6 +211,7 @@ def inspect_split(
     model.eval()
     predictions = []
     generator = torch.Generator().manual_seed(cfg.eval_seed)  # the draws of `evaluate`
+    dtype = _precision(model)
     try:
         with torch.no_grad(), _RateCounter(layers) as counter:
             for lo in range(0, n, cfg.batch_size):
@@ -219,12 +220,12 @@ def inspect_split(
                     steps = int(lb.max())
                     counter.mask = (torch.arange(steps)[:, None] < lb[None, :]).double()
                     counter.steps += float(lb.sum())
-                    out_seq, _ = model(x[:steps, lo : lo + cfg.batch_size])
+                    out_seq, _ = model(x[:steps, lo : lo + cfg.batch_size].to(dtype))
                     logits = score(out_seq, lengths=lb)
                 else:
                     x_seq = encode_batch(x[lo : lo + cfg.batch_size], cfg, generator)
                     counter.steps += float(x_seq.shape[0] * x_seq.shape[1])
-                    out_seq, _ = model(x_seq)
+                    out_seq, _ = model(x_seq.to(dtype))
                     logits = score(out_seq, lengths=None)
                 predictions.append(logits.argmax(1).cpu())
         y_pred = torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
@@ -248,6 +249,11 @@ def inspect_split(
     )
 
 
+def _precision(model) -> torch.dtype:
+    """The model's floating-point precision: its inputs are cast to it."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
 def _record_samples(model, split, cfg, score, k, layers, labels) -> list[SampleActivity]:
     """The first ``k`` test samples, encoded exactly as the first batch of ``evaluate`` encodes them."""
     lengths = getattr(split, "len_test", None)
@@ -259,6 +265,7 @@ def _record_samples(model, split, cfg, score, k, layers, labels) -> list[SampleA
         first = split.x_test[: max(k, min(cfg.batch_size, len(split.y_test)))]  # evaluate's first batch, or more
         x_seq = encode_batch(first, cfg, generator)[:, :k]
         lb = torch.full((k,), x_seq.shape[0])
+    x_seq = x_seq.to(_precision(model))
     with torch.no_grad(), SpikeRecorder(model) as rec, _StateRecorder(layers) as states:
         out_seq, _ = model(x_seq)
     predicted = score(out_seq, lengths=lb if lengths is not None else None).argmax(1)

@@ -38,8 +38,8 @@ def profile_split(
     if batches is not None:
         starts = starts[:batches]
     generator = torch.Generator().manual_seed(cfg.eval_seed)  # the same draws as `evaluate` for rate/poisson
-    first = next(iter(model.parameters()), None)
-    device = first.device if first is not None else torch.device("cpu")  # batches go where the model is
+    first = next((p for p in model.parameters() if p.is_floating_point()), None)
+    device, dtype = (first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)
     was_training = model.training
     model.eval()
     try:
@@ -50,7 +50,7 @@ def profile_split(
                     x_seq = split.x_test[:, lo : lo + cfg.batch_size]
                 else:
                     x_seq = encode_batch(split.x_test[lo : lo + cfg.batch_size], cfg, generator)
-                model(x_seq.to(device))
+                model(x_seq.to(device, dtype))  # batches go where the model is, in its precision
     finally:
         model.train(was_training)
     return counter.report(energy)

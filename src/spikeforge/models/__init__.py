@@ -3,6 +3,7 @@
 from ._builders import (
     DEFAULTS,
     DISTRIBUTIONS,
+    DTYPES,
     HIDDEN_NEURONS,
     MODELS,
     OUTPUT_NEURONS,
@@ -16,6 +17,7 @@ from ._sequence import GRU, WholeSequence
 __all__ = [
     "DEFAULTS",
     "DISTRIBUTIONS",
+    "DTYPES",
     "GRU",
     "HIDDEN_NEURONS",
     "MODELS",

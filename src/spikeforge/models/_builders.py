@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from .. import init, kernels
@@ -47,7 +48,11 @@ DEFAULTS: dict[str, Any] = {
     "beta_adapt": 0.2,
     "output": "li",
     "max_delay": 10,
+    "dtype": "float32",
 }
+
+#: floating-point precisions a model can be built in (``dtype`` in the config)
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 #: hidden-layer neurons the builders make, by ``neuron=`` name: the registry names (``spikeforge.neurons.NEURONS``)
 #: of its feed-forward and its recurrent form
@@ -247,6 +252,8 @@ def resolve_model_config(config: dict) -> dict:
             f"model {cfg['model']!r}: expected sequence input [T, B, C] with input_shape [C], got "
             f"input_shape {cfg['input_shape']}"
         )
+    if cfg["dtype"] not in DTYPES:
+        raise ValueError(f"dtype: expected one of {list(DTYPES)}, got {cfg['dtype']!r}")
     if not isinstance(cfg["max_delay"], int) or isinstance(cfg["max_delay"], bool) or cfg["max_delay"] <= 0:
         raise ValueError(f"max_delay: expected a positive number of steps, got {cfg['max_delay']!r}")
     for key in ("tau_mem", "tau_adapt"):
@@ -260,4 +267,4 @@ def resolve_model_config(config: dict) -> dict:
 def build_model(config: dict) -> SequentialState:
     """Build the network that ``config`` describes (see :data:`DEFAULTS` for the keys)."""
     cfg = resolve_model_config(config)
-    return MODELS[cfg["model"]](cfg)
+    return MODELS[cfg["model"]](cfg).to(DTYPES[cfg["dtype"]])

@@ -51,6 +51,7 @@ def _run(
     to ``device``; with ``distributed``, each process trains on its share of every global batch."""
     training = optimizer is not None
     shard = distributed is not None and training
+    dtype = _placement(model)[1]  # inputs in the model's precision (float32, or float64 for a float64 model)
     model.train(training)
     n = len(y)
     if order is None:
@@ -64,11 +65,11 @@ def _run(
             mine = distributed.shard(torch.arange(len(idx))) if shard else slice(None)
             yb = y[idx][mine].to(device)
             if lengths is None:  # the whole global batch is encoded: stochastic encoders draw as one process would
-                out_seq, _ = model(encode_batch(x[idx], cfg, generator)[:, mine].to(device))
+                out_seq, _ = model(encode_batch(x[idx], cfg, generator)[:, mine].to(device, dtype))
                 logits = scores(out_seq, cfg.readout)
             else:  # time-first series [T, N, C]: fed as input current, cut to the longest series of the batch
                 lb = lengths[idx][mine]
-                out_seq, _ = model(x[: int(lb.max()), idx[mine]].to(device))
+                out_seq, _ = model(x[: int(lb.max()), idx[mine]].to(device, dtype))
                 logits = scores(out_seq, cfg.readout, lb.to(device))
             smoothing = cfg.label_smoothing if training else 0.0
             if shard:  # this process's share of the global mean; DDP averages the gradients over the processes
@@ -120,9 +121,14 @@ def evaluate(
     return _run(model, x, y, cfg, optimizer=None, generator=generator, lengths=lengths, device=device)
 
 
+def _placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where the model's parameters are and their floating-point precision."""
+    first = next((p for p in model.parameters() if p.is_floating_point()), None)
+    return (first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)
+
+
 def _device_of(model: nn.Module) -> torch.device:
-    first = next(iter(model.parameters()), None)
-    return first.device if first is not None else torch.device("cpu")
+    return _placement(model)[0]
 
 
 def fit(
