@@ -197,6 +197,7 @@ class ModelKind:
     inputs: frozenset[str]  # "images" ([C, H, W] samples) and/or "series" (time-first [T, B, C] sequences)
     description: str  # one line for help texts
     spiking: bool = True  # False for non-spiking baselines (no spikes for count/first-spike read-outs)
+    trainable: bool = True  # False: rebuilt from a stored graph only (converted ANNs), not a `spikeforge train` choice
 
     def __call__(self, cfg: dict) -> SequentialState:
         return self.build(cfg)
