@@ -10,6 +10,7 @@ Importing spikeforge pulls in torch and numpy only; plotting, data formats and f
 """
 
 from . import functional, init, kernels, state, surrogate, units
+from .learning.conversion import convert
 from .neurons import (
     ALIF,
     IF,
@@ -77,6 +78,7 @@ __all__ = [
     "Stateful",
     "__version__",
     "checkpoint_time",
+    "convert",
     "functional",
     "init",
     "kernels",

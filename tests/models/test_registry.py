@@ -6,10 +6,12 @@ from spikeforge.models import MODELS, build_model, models_for, resolve_model_con
 
 
 def test_models_in_the_order_shown_with_their_inputs():
-    assert list(MODELS) == ["mlp", "conv", "recurrent", "delay", "gru"]
+    assert list(MODELS) == ["mlp", "conv", "recurrent", "delay", "gru", "converted"]
     assert models_for("images") == ["mlp", "conv"]
     assert models_for("series") == ["mlp", "recurrent", "delay", "gru"]
     assert [name for name, kind in MODELS.items() if not kind.spiking] == ["gru"]
+    # converted networks are rebuilt from the graph spikeforge.convert stores, never trained by `spikeforge train`
+    assert [name for name, kind in MODELS.items() if not kind.trainable] == ["converted"]
 
 
 def test_an_entry_is_its_builder():

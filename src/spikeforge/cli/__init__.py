@@ -10,7 +10,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import _evaluate, _graph, _profile, _report, _simulate, _train
+    from . import _convert, _evaluate, _graph, _profile, _report, _simulate, _train
 
     parser = argparse.ArgumentParser(prog="spikeforge", description="Spiking neural networks on PyTorch.")
     parser.add_argument("--version", action="version", version=f"spikeforge {__version__}")
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     _simulate.add_parser(sub)
     _profile.add_parser(sub)
     _report.add_parser(sub)
+    _convert.add_parser(sub)
     _graph.add_parser(sub)
     from . import _nir
 

@@ -1,5 +1,6 @@
 """Learning, one sub-package per family: :mod:`~spikeforge.learning.supervised` (surrogate-gradient training,
-BPTT, with checkpoints and resume); local rules and conversion come later."""
+BPTT, with checkpoints and resume) and :mod:`~spikeforge.learning.conversion` (ANN-to-SNN conversion, imported
+as ``spikeforge.learning.conversion``); local rules come later."""
 
 from .supervised import (
     Checkpointer,

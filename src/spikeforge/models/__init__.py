@@ -12,6 +12,14 @@ from ._builders import (
     models_for,
     resolve_model_config,
 )
+from ._converted import (
+    AccumulateReadout,
+    ChannelAffine,
+    ChannelScale,
+    ConvertedNetwork,
+    SpikingMaxPool,
+    WeightedSum,
+)
 from ._sequence import GRU, WholeSequence
 
 __all__ = [
@@ -22,7 +30,13 @@ __all__ = [
     "HIDDEN_NEURONS",
     "MODELS",
     "OUTPUT_NEURONS",
+    "AccumulateReadout",
+    "ChannelAffine",
+    "ChannelScale",
+    "ConvertedNetwork",
     "ModelKind",
+    "SpikingMaxPool",
+    "WeightedSum",
     "WholeSequence",
     "build_model",
     "models_for",

@@ -17,6 +17,7 @@ from torch import nn
 from .. import init, kernels
 from ..neurons import NEURONS
 from ..nn import SequentialState
+from ._converted import build_converted
 from ._sequence import GRU, WholeSequence
 
 __all__ = [
@@ -213,6 +214,10 @@ MODELS: dict[str, ModelKind] = {
     "recurrent": ModelKind(_recurrent, _SERIES, "recurrent LIF/ALIF (sequences)"),
     "delay": ModelKind(_delay, _SERIES, "feed-forward with learnable synaptic delays"),
     "gru": ModelKind(_gru, _SERIES, "non-spiking GRU baseline", spiking=False),
+    # "static": any fixed-shape sample fed as a constant current (direct encoding), as conversion assumes
+    "converted": ModelKind(
+        build_converted, frozenset({"static"}), "ANN converted to IF neurons (spikeforge convert)", trainable=False
+    ),
 }
 
 
