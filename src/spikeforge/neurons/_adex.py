@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -353,18 +353,7 @@ class AdEx(_AdExBase, SequenceModule):
         if state is not None:
             self._check_state(state, x_seq[0])
         params = self.params()
-        z, out = adex_seq(
-            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
-        )
-
-        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
-            with torch.no_grad():
-                return adex_seq(
-                    x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend="torch", record=True
-                )[1]
-
-        self._check_finite_state(out, x_seq, states)
-        return z, out
+        return self._run_checked(adex_seq, x_seq, state, params)
 
 
 SPEC = register(

@@ -275,6 +275,19 @@ class NeuronModule(nn.Module):
                 f"from rest; got {float(bad.flatten()[0]):.6g}"
             )
 
+    def _run_checked(self, seq: Callable[..., Any], x_seq: torch.Tensor, state: Any, params: Any) -> Any:
+        """``seq`` (a model's ``x_seq`` function) over ``x_seq`` with this module's settings, stopped with a
+        :class:`DivergenceError` when the state blew up; the state over time is recomputed only then."""
+        options = {"dt": self.dt, "surrogate": self.surrogate}
+        z, out = seq(x_seq, state, params, backend=self.backend, record=self.record, **options)
+
+        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
+            with torch.no_grad():
+                return seq(x_seq, state, params, backend="torch", record=True, **options)[1]
+
+        self._check_finite_state(out, x_seq, states)
+        return z, out
+
     def _check_finite_state(self, state: Any, x_seq: torch.Tensor, locate: Callable[[], Any] | None) -> None:
         """Stop a simulation whose state went NaN or infinite (a numerical blow-up), naming the step and variable.
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 
@@ -364,18 +364,7 @@ class HodgkinHuxley(_HodgkinHuxleyBase, SequenceModule):
         if state is not None:
             self._check_state(state, x_seq[0])
         params = self.params()
-        z, out = hodgkin_huxley_seq(
-            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
-        )
-
-        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
-            with torch.no_grad():
-                return hodgkin_huxley_seq(
-                    x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend="torch", record=True
-                )[1]
-
-        self._check_finite_state(out, x_seq, states)
-        return z, out
+        return self._run_checked(hodgkin_huxley_seq, x_seq, state, params)
 
 
 SPEC = register(

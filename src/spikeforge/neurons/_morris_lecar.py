@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -285,18 +285,7 @@ class MorrisLecar(_MorrisLecarBase, SequenceModule):
         if state is not None:
             self._check_state(state, x_seq[0])
         params = self.params()
-        z, out = morris_lecar_seq(
-            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
-        )
-
-        def states() -> Any:  # only when the state went NaN or inf: every step's state, to name the first bad one
-            with torch.no_grad():
-                return morris_lecar_seq(
-                    x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend="torch", record=True
-                )[1]
-
-        self._check_finite_state(out, x_seq, states)
-        return z, out
+        return self._run_checked(morris_lecar_seq, x_seq, state, params)
 
 
 SPEC = register(
