@@ -15,6 +15,7 @@ from torch import nn
 
 from ..encoding import encode_batch
 from ..neurons import LI, LICell, NeuronModule
+from ..nn import placement
 from ._activity import SpikeRecorder, describe, spiking_layers
 
 __all__ = ["SampleActivity", "SplitActivity", "confusion_matrix", "inspect_split"]
@@ -211,7 +212,7 @@ def inspect_split(
     model.eval()
     predictions = []
     generator = torch.Generator().manual_seed(cfg.eval_seed)  # the draws of `evaluate`
-    dtype = _precision(model)
+    dtype = placement(model)[1]
     try:
         with torch.no_grad(), _RateCounter(layers) as counter:
             for lo in range(0, n, cfg.batch_size):
@@ -249,11 +250,6 @@ def inspect_split(
     )
 
 
-def _precision(model) -> torch.dtype:
-    """The model's floating-point precision: its inputs are cast to it."""
-    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-
-
 def _record_samples(model, split, cfg, score, k, layers, labels) -> list[SampleActivity]:
     """The first ``k`` test samples, encoded exactly as the first batch of ``evaluate`` encodes them."""
     lengths = getattr(split, "len_test", None)
@@ -265,7 +261,7 @@ def _record_samples(model, split, cfg, score, k, layers, labels) -> list[SampleA
         first = split.x_test[: max(k, min(cfg.batch_size, len(split.y_test)))]  # evaluate's first batch, or more
         x_seq = encode_batch(first, cfg, generator)[:, :k]
         lb = torch.full((k,), x_seq.shape[0])
-    x_seq = x_seq.to(_precision(model))
+    x_seq = x_seq.to(placement(model)[1])
     with torch.no_grad(), SpikeRecorder(model) as rec, _StateRecorder(layers) as states:
         out_seq, _ = model(x_seq)
     predicted = score(out_seq, lengths=lb if lengths is not None else None).argmax(1)

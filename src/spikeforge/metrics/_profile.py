@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..encoding import encode_batch
+from ..nn import placement
 from ._efficiency import EfficiencyCounter, EfficiencyReport
 from ._energy import EnergyModel
 
@@ -38,8 +39,7 @@ def profile_split(
     if batches is not None:
         starts = starts[:batches]
     generator = torch.Generator().manual_seed(cfg.eval_seed)  # the same draws as `evaluate` for rate/poisson
-    first = next((p for p in model.parameters() if p.is_floating_point()), None)
-    device, dtype = (first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)
+    device, dtype = placement(model)
     was_training = model.training
     model.eval()
     try:

@@ -58,6 +58,7 @@ import torch
 from torch import nn
 
 from ...models import ConvertedNetwork
+from ...nn import placement
 from ._trace import Node, TracedGraph, UnsupportedLayerError, run_graph, trace_model
 
 __all__ = ["ConversionError", "calibration_batches", "convert"]
@@ -111,11 +112,6 @@ def calibration_batches(data: Any, batch_size: int) -> list[torch.Tensor]:
     return batches
 
 
-def _device(model: nn.Module) -> torch.device:
-    first = next(iter(model.parameters()), None)
-    return first.device if first is not None else torch.device("cpu")
-
-
 def _check_reproduces(graph: TracedGraph, model: nn.Module, x: torch.Tensor, batch: int) -> None:
     mine, _ = run_graph(graph, x)
     theirs = model(x)
@@ -152,7 +148,7 @@ def _calibrate(
     counts: dict[str, int] = dict.fromkeys(names, 0)
     per_batch = max(1, MAX_VALUES // len(batches))
     generator = torch.Generator().manual_seed(0)
-    device = _device(model)
+    device = placement(model)[0]
 
     def sample(values: torch.Tensor, cap: int) -> torch.Tensor:
         if values.numel() > cap:
@@ -697,7 +693,7 @@ def convert(
     if not isinstance(calibration_samples, int) or isinstance(calibration_samples, bool) or calibration_samples <= 0:
         raise ValueError(f"calibration_samples: expected a positive number of samples, got {calibration_samples!r}")
     batches = calibration_batches(calibration_data, batch_size)
-    device = _device(model)
+    device = placement(model)[0]
     training = {m: m.training for m in model.modules()}
     model.eval()  # BatchNorm uses (and keeps) its running statistics, dropout is off, until the end
     try:

@@ -14,6 +14,7 @@ from torch import nn
 
 from ...encoding import encode_batch
 from ...metrics import SpikeRecorder
+from ...nn import placement
 from ._checkpoint import Checkpointer, CheckpointError, TrainState
 from ._config import TrainConfig
 from ._distributed import Distributed
@@ -51,7 +52,7 @@ def _run(
     to ``device``; with ``distributed``, each process trains on its share of every global batch."""
     training = optimizer is not None
     shard = distributed is not None and training
-    dtype = _placement(model)[1]  # inputs in the model's precision (float32, or float64 for a float64 model)
+    dtype = placement(model)[1]  # inputs in the model's precision (float32, or float64 for a float64 model)
     model.train(training)
     n = len(y)
     if order is None:
@@ -121,14 +122,8 @@ def evaluate(
     return _run(model, x, y, cfg, optimizer=None, generator=generator, lengths=lengths, device=device)
 
 
-def _placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """Where the model's parameters are and their floating-point precision."""
-    first = next((p for p in model.parameters() if p.is_floating_point()), None)
-    return (first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)
-
-
 def _device_of(model: nn.Module) -> torch.device:
-    return _placement(model)[0]
+    return placement(model)[0]
 
 
 def fit(
