@@ -65,7 +65,7 @@ def _worker(rank: int, world: int, folder: str, stop_at: int | None) -> None:
         if rank == 0:
             torch.save(model.state_dict(), os.path.join(folder, "weights.pt"))  # test-only exchange file
     finally:
-        dist.destroy_process_group()
+        Distributed(rank, world).close()  # all leave together (gloo aborts a process whose peer left early)
 
 
 def _relative(a: dict, b: dict) -> float:

@@ -294,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
     if not rank0:  # another process of a torchrun job: trains its share, writes nothing
         checkpoints = Checkpointer(partial_dir(out) / "checkpoints") if resume else None
         fit(model, split, train_cfg, checkpoints=checkpoints, resume=resume, device=device, distributed=group)
+        group.close()  # together with rank 0, which leaves as soon as its training is over
         return 0
     rep = Reporter(quiet=args.quiet)
     rep.header(config, split, n_params, out)
@@ -338,6 +339,8 @@ def run(args: argparse.Namespace) -> int:
                 raise
             finally:
                 log.close()
+        if group is not None:
+            group.close()  # no collective after training: every process leaves now, together
         test = evaluate(model, split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None))
         val = evaluate(model, split.x_val, split.y_val, train_cfg, getattr(split, "len_val", None))
         model.cpu()  # the profile, the model file and the plots work on the CPU

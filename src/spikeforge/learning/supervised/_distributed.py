@@ -44,6 +44,19 @@ class Distributed:
         dist.all_reduce(t)
         return t.tolist()
 
+    def close(self) -> None:
+        """Leave the process group together: a barrier, then ``destroy_process_group``.
+
+        Every process calls this once training is over. Gloo aborts the process (``terminate called without an
+        active exception``) when one process tears its connections down while a peer is still using them, or
+        when the group is left to the interpreter's exit; the barrier makes all of them leave at the same point.
+        """
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
     def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         from torch.nn.parallel import DistributedDataParallel
 
