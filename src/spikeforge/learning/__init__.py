@@ -2,6 +2,7 @@
 BPTT, with checkpoints and resume) and :mod:`~spikeforge.learning.conversion` (ANN-to-SNN conversion, imported
 as ``spikeforge.learning.conversion``); local rules come later."""
 
+from ._methods import METHODS, Method, get_method
 from .supervised import (
     Checkpointer,
     CheckpointError,
@@ -16,14 +17,17 @@ from .supervised import (
 )
 
 __all__ = [
+    "METHODS",
     "CheckpointError",
     "Checkpointer",
     "Distributed",
+    "Method",
     "TrainConfig",
     "TrainState",
     "encode_batch",
     "evaluate",
     "fit",
     "from_environment",
+    "get_method",
     "scores",
 ]
