@@ -77,6 +77,26 @@ def test_convert_from_stored_weights_reproduces_the_ann(run, tmp_path, capsys):
     assert again["sweep"][0] == first["sweep"][0]  # same ANN, same calibration: the same SNN at T=4
 
 
+def test_config_repeats_the_conversion_and_train_refuses_it(run, tmp_path, capsys):
+    out = tmp_path / "repeat"
+    capsys.readouterr()
+    args = ["convert", "--config", str(run / "config.json"), "--ann-weights", str(run / "ann.safetensors")]
+    assert main([*args, "--timesteps", "4", "--out", str(out), "--json"]) == 0  # ann mlp, seed, ... from the file
+    again = json.loads(capsys.readouterr().out)
+    first = json.loads((run / "metrics.json").read_text())
+    assert again["sweep"][0] == first["sweep"][0]
+    config = json.loads((out / "config.json").read_text())
+    assert config["convert"]["ann"] == "mlp" and config["train"]["timesteps"] == 16  # --run-timesteps kept too
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "describes a converted network" in err and f"spikeforge convert --config {run / 'config.json'}" in err
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"dataset": "digits", "train": {"epochs": 1}}))
+    assert main(["convert", "--config", str(plain), "--out", str(tmp_path / "c")]) == 2
+    assert "expected the config.json of a `spikeforge convert` run" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists() and not (tmp_path / "c").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -87,9 +87,58 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-convert-<ann>[-qcfs]-s<seed>)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only a spikeforge run folder)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="a converted run's config.json: repeat that conversion (flags given here override it)",
+    )
     add_device_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, config_defaults={dest: p.get_default(dest) for dest in _FROM_CONFIG})
     return p
+
+
+# run-folder config -> argument: (section, key) for every option that `--config` restores
+_FROM_CONFIG = {
+    "dataset": (None, "dataset"),
+    "ann": ("convert", "ann"),
+    "qcfs": ("convert", "qcfs"),
+    "levels": ("convert", "levels"),
+    "timesteps": ("convert", "timesteps"),
+    "run_timesteps": ("train", "timesteps"),
+    "percentile": ("convert", "percentile"),
+    "normalise": ("convert", "normalise"),
+    "calibrate": ("convert", "calibrated"),
+    "calibration": ("convert", "calibration_samples"),
+    "ann_weights": ("convert", "ann_weights"),
+    "epochs": ("train", "epochs"),
+    "lr": ("train", "lr"),
+    "weight_decay": ("train", "weight_decay"),
+    "batch_size": ("train", "batch_size"),
+    "seed": ("train", "seed"),
+}
+
+
+def apply_config(args: argparse.Namespace) -> None:
+    """Fill the options left at their defaults from ``args.config`` (a run folder's ``config.json`` written by
+    ``spikeforge convert``); an option given on the command line wins."""
+    from .._files import read_json_or_yaml
+
+    data = read_json_or_yaml(args.config, what="--config")
+    if not isinstance(data, dict) or not isinstance(data.get("convert"), dict):
+        raise ValueError(
+            f"--config: expected the config.json of a `spikeforge convert` run (with a 'convert' section), "
+            f"got {args.config}"
+        )
+    for dest, (section, key) in _FROM_CONFIG.items():
+        source = data if section is None else data.get(section, {})
+        if key not in source or getattr(args, dest) != args.config_defaults[dest]:
+            continue
+        value = source[key]
+        if dest == "timesteps":
+            value = ",".join(str(t) for t in value)
+        elif dest == "ann_weights" and value is not None:
+            value = Path(value)
+        setattr(args, dest, value)
 
 
 def _timesteps(text: str) -> list[int]:
@@ -156,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
     from ._rundir import check_out_dir, run_dir, write_json
 
     started = time.perf_counter()
+    if args.config is not None:
+        apply_config(args)
     steps = _check(args)
     run_t = args.run_timesteps or steps[-1]
     out = (

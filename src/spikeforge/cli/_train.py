@@ -169,6 +169,12 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     explicit: set[str] = set()
     if args.config is not None:
         from_file = load_config_file(args.config)
+        if from_file.get("model") == "converted" or "convert" in from_file:
+            raise ValueError(
+                f"--config: {args.config} describes a converted network (written by `spikeforge convert`); "
+                f"converted networks are not trained: repeat the conversion with "
+                f"`spikeforge convert --config {args.config}`"
+            )
         known = (
             set(TRAIN_DEFAULTS)
             | set(TrainConfig.__dataclass_fields__)
