@@ -186,12 +186,15 @@ def test_unsupported_layers_and_graphs_are_named():
     nodes = {
         "in": nir.Input(input_type=np.array([2])),
         "a": nir.Affine(weight=np.eye(2), bias=np.zeros(2)),
-        "b": nir.Affine(weight=np.eye(2), bias=np.zeros(2)),
+        "b": nir.Scale(scale=np.ones(2)),  # not a [Delay ->] Linear delay-group branch
         "out": nir.Output(output_type=np.array([2])),
     }
     branched = nir.NIRGraph(nodes=nodes, edges=[("in", "a"), ("in", "b"), ("a", "out"), ("b", "out")], type_check=False)
-    with pytest.raises(ValueError, match="only chains"):
+    with pytest.raises(ValueError, match="fans out to"):
         import_nir(branched, dt=1e-3)
+    nodes["b"] = nir.Affine(weight=np.eye(2), bias=np.zeros(2))  # two delay groups that share a synapse
+    with pytest.raises(ValueError, match="weights in two delay groups"):
+        import_nir(nir.NIRGraph(nodes=nodes, edges=branched.edges, type_check=False), dt=1e-3)
 
 
 def test_subtract_reset_warns_and_failed_write_leaves_no_file(tmp_path):
@@ -273,12 +276,3 @@ def test_fixed_delay_linear_round_trip(side):
     v_ref, _ = net(x)
     v_back, _ = back(x)
     assert torch.equal(v_ref, v_back)
-
-
-def test_per_synapse_delays_are_refused_with_a_reason():
-    from spikeforge.models._sequence import WholeSequence
-    from spikeforge.synapses import DelayedLinear
-
-    layer = DelayedLinear(3, 2, torch.tensor([[0, 1, 2], [2, 0, 1]]))
-    with pytest.raises(ValueError, match="no NIR form"):
-        export_nir(SequentialState(WholeSequence(layer), LIF(2)), [3])

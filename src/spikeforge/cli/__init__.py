@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import _nir
 
     _nir.add_parsers(sub)  # export, import
+    from . import _deploy
+
+    _deploy.add_parser(sub)  # deploy-check
     return parser
 
 

@@ -1,4 +1,4 @@
-"""`spikeforge export runs/NAME --nir model.nir` and `spikeforge import model.nir [--out runs/X]`."""
+"""`spikeforge export runs/NAME --nir model.nir [--check]` and `spikeforge import model.nir [--out runs/X]`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ RUN_KEY = "spikeforge_run"
 
 
 def add_parsers(sub) -> None:
+    from ._nir_check import PEER_PYTHON, PEERS
+
     p = sub.add_parser("export", help="write a trained run's model as a NIR graph file")
     p.add_argument("run", type=Path, help="a run folder written by `spikeforge train`")
     p.add_argument("--nir", type=Path, required=True, help="the .nir file to write")
@@ -24,6 +26,49 @@ def add_parsers(sub) -> None:
         choices=("exact", "euler"),
         default="exact",
         help="how the NIR ODEs reproduce spikeforge's steps: exact (default) or euler (snnTorch, Norse)",
+    )
+    from ..interop import ALIF_AS, RESET_AS
+
+    p.add_argument(
+        "--reset-as",
+        dest="reset_as",
+        choices=list(RESET_AS),
+        default="keep",
+        help="; ".join(f"{k}: {v}" for k, v in RESET_AS.items()) + " (default keep)",
+    )
+    p.add_argument(
+        "--alif-as",
+        dest="alif_as",
+        choices=list(ALIF_AS),
+        default="exact",
+        help="; ".join(f"{k}: {v}" for k, v in ALIF_AS.items()) + " (default exact)",
+    )
+    p.add_argument(
+        "--round-delays",
+        dest="round_delays",
+        action="store_true",
+        help="round learnable delays to whole steps first (spikeforge.synapses.round_delays); --check then compares "
+        "the learnable network with the rounded one read back",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="re-import the file, run the run's test split through the run's network and the re-imported one (and "
+        "snnTorch when the peer environment is present) and print spike agreement and accuracy before/after",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="--check fails (exit 1) when a spike agreement is below 1 - TOL or an accuracy differs by more than TOL "
+        "(fractions; default 0: identical)",
+    )
+    p.add_argument(
+        "--peer",
+        choices=PEERS,
+        default="auto",
+        help=f"--check also runs snnTorch through {PEER_PYTHON} (or $SPIKEFORGE_PEER_PYTHON): auto (when present), "
+        "snntorch (required), none",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(func=run_export)
@@ -63,23 +108,39 @@ def run_export(args: argparse.Namespace) -> int:
         )
     if args.nir.exists() and not args.overwrite:
         raise FileExistsError(f"--nir: {args.nir} already exists; choose another path or pass --overwrite")
+    if not (math.isfinite(args.tolerance) and 0 <= args.tolerance <= 1):
+        raise ValueError(f"--tolerance: expected a fraction in [0, 1], got {args.tolerance!r}")
     model, model_config = load_model(folder / "model.safetensors")
     run_config: dict[str, Any] = {"model_config": model_config}
     if (folder / "config.json").is_file():
         from ._evaluate import read_run_config
 
         run_config = read_run_config(folder)
+    elif args.check:
+        raise FileNotFoundError(f"--check: {folder} has no config.json, so its test split is unknown")
+    exported = model
+    if args.round_delays:
+        from ..synapses import round_delays
+
+        exported = round_delays(model)
+    options = {"integrator": args.integrator, "reset_as": args.reset_as, "alif_as": args.alif_as}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        graph = export_nir(model, model_config["input_shape"], integrator=args.integrator)
+        graph = export_nir(exported, model_config["input_shape"], **options)
     graph.metadata[RUN_KEY] = json.dumps(run_config)
     write_nir(args.nir, graph)
     rows = summarize_nir(graph)
-    print(f"{args.nir}: {len(rows) - 2} layers, dt={model_config['dt'] * 1e3:g} ms, integrator {args.integrator}")
+    print(f"{args.nir}: {len(rows) - 2} nodes, dt={model_config['dt'] * 1e3:g} ms, integrator {args.integrator}")
     _print_rows(rows)
     for w in caught:
         print(f"note: {w.message}")
-    return 0
+    if args.round_delays:
+        print("note: learnable delays rounded to whole steps before export (--round-delays)")
+    if not args.check:
+        return 0
+    from ._nir_check import drift_check
+
+    return drift_check(model, exported, args, run_config, options)
 
 
 def _print_rows(rows: list[dict]) -> None:

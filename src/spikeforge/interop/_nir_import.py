@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..neurons import IF, LI, LIF, CubaLIF
+from ..neurons import ALIF, IF, LI, LIF, RALIF, RLIF, CubaLIF
 from ..nn import SequentialState
 from ..units import check_dt
 from ._nir import INTEGRATORS, META_KEY, Integrator
@@ -79,34 +79,116 @@ def graph_metadata(graph: Any) -> dict[str, Any]:
     return _meta(graph)
 
 
-def _chain(graph: Any) -> list[str]:
-    import nir
-
+def _links(graph: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     succ: dict[str, list[str]] = {name: [] for name in graph.nodes}
     pred: dict[str, list[str]] = {name: [] for name in graph.nodes}
     for a, b in graph.edges:
         if a not in graph.nodes or b not in graph.nodes:
             raise ValueError(f"NIR graph: edge ({a!r}, {b!r}) names a node that does not exist")
+        if b in succ[a]:
+            raise ValueError(f"NIR graph: edge ({a!r}, {b!r}) appears twice")
         succ[a].append(b)
         pred[b].append(a)
+    return succ, pred
+
+
+def _recurrent_edges(graph: Any, succ, pred) -> dict[str, str]:
+    """``{neuron: rec}`` for each cycle ``neuron -> rec -> neuron`` where ``rec`` is a ``Linear``/``Affine`` node
+    that touches nothing else (how spikeforge, snnTorch and Norse write a recurrent layer)."""
+    import nir
+
+    spiking = (nir.LIF, nir.CubaLIF, nir.IF)
+    loops = {}
+    for name, node in graph.nodes.items():
+        if not isinstance(node, nir.Linear | nir.Affine) or len(pred[name]) != 1 or succ[name] != pred[name]:
+            continue
+        neuron = pred[name][0]
+        if not isinstance(graph.nodes[neuron], spiking):
+            raise ValueError(
+                f"NIR import: node {name!r} feeds node {neuron!r} ({type(graph.nodes[neuron]).__name__}) back into "
+                "itself; recurrent loops are supported around LIF, CubaLIF and IF nodes only"
+            )
+        if neuron in loops:
+            raise ValueError(f"NIR import: node {neuron!r} has two recurrent loops ({loops[neuron]!r}, {name!r})")
+        loops[neuron] = name
+    return loops
+
+
+def _branches(graph: Any, start: str, succ, pred) -> tuple[list[tuple[str | None, str]], str]:
+    """The parallel ``[Delay ->] Linear|Affine`` branches after ``start`` that merge into one node (a per-synapse
+    delay layer): ``([(delay node or None, dense node), ...], merge node)``."""
+    import nir
+
+    out: list[tuple[str | None, str]] = []
+    for head in succ[start]:
+        delay, dense = None, head
+        if isinstance(graph.nodes[head], nir.Delay) and len(succ[head]) == 1 and pred[head] == [start]:
+            delay, dense = head, succ[head][0]
+        if not isinstance(graph.nodes[dense], nir.Linear | nir.Affine) or len(succ[dense]) != 1:
+            break
+        if pred[dense] != [delay or start]:
+            break
+        out.append((delay, dense))
+    merges = {succ[dense][0] for _, dense in out}
+    if (
+        len(out) != len(succ[start])
+        or len(merges) != 1
+        or sorted(pred[next(iter(merges))]) != sorted(dense for _, dense in out)
+    ):
+        raise ValueError(
+            f"NIR import: node {start!r} fans out to {succ[start]}; spikeforge imports chains, recurrent loops "
+            "(neuron -> Linear -> neuron) and parallel [Delay ->] Linear branches that merge into one node "
+            "(per-synapse delays), not other branches"
+        )
+    return out, next(iter(merges))
+
+
+def _walk(graph: Any) -> list[tuple]:
+    """The graph as steps from Input to Output: ``("node", name, rec_or_None)`` or ``("branches", [(delay, dense),
+    ...])``. Refuses any other shape, naming the node."""
+    import nir
+
+    succ, pred = _links(graph)
+    loops = _recurrent_edges(graph, succ, pred)
+    for neuron, rec in loops.items():
+        succ[neuron].remove(rec)
+        pred[neuron].remove(rec)
+        succ[rec], pred[rec] = [], []
     inputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Input)]
     if len(inputs) != 1:
         raise ValueError(f"NIR import: expected one Input node, got {len(inputs)} ({inputs})")
-    order = [inputs[0]]
-    while succ[order[-1]]:
-        if len(succ[order[-1]]) > 1 or any(len(pred[s]) > 1 for s in succ[order[-1]]):
+    steps: list[tuple] = [("node", inputs[0], None)]
+    seen = {inputs[0]}
+    cur = inputs[0]
+    while succ[cur]:
+        nxt = succ[cur]
+        if len(nxt) == 1 and pred[nxt[0]] == [cur]:
+            cur = nxt[0]
+        else:
+            branches, cur = _branches(graph, cur, succ, pred)
+            steps.append(("branches", branches))
+            seen.update(n for pair in branches for n in pair if n is not None)
+        if cur in seen:
             raise ValueError(
-                f"NIR import: only chains of layers are supported; node {order[-1]!r} fans out to "
-                f"{succ[order[-1]]} (branches and recurrent loops are not)"
+                f"NIR import: recurrent loop through {cur!r} is not supported (only neuron -> Linear -> neuron)"
             )
-        order.append(succ[order[-1]][0])
-        if order[-1] in order[:-1] or len(order) > len(graph.nodes):
-            raise ValueError(f"NIR import: recurrent loop through {order[-1]!r} is not supported")
-    if len(order) != len(graph.nodes):
-        raise ValueError(
-            f"NIR import: nodes {sorted(set(graph.nodes) - set(order))} are not on the input->output chain"
-        )
-    return order
+        seen.add(cur)
+        steps.append(("node", cur, loops.get(cur)))
+    seen.update(loops.values())
+    if len(seen) != len(graph.nodes):
+        raise ValueError(f"NIR import: nodes {sorted(set(graph.nodes) - seen)} are not on the input->output path")
+    return steps
+
+
+def _chain(graph: Any) -> list[str]:
+    """Every node name in walk order (recurrent and branch nodes after the node they belong to)."""
+    names: list[str] = []
+    for step in _walk(graph):
+        if step[0] == "node":
+            names += [step[1]] + ([step[2]] if step[2] else [])
+        else:
+            names += [n for pair in step[1] for n in pair if n is not None]
+    return names
 
 
 def _t(arr: Any) -> torch.Tensor:
@@ -172,7 +254,46 @@ def _leak(tau_nir: torch.Tensor, r: torch.Tensor, dt: float, integrator: str, no
     return -dt / torch.log1p(-dt / tau_nir), dt / tau_nir * r
 
 
-def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str) -> list[nn.Module]:
+def _recurrent_weight(graph: Any, rec: str, node_name: str, n: int) -> torch.Tensor:
+    import nir
+
+    node = graph.nodes[rec]
+    weight = torch.as_tensor(np.asarray(node.weight)).float()
+    if tuple(weight.shape) != (n, n):
+        raise ValueError(
+            f"node {rec!r}: a recurrent weight of {node_name!r} must be [{n}, {n}], got {list(weight.shape)}"
+        )
+    if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
+        raise ValueError(f"node {rec!r}: spikeforge's recurrent layers have no recurrent bias; its bias must be 0")
+    return weight
+
+
+def _alif(node: Any, meta: dict, shapes: dict, tau: torch.Tensor, rec: torch.Tensor | None, kw: dict) -> nn.Module:
+    """An ALIF/RALIF exported exactly (``beta = 0``): rebuilt as itself, so the same arithmetic gives the same
+    spikes (its input gain ``1 - beta_m`` is part of its update)."""
+    shape = kw.pop("shape")
+    cls = ALIF if rec is None else RALIF
+    extra = {} if rec is None else {"self_connections": meta.get("self_connections", True)}
+    module = cls(
+        shape[0] if rec is not None else shape,
+        tau_mem=_value(tau, shapes.get("log_tau_mem")),
+        tau_adapt=_value(_t(meta.get("tau_adapt", 0.2)), shapes.get("log_tau_adapt")),
+        beta=_value(torch.zeros(shape, dtype=torch.float64), shapes.get("beta")),
+        threshold=_value(_t(node.v_threshold), shapes.get("threshold")),
+        v_leak=_uniform("v_leak", node.v_leak, kw["name"]),
+        v_reset=_uniform("v_reset", node.v_reset, kw["name"]),
+        **kw["spiking"],
+        **kw["common"],
+        **extra,
+    )
+    _set_tau(module, "tau_mem", tau.float())
+    if rec is not None:
+        with torch.no_grad():
+            module.recurrent.weight.copy_(rec)
+    return module
+
+
+def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str, rec=None) -> list[nn.Module]:
     import nir
 
     meta = _meta(node)
@@ -183,16 +304,30 @@ def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str) -> l
     if meta.get("surrogate"):
         spiking["surrogate"] = meta["surrogate"]
     taus: dict[str, torch.Tensor] = {}
+    if rec is not None and not isinstance(node, nir.LIF):
+        raise ValueError(
+            f"node {name!r}: spikeforge has recurrent LIF layers (RLIF, RALIF) only; a recurrent "
+            f"{type(node).__name__} cannot be imported"
+        )
+    if rec is not None and len(shape) != 1:
+        raise ValueError(f"node {name!r}: a recurrent layer needs one dimension of neurons, got shape {list(shape)}")
     if isinstance(node, nir.LIF | nir.LI):
         tau, gain = _leak(_t(node.tau), _t(node.r), dt, integrator, name)
         taus["tau_mem"] = tau
+        w_rec = None if rec is None else rec(shape[0])
+        if meta.get("class") in ("ALIF", "RALIF"):
+            if meta.get("alif_as") == "exact":
+                kw = {"shape": shape, "name": name, "spiking": spiking, "common": common}
+                return [_alif(node, meta, shapes, tau, w_rec, kw)]
+            common["learn"] = tuple(n for n in common["learn"] if n in ("tau_mem", "threshold"))  # the LIF form
         if isinstance(node, nir.LI):
             if np.any(np.asarray(node.v_leak) != 0):
                 raise ValueError(f"node {name!r}: spikeforge's LI has no leak potential; v_leak must be 0")
             module: nn.Module = LI(shape, tau_mem=_value(tau, shapes.get("log_tau_mem")), **common)
         else:
-            module = LIF(
-                shape,
+            extra = {} if rec is None else {"self_connections": meta.get("self_connections", True)}
+            module = (LIF if rec is None else RLIF)(
+                shape if rec is None else shape[0],
                 tau_mem=_value(tau, shapes.get("log_tau_mem")),
                 threshold=_value(_t(node.v_threshold), shapes.get("threshold")),
                 v_leak=_uniform("v_leak", node.v_leak, name),
@@ -200,7 +335,12 @@ def _neuron(node: Any, name: str, dt: float, integrator: str, backend: str) -> l
                 t_ref=meta.get("t_ref", 0.0),
                 **spiking,
                 **common,
+                **extra,
             )
+            if w_rec is not None:  # NIR's input gain applies to the recurrent input too
+                scaled = gain.float().reshape(-1, 1) * w_rec if (gain - 1).abs().max() > GAIN_TOLERANCE else w_rec
+                with torch.no_grad():
+                    module.recurrent.weight.copy_(scaled)
     elif isinstance(node, nir.CubaLIF):
         thr = _value(_t(node.v_threshold), shapes.get("threshold"))
         extra = {"v_leak": _uniform("v_leak", node.v_leak, name), "v_reset": _uniform("v_reset", node.v_reset, name)}
@@ -370,14 +510,22 @@ def import_nir(
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator: expected one of {INTEGRATORS}, got {integrator!r}")
     layers: list[nn.Module] = []
-    for name in _chain(graph):
+    for step in _walk(graph):
+        if step[0] == "branches":
+            layers.append(_delay_groups(graph, step[1], dt))
+            continue
+        name, rec_name = step[1], step[2]
         node = graph.nodes[name]
         if isinstance(node, nir.Input | nir.Output):
             continue
         _check_finite_node(node, name)
+        rec = None
+        if rec_name is not None:
+            _check_finite_node(graph.nodes[rec_name], rec_name)
+            rec = lambda n, r=rec_name, m=name: _recurrent_weight(graph, r, m, n)  # noqa: E731
         try:
             if isinstance(node, nir.LIF | nir.LI | nir.CubaLIF | nir.IF):
-                layers += _neuron(node, name, dt, integrator, backend)
+                layers += _neuron(node, name, dt, integrator, backend, rec)
             else:
                 layers += _static(node, name, dt)
         except (ValueError, TypeError) as err:  # name the node whose values the layer refused
@@ -388,6 +536,66 @@ def import_nir(
     model = SequentialState(*layers).eval()
     _check_chains(model, graph)
     return model
+
+
+def _delay_groups(graph: Any, branches: list[tuple[str | None, str]], dt: float) -> nn.Module:
+    """Parallel ``[Delay(d) ->] Linear|Affine`` branches that merge into one node -> one
+    :class:`~spikeforge.synapses.DelayedLinear`: weight ``W = sum_k W_k`` and delay ``d_k`` for the synapses of
+    branch ``k`` (those with a non-zero weight there; spikeforge's own graphs carry the full delay matrix). A
+    synapse with non-zero weights in two branches cannot be one delayed synapse and is refused."""
+    import nir
+
+    from ..synapses import DelayedLinear
+
+    weights, delays, bias, recorded = [], [], None, None
+    for delay, dense in branches:
+        node = graph.nodes[dense]
+        for name in (delay, dense):
+            if name is not None:
+                _check_finite_node(graph.nodes[name], name)
+        w = torch.as_tensor(np.asarray(node.weight)).float()
+        d = 0.0
+        if delay is not None:
+            values = np.unique(np.asarray(graph.nodes[delay].delay, dtype=np.float64))
+            if values.size != 1:
+                raise ValueError(f"node {delay!r}: a delay-group branch needs one delay for all inputs, got {values}")
+            d = float(values[0]) / dt
+            if abs(d - round(d)) > 1e-6 or d < 0:
+                raise ValueError(f"node {delay!r}: delays must be whole multiples of dt={dt!r} s, got {values[0]!r} s")
+        if weights and w.shape != weights[0].shape:
+            raise ValueError(
+                f"node {dense!r}: branch weights differ in shape ({list(w.shape)} vs {list(weights[0].shape)})"
+            )
+        weights.append(w)
+        delays.append(round(d))
+        if isinstance(node, nir.Affine):
+            b = torch.as_tensor(np.asarray(node.bias)).float()
+            bias = b if bias is None else bias + b
+        raw = (node.metadata or {}).get("delay_steps")
+        if raw is not None:
+            recorded = torch.as_tensor(np.asarray(raw)).long()
+    stacked = torch.stack(weights)
+    if ((stacked != 0).sum(0) > 1).any():
+        raise ValueError(
+            f"NIR import: branches {[b for _, b in branches]} give one synapse weights in two delay groups; "
+            "spikeforge's DelayedLinear has one delay per synapse"
+        )
+    chosen = torch.tensor(delays).reshape(-1, 1, 1).expand_as(stacked)
+    steps = (chosen * (stacked != 0)).sum(0)
+    if recorded is not None and recorded.shape == steps.shape:
+        nonzero = stacked.sum(0) != 0
+        if not torch.equal(recorded[nonzero], steps[nonzero]):
+            raise ValueError("NIR import: the recorded delay matrix does not match the delay groups (was it edited?)")
+        steps = recorded
+    out, inp = stacked.shape[1:]
+    layer = DelayedLinear(inp, out, steps, bias=bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(stacked.sum(0))
+        if bias is not None:
+            layer.bias.copy_(bias)
+    from ..models._sequence import WholeSequence
+
+    return WholeSequence(layer)
 
 
 def _check_chains(model: SequentialState, graph: Any) -> None:

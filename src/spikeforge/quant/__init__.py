@@ -14,6 +14,7 @@ from ._fixed import (
     tau_from_int,
 )
 from ._qat import QuantConv2d, QuantLinear, QuantMembrane, fake_quantize, quantize_model, weight_scale
+from ._silence import check_silent, spike_counts
 
 __all__ = [
     "DECAY_ONE",
@@ -25,12 +26,14 @@ __all__ = [
     "QuantConv2d",
     "QuantLinear",
     "QuantMembrane",
+    "check_silent",
     "decay_to_int",
     "fake_quantize",
     "fixed_init",
     "fixed_seq",
     "fixed_step",
     "quantize_model",
+    "spike_counts",
     "tau_from_int",
     "to_fixed",
     "weight_scale",

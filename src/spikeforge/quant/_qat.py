@@ -345,12 +345,15 @@ def quantize_model(
     method: ScaleMethod = "mse",
     rounding: Rounding = "nearest",
     readout: bool = False,
+    calibration: torch.Tensor | None = None,
 ) -> nn.Module:
     """A copy of ``model`` ready for quantisation-aware training.
 
     Every ``nn.Linear`` becomes a :class:`QuantLinear` and every ``nn.Conv2d`` a :class:`QuantConv2d` with
     ``bits``-bit weights (same values); with ``membrane_bits`` every spiking sequence neuron is wrapped in
     :class:`QuantMembrane` (also leaky-integrator readouts when ``readout=True``). ``model`` is not changed.
+    With ``calibration`` (an input ``[T, B, ...]``), both networks run on it and a ``UserWarning`` names every layer
+    that spikes in ``model`` but falls silent after quantisation (:func:`~spikeforge.quant.check_silent`).
 
     >>> import torch
     >>> from spikeforge import LIF, LI, SequentialState
@@ -361,7 +364,6 @@ def quantize_model(
     """
     _check_bits(bits)
     kwargs = dict(bits=bits, per_channel=per_channel, pow2=pow2, method=method)
-    model = copy.deepcopy(model)
 
     def swap(parent: nn.Module, prefix: str = "") -> None:
         for name, child in parent.named_children():
@@ -381,5 +383,11 @@ def quantize_model(
             elif not isinstance(child, QuantMembrane):
                 swap(child, f"{prefix}{name}.")
 
+    original = model
+    model = copy.deepcopy(model)
     swap(model)
+    if calibration is not None:
+        from ._silence import check_silent
+
+        check_silent(original, model, calibration)
     return model
