@@ -30,7 +30,24 @@ class Method:
 
 METHODS: dict[str, Method] = {
     m.name: m
-    for m in (Method("bptt", "surrogate-gradient backpropagation through time", "spikeforge.learning.supervised:fit"),)
+    for m in (
+        Method("bptt", "surrogate-gradient backpropagation through time", "spikeforge.learning.supervised:fit"),
+        Method(
+            "eprop",
+            "e-prop: online, eligibility traces (one recurrent LIF/ALIF layer)",
+            "spikeforge.learning.online:fit_eprop",
+        ),
+        Method(
+            "ottt",
+            "OTTT: online through time, presynaptic traces (feed-forward/conv)",
+            "spikeforge.learning.online:fit_ottt",
+        ),
+        Method(
+            "eventprop",
+            "EventProp: exact adjoint gradients, event-driven (mlp of cubalif, li readout, max)",
+            "spikeforge.learning.online:fit_eventprop",
+        ),
+    )
 }
 
 

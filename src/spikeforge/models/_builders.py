@@ -57,7 +57,11 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 #: hidden-layer neurons the builders make, by ``neuron=`` name: the registry names (``spikeforge.neurons.NEURONS``)
 #: of its feed-forward and its recurrent form
-HIDDEN_NEURONS: dict[str, tuple[str, str]] = {"lif": ("lif", "rlif"), "alif": ("alif", "ralif")}
+HIDDEN_NEURONS: dict[str, tuple[str, str | None]] = {
+    "lif": ("lif", "rlif"),
+    "alif": ("alif", "ralif"),
+    "cubalif": ("cubalif", None),  # current-based LIF (what EventProp trains); feed-forward only
+}
 #: output layers by ``output=`` name: the registry name and what it reads out
 OUTPUT_NEURONS: dict[str, tuple[str, str]] = {"li": ("li", "membrane readout"), "lif": ("lif", "spiking")}
 
@@ -96,7 +100,10 @@ def _neuron(cfg: dict, size: int | tuple[int, ...], *, recurrent: bool = False) 
     }
     if cfg["neuron"] == "alif":
         common |= {"tau_adapt": _value("tau_adapt", cfg["tau_adapt"]), "beta": cfg["beta_adapt"]}
-    spec = NEURONS[HIDDEN_NEURONS[cfg["neuron"]][int(recurrent)]]
+    name = HIDDEN_NEURONS[cfg["neuron"]][int(recurrent)]
+    if name is None:
+        raise ValueError(f"neuron: {cfg['neuron']!r} has no recurrent form; use it in the 'mlp' model")
+    spec = NEURONS[name]
     # the configured backend names a LIF kernel; a layer that has no such kernel (RALIF) runs its default
     backend = cfg["backend"] if cfg["backend"] in kernels.available(spec.name) else "auto"
     return spec.sequence(size, backend=backend, **common)
