@@ -131,9 +131,30 @@ def build_hand(kind, w):
 
 
 # -- spikeforge ------------------------------------------------------------------------------------------------
-def build_spikeforge(kind, w, backend="auto", synapse=None, chunk=None):
-    """spikeforge's model; ``chunk`` wraps the whole network in ``checkpoint_time(..., chunk=chunk)`` (W1 only)."""
+def user_fast_sigmoid():
+    """The fast sigmoid written as a user-defined surrogate, the way the README shows (no kernel id): the fused
+    kernel evaluates its ``derivative`` over the stored sequence. Same maths as the built-in one."""
     import spikeforge as sf
+
+    class UserFastSigmoid(sf.surrogate.Surrogate):
+        def __init__(self, slope: float = SLOPE):
+            self.slope = slope
+
+        def primitive(self, x):
+            return x / (1 + self.slope * x.abs())
+
+        def derivative(self, x):
+            return 1.0 / (1.0 + self.slope * x.abs()) ** 2
+
+    return UserFastSigmoid()
+
+
+def build_spikeforge(kind, w, backend="auto", synapse=None, chunk=None, user_surrogate=False):
+    """spikeforge's model; ``chunk`` wraps the whole network in ``checkpoint_time(..., chunk=chunk)`` (W1 only);
+    ``user_surrogate``: the hidden layer's surrogate is :func:`user_fast_sigmoid`."""
+    import spikeforge as sf
+
+    surrogate = user_fast_sigmoid() if user_surrogate else None
 
     def lin(wk, bk):
         if synapse is None:
@@ -148,11 +169,11 @@ def build_spikeforge(kind, w, backend="auto", synapse=None, chunk=None):
 
     fc1 = lin("w1", "b1")
     if kind == "w1r":
-        hidden = sf.RLIF(w["wr"].shape[0], backend=backend if backend != "cpu_lean" else "auto")
+        hidden = sf.RLIF(w["wr"].shape[0], backend=backend if backend != "cpu_lean" else "auto", surrogate=surrogate)
         with torch.no_grad():
             hidden.recurrent.weight.copy_(w["wr"])
     else:
-        hidden = sf.LIF(w["w1"].shape[0], backend=backend)
+        hidden = sf.LIF(w["w1"].shape[0], backend=backend, surrogate=surrogate)
     if kind == "w2":
 
         def step(x, y):
@@ -330,15 +351,19 @@ def build(impl: str, kind: str, w):
     if impl in PEERS:
         return globals()[f"build_{impl}"](kind, w)
     if impl.startswith("spikeforge"):
-        # spikeforge[:backend][+event][+ckpt<chunk>]
+        # spikeforge[:backend][+event][+ckpt<chunk>][+usersurr][+compile]
         name, *options = impl.split("+")
         backend = name.split(":")[1] if ":" in name else "auto"
         synapse = "auto" if "event" in options else None
         chunk = next((int(o[4:]) for o in options if o.startswith("ckpt")), None)
-        unknown = [o for o in options if o != "event" and not o.startswith("ckpt")]
+        unknown = [o for o in options if o not in ("event", "usersurr", "compile") and not o.startswith("ckpt")]
         if unknown:
             raise ValueError(f"unknown option {unknown} in {impl!r}")
-        return build_spikeforge(kind, w, backend=backend, synapse=synapse, chunk=chunk)
+        user = "usersurr" in options
+        step, weight = build_spikeforge(kind, w, backend=backend, synapse=synapse, chunk=chunk, user_surrogate=user)
+        if "compile" in options:  # the whole step (network and loss), inductor, one graph (fails on a break)
+            step = torch.compile(step, fullgraph=True)
+        return step, weight
     raise ValueError(f"unknown implementation {impl!r}")
 
 

@@ -18,7 +18,37 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Backend", "available", "register", "resolve", "trace"]
+__all__ = [
+    "Backend",
+    "FallbackWarning",
+    "Refused",
+    "available",
+    "backend_of",
+    "layer",
+    "register",
+    "resolve",
+    "trace",
+]
+
+
+class FallbackWarning(UserWarning):
+    """A layer runs the torch reference although a fused kernel is available here: shown once per layer and
+    reason (``warnings.simplefilter("ignore", FallbackWarning)`` silences it)."""
+
+
+class Refused:
+    """A ``supports(**ctx)`` answer "no" that says why (falsy, so ``if b.supports(...)`` reads as before)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"Refused({self.reason!r})"
 
 
 @dataclass
@@ -31,6 +61,71 @@ class Backend:
 
 _REGISTRY: dict[str, dict[str, Backend]] = {}
 _TRACES: list[list[tuple[str, str]]] = []  # open trace() lists; empty outside tests, so resolve() adds nothing
+_LAYERS: list[Any] = []  # the neuron modules whose forward is running (innermost last), see layer()
+_WARNED: set[tuple[str, str]] = set()  # (model, reason) already warned about for calls outside any layer
+
+
+@contextmanager
+def layer(module: Any) -> Iterator[None]:
+    """While ``module`` (a neuron layer) runs: the backends that :func:`resolve` picks are recorded on it
+    (:func:`backend_of`) and its fallback warnings name it. ``SequenceModule.__call__`` enters it (not while
+    ``torch.compile`` traces)."""
+    _LAYERS.append(module)
+    try:
+        yield
+    finally:
+        _LAYERS.pop()
+
+
+def backend_of(module: Any) -> str | None:
+    """The backend (``"cpu"``, ``"cpu_lean"``, ``"triton"``, ``"torch"`` ...) that ``module``'s last forward ran,
+    None before its first forward (or when it ran only under ``torch.compile``, where the registered custom
+    operators, not Python, run)."""
+    return getattr(module, "_kernel_backend", None)
+
+
+def _compiling() -> bool:
+    import torch  # here: importing the registry stays free of torch at module level
+
+    return torch.compiler.is_compiling()
+
+
+def _record(model: str, name: str) -> None:
+    if _LAYERS and not _compiling():
+        _LAYERS[-1].__dict__["_kernel_backend"] = name
+
+
+def _warn_fallback(model: str, refusals: list[tuple[str, Any]]) -> None:
+    """One :class:`FallbackWarning` per layer (or per model outside layers) and reason."""
+    if _compiling():
+        return
+    import warnings
+
+    layer = _LAYERS[-1] if _LAYERS else None
+    seen = _WARNED if layer is None else layer.__dict__.setdefault("_kernel_fallbacks", set())
+    reasons = []
+    for _, verdict in refusals:
+        reason = verdict.reason if isinstance(verdict, Refused) else "this call is not supported"
+        if reason not in reasons:
+            reasons.append(reason)
+    fast = ", ".join(dict.fromkeys(name for name, _ in refusals))
+    for reason in reasons:
+        key = (model, reason)
+        if key in seen:
+            continue
+        seen.add(key)
+        where = f"layer {_describe_layer(layer)}" if layer is not None else f"{model!r} (called outside a layer)"
+        warnings.warn(
+            f"spikeforge: {where} runs the torch reference instead of the fused kernel ({fast}): {reason}. "
+            "Shown once per layer and reason; `spikeforge profile` lists the backend of every layer.",
+            FallbackWarning,
+            stacklevel=4,
+        )
+
+
+def _describe_layer(layer: Any) -> str:
+    shape = getattr(layer, "shape", None)
+    return f"{type(layer).__name__}({shape if shape is not None else ''}) at 0x{id(layer):x}"
 
 
 @contextmanager
@@ -92,19 +187,30 @@ def resolve(model: str, backend: str = "auto", **ctx: Any) -> Callable[..., Any]
     if not backends or "torch" not in backends:
         raise KeyError(f"kernels: no reference backend registered for {model!r}")
     if backend == "auto":
+        refusals = []
         for name, b in backends.items():
-            if name != "torch" and b.available() and b.supports(**ctx):
-                return _traced(model, b)
+            if name != "torch" and b.available():
+                verdict = b.supports(**ctx)
+                if verdict:
+                    _record(model, name)
+                    return _traced(model, b)
+                refusals.append((name, verdict))
+        if refusals:  # a fused kernel exists and runs here, but not for this call: say so, once
+            _warn_fallback(model, refusals)
+        _record(model, "torch")
         return _traced(model, backends["torch"])
     if backend not in backends:
         raise ValueError(f"backend: expected 'auto' or one of {sorted(backends)} for {model!r}, got {backend!r}")
     chosen = backends[backend]
     if not chosen.available():
         raise RuntimeError(f"backend {backend!r} for {model!r} is not available here (missing dependency or device)")
-    if not chosen.supports(**ctx):
+    verdict = chosen.supports(**ctx)
+    if not verdict:
+        why = f": {verdict.reason}" if isinstance(verdict, Refused) else ""
         raise ValueError(
-            f"backend {backend!r} for {model!r} does not support this call ({_describe(ctx)}); use 'torch'"
+            f"backend {backend!r} for {model!r} does not support this call{why} ({_describe(ctx)}); use 'torch'"
         )
+    _record(model, backend)
     return _traced(model, chosen)
 
 
@@ -128,6 +234,6 @@ def _describe(ctx: dict[str, Any]) -> str:
 
 
 from . import cpu, gpu  # noqa: E402  (tensor-level fused kernels; each checks its own dependencies)
-from ._settings import RESETS, Settings  # noqa: E402
+from ._settings import RESETS, SURROGATE_ARRAY, Settings  # noqa: E402
 
-__all__ += ["RESETS", "Settings", "cpu", "gpu"]
+__all__ += ["RESETS", "SURROGATE_ARRAY", "Settings", "cpu", "gpu"]

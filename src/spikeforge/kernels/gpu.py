@@ -18,7 +18,12 @@ def available() -> bool:
 
 
 def lif(x_seq: torch.Tensor, v0: torch.Tensor, beta, threshold, settings: Settings):
-    """As :func:`spikeforge.kernels.cpu.lif` (exact storage), for CUDA tensors."""
+    """As :func:`spikeforge.kernels.cpu.lif` (exact storage), for CUDA tensors; built-in surrogates only."""
     from . import _triton_lif
 
+    if settings.custom is not None:
+        raise ValueError(
+            f"settings: the Triton kernel evaluates the built-in surrogates only, got the user-defined "
+            f"{settings.custom!r}; run it on the CPU kernels or the torch reference"
+        )
     return _triton_lif.lif(x_seq, v0, beta, threshold, settings)

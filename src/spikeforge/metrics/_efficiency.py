@@ -23,6 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from .. import kernels
 from ..neurons import LI, LICell, NeuronModule
 from ._activity import describe
 from ._energy import EnergyModel
@@ -90,13 +91,16 @@ class SynapseCounts:
 
 @dataclass
 class NeuronCounts:
-    """Totals for one neuron layer: ``updates`` neuron-steps, ``spikes`` emitted (``None`` for readouts)."""
+    """Totals for one neuron layer: ``updates`` neuron-steps, ``spikes`` emitted (``None`` for readouts), and the
+    ``backend`` its last forward ran (``"cpu"``, ``"cpu_lean"``, ``"triton"`` fused kernels or ``"torch"``, the
+    reference; None for a cell module or before any run: :func:`spikeforge.kernels.backend_of`)."""
 
     name: str
     layer: str
     index: int = 0  # position in ``model.named_modules()``, for tables
     updates: int = 0
     spikes: int | None = 0
+    backend: str | None = None
 
     @property
     def rate(self) -> float | None:
@@ -212,6 +216,7 @@ class EfficiencyReport:
                     "spikes": None if n.spikes is None else per(n.spikes),
                     "firing_rate_per_step": n.rate,
                     "sparsity": None if n.rate is None else 1.0 - n.rate,
+                    "backend": n.backend,
                 }
                 for n in self.neurons
             },
@@ -221,7 +226,7 @@ class EfficiencyReport:
 
     def _rows(self) -> tuple[list[str], list[list[str]], list[str]]:
         per = self._per
-        head = ["layer", "ACs", "MACs", "ANN MACs", "mem. updates", "spikes", "rate", "sparsity"]
+        head = ["layer", "ACs", "MACs", "ANN MACs", "mem. updates", "spikes", "rate", "sparsity", "backend"]
         rows: list[tuple[int, list[str]]] = []
         for s in self.synapses:
             ann = per(s.ann)
@@ -237,6 +242,7 @@ class EfficiencyReport:
                         "",
                         "",
                         f"{s.input_sparsity:.3f} in",
+                        "",
                     ],
                 )
             )
@@ -254,6 +260,7 @@ class EfficiencyReport:
                         f"{per(n.spikes):,.1f}" if spiking else "-",
                         f"{n.rate:.4f}" if spiking else "-",
                         f"{1 - n.rate:.3f}" if spiking else "-",
+                        n.backend or "-",
                     ],
                 )
             )
@@ -268,6 +275,7 @@ class EfficiencyReport:
                 f"{self.spikes:,.1f}",
                 "",
                 f"{self.activation_sparsity:.3f}",
+                "",
             ]
         )
         e = self.energy_pj()
@@ -423,6 +431,9 @@ class EfficiencyCounter:
         self._handles = []
 
     def report(self, energy: EnergyModel | None = None) -> EfficiencyReport:
+        modules = dict(self.model.named_modules())
+        for name, rec in self.neurons.items():  # the backend each neuron layer's last forward ran
+            rec.backend = kernels.backend_of(modules[name])
         timesteps = round(self.steps / self.samples) if self.samples else 0
         return EfficiencyReport(
             self.samples,

@@ -25,6 +25,7 @@ __all__ = [
     "NeuronModule",
     "ResetMode",
     "SequenceModule",
+    "also",
     "fused_supports",
     "kernel_settings",
     "scan",
@@ -37,30 +38,56 @@ def check_reset(reset: str) -> str:
     return reset
 
 
-def fused_supports(x: Any, params: Any, surrogate: Any, device: str = "cpu") -> bool:
-    """What every fused spiking kernel asks of a call: a tensor it runs on (:func:`kernels.cpu.accepts`), a surrogate
-    with a kernel id, one number for ``v_reset`` (and ``v_leak`` where the model has one) and a known reset mode.
-    Each neuron file adds its own conditions (``tau_syn`` unset, no refractoriness ...)."""
-    return (
-        params is not None
-        and kernels.cpu.accepts(x, device)
-        and surrogate is not None
-        and surrogate.kernel_code() is not None
-        and kernels.cpu.scalar(getattr(params, "v_leak", 0.0)) is not None
-        and kernels.cpu.scalar(params.v_reset) is not None
-        and params.reset in RESET_MODES
-    )
+def fused_supports(
+    x: Any, params: Any, surrogate: Any, device: str = "cpu", *, compiles: bool = False
+) -> bool | kernels.Refused:
+    """What every fused spiking kernel asks of a call: a tensor it runs on (:func:`kernels.cpu.refusal`; under
+    ``torch.compile`` only kernels registered as custom operators, ``compiles=True``), a surrogate (any surrogate on
+    the CPU, where the backward evaluates a custom one's derivative over the stored sequence; one with a kernel id
+    on the GPU), one number for ``v_reset`` (and ``v_leak`` where the model has one) and a known reset mode. Each
+    neuron file adds its own conditions (:func:`also`). Returns True or a :class:`kernels.Refused` with the reason."""
+    if params is None:
+        return kernels.Refused("no parameters were given")
+    why = kernels.cpu.refusal(x, device, compiles=compiles)
+    if why is not None:
+        return kernels.Refused(why)
+    if not isinstance(surrogate, _surrogate.Surrogate):
+        return kernels.Refused(f"the surrogate is a {type(surrogate).__name__}, not a spikeforge Surrogate")
+    if surrogate.kernel_code() is None:
+        if device != "cpu":
+            return kernels.Refused(f"surrogate {surrogate!r} has no kernel id, which the GPU kernels need")
+        if torch.compiler.is_compiling() and kernels.cpu.derivative_handle(surrogate, register=False) is None:
+            return kernels.Refused(f"surrogate {surrogate!r} was not given to a layer before torch.compile")
+    for name in ("v_leak", "v_reset"):
+        if kernels.cpu.scalar(getattr(params, name, 0.0)) is None:
+            return kernels.Refused(f"{name} is a per-neuron or learned tensor; the kernels take one number")
+    if params.reset not in RESET_MODES:
+        return kernels.Refused(f"reset mode {params.reset!r} has no kernel")
+    return True
+
+
+def also(verdict: bool | kernels.Refused, *conditions: tuple[bool, str]) -> bool | kernels.Refused:
+    """``verdict`` (of :func:`fused_supports`) and then each ``(condition, reason if it fails)`` in turn."""
+    if not verdict:
+        return verdict
+    for ok, reason in conditions:
+        if not ok:
+            return kernels.Refused(reason)
+    return True
 
 
 def kernel_settings(params: Any, surrogate: _surrogate.Surrogate) -> kernels.Settings:
     """The :class:`kernels.Settings` of a call from a neuron's ``XParams`` (``v_leak`` where it has one, ``v_reset``,
-    ``reset``, ``detach_reset``) and its surrogate; call only after :func:`fused_supports` said yes."""
+    ``reset``, ``detach_reset``) and its surrogate (its kernel code, or for any other surrogate
+    ``SURROGATE_ARRAY`` and the surrogate itself); call only after :func:`fused_supports` said yes."""
+    code = surrogate.kernel_code()
     return kernels.Settings(
         v_leak=kernels.cpu.scalar(getattr(params, "v_leak", 0.0)),
         v_reset=kernels.cpu.scalar(params.v_reset),
         reset=params.reset,
         detach=bool(params.detach_reset),
-        surrogate=surrogate.kernel_code(),
+        surrogate=code if code is not None else (kernels.SURROGATE_ARRAY, 0.0),
+        custom=None if code is not None else surrogate,
     )
 
 
@@ -137,6 +164,8 @@ class NeuronModule(nn.Module):
             raise ValueError(f"learn: {type(self).__name__} can learn {list(self.learnable)}, got unknown {unknown}")
         self.learn = learn
         self.surrogate = _surrogate.get(surrogate)
+        if self.surrogate.kernel_code() is None:  # a user-defined surrogate: named for the fused kernels now
+            kernels.cpu.derivative_handle(self.surrogate)
         self._factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
         self._specs: dict[str, Any] = {}
 
@@ -381,6 +410,14 @@ class SequenceModule(NeuronModule):
     """A neuron that runs a whole sequence: ``module(x_seq[T, B, ...], state) -> (out_seq, state)``."""
 
     is_sequence = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """As ``nn.Module.__call__``, inside :func:`kernels.layer`: the backend each forward resolves is recorded
+        on the module (:func:`kernels.backend_of`) and named in fallback warnings (not while torch.compile traces)."""
+        if torch.compiler.is_compiling():
+            return super().__call__(*args, **kwargs)
+        with kernels.layer(self):
+            return super().__call__(*args, **kwargs)
 
 
 def finite_or_inf(value: float | None) -> float:

@@ -43,6 +43,7 @@ from ._base import (
     NeuronModule,
     ResetMode,
     SequenceModule,
+    also,
     check_reset,
     finite_float,
     fused_supports,
@@ -177,7 +178,10 @@ def _cubalif_seq_cpu(x_seq, state, params, *, dt, surrogate):
 def _fused_supports(x=None, params=None, surrogate=None, **_) -> bool:
     """Besides :func:`fused_supports`: not the zero reset, for which the reference restarts the membrane from
     ``v_reset`` at the interpolated crossing, which the compiled kernel does not do."""
-    return fused_supports(x, params, surrogate) and params.reset != "zero"
+    return also(
+        fused_supports(x, params, surrogate),
+        (params.reset != "zero", "reset='zero' restarts at the interpolated crossing, which the kernel does not do"),
+    )
 
 
 kernels.register("cubalif", "torch", _cubalif_seq_torch)

@@ -91,7 +91,7 @@ def _if_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
 
 
 def _fused_supports(x=None, params=None, surrogate=None, device="cpu", **_) -> bool:
-    return fused_supports(x, params, surrogate, device)
+    return fused_supports(x, params, surrogate, device, compiles=device == "cpu")  # CPU: custom operators
 
 
 def _if_seq_fused(run, x_seq, state, params, *, dt, surrogate):

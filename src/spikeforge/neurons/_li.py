@@ -16,7 +16,7 @@ import torch
 from .. import kernels
 from ..init import Distribution
 from ..units import check_dt, decay, ms
-from ._base import CellModule, NeuronModule, SequenceModule, scan
+from ._base import CellModule, NeuronModule, SequenceModule, also, scan
 from ._spec import Drive, NeuronSpec, register
 
 __all__ = ["LI", "LICell", "LIParams", "LIState", "li_init", "li_seq", "li_step"]
@@ -79,12 +79,23 @@ def _li_seq_cpu(x_seq, state, params, *, dt):
 
 
 kernels.register("li", "torch", _li_seq_torch)
+
+
+def _fused_supports(x=None, params=None, **_):
+    """The fused leaky integrator: a tensor it takes (:func:`kernels.cpu.refusal`), no ``tau_syn``."""
+    why = kernels.cpu.refusal(x, compiles=True)  # a registered custom operator: runs under torch.compile
+    return also(
+        kernels.Refused(why) if why else params is not None,
+        (params is not None and params.tau_syn is None, "tau_syn is set (the fused LI kernel has one time constant)"),
+    )
+
+
 kernels.register(
     "li",
     "cpu",
     _li_seq_cpu,
     available=kernels.cpu.available,
-    supports=lambda x=None, params=None, **_: params is not None and params.tau_syn is None and kernels.cpu.accepts(x),
+    supports=_fused_supports,
 )
 
 

@@ -37,6 +37,7 @@ from ._base import (
     NeuronModule,
     ResetMode,
     SequenceModule,
+    also,
     check_reset,
     finite_float,
     fused_supports,
@@ -148,7 +149,11 @@ def _lif_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
 
 def _fused_supports(x=None, params=None, surrogate=None, device="cpu", **_) -> bool:
     """Calls the fused kernels run: no ``tau_syn``, no refractoriness, besides :func:`fused_supports`."""
-    return fused_supports(x, params, surrogate, device) and params.tau_syn is None and not params.t_ref
+    return also(
+        fused_supports(x, params, surrogate, device, compiles=device == "cpu"),  # CPU: custom operators
+        (params.tau_syn is None, "tau_syn is set (the fused LIF kernel has no synaptic current; CubaLIF has one)"),
+        (not params.t_ref, "t_ref > 0 (the fused kernel has no refractory period)"),
+    )
 
 
 def _lif_seq_fused(run, x_seq, state, params, *, dt, surrogate, **options):

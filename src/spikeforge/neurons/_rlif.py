@@ -19,7 +19,7 @@ from torch import nn
 from .. import kernels
 from .. import surrogate as _surrogate
 from ..units import check_dt, decay, ms
-from ._base import CellModule, SequenceModule, fused_supports, kernel_settings, scan
+from ._base import CellModule, SequenceModule, also, fused_supports, kernel_settings, scan
 from ._lif import LIFParams, LIFState, _coefficients, _LIFBase, _update, lif_init
 from ._spec import Drive, NeuronSpec, register
 
@@ -75,7 +75,12 @@ def _rlif_seq_cpu(x_seq, state, weight, params, *, dt, surrogate):
 
 def _fused_supports(x=None, params=None, surrogate=None, **_) -> bool:
     """As the LIF kernel (no ``tau_syn``, no refractoriness), for ``[T, B, N]`` input."""
-    return fused_supports(x, params, surrogate) and params.tau_syn is None and not params.t_ref and x.dim() == 3
+    return also(
+        fused_supports(x, params, surrogate),
+        (params.tau_syn is None, "tau_syn is set (the fused kernel has no synaptic current)"),
+        (not params.t_ref, "t_ref > 0 (the fused kernel has no refractory period)"),
+        (x.dim() == 3, f"the input has {x.dim()} dims; the fused recurrent kernel takes [T, B, N]"),
+    )
 
 
 kernels.register("rlif", "torch", _rlif_seq_torch)

@@ -19,16 +19,55 @@ def is_stateful(module: nn.Module) -> bool:
     return isinstance(module, NeuronModule | SequentialState) or bool(getattr(module, "stateful", False))
 
 
+#: stateless layers whose output for a sample depends on that sample alone, deterministically (no dropout, no batch
+#: statistics): run on an input that is the same at every step, once is exactly T times
+_PER_SAMPLE = (
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.Flatten,
+    nn.Identity,
+    nn.ReLU,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.Sequential,
+)
+
+
+def _static_reusable(module: nn.Module, x: torch.Tensor) -> bool:
+    """``x[T, B, ...]`` is one step repeated (a stride-0 time axis, as ``spikeforge.encoding.direct`` makes it) and
+    ``module`` is made of per-sample layers without hooks (hooks, e.g. ``spikeforge profile``'s counters, see every
+    step)."""
+    if x.shape[0] < 2 or x.stride(0) != 0:
+        return False
+    return all(type(m) in _PER_SAMPLE and not m._forward_hooks and not m._forward_pre_hooks for m in module.modules())
+
+
 def _fold_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module`` over every step of ``x[T, B, ...]`` at once (time folded into batch). With static input (the same
+    tensor at every step, a stride-0 view) and a per-sample layer (:data:`_PER_SAMPLE`) it runs once on one step and
+    the result is repeated as a view: exact, T times less work; its gradient is the sum over the steps."""
     if x.dim() < 2:
         raise ValueError(f"input: expected a sequence [T, B, ...] for {type(module).__name__}, got {tuple(x.shape)}")
     t, b = x.shape[:2]
+    if _static_reusable(module, x):
+        out = module(x[0])
+        return out.unsqueeze(0).expand(t, *out.shape)
     out = module(x.reshape(t * b, *x.shape[2:]))
     return out.reshape(t, b, *out.shape[1:])
 
 
 class Lift(nn.Module):
     """Apply a stateless layer to every time step of ``x_seq[T, B, ...]`` at once (time folded into batch).
+
+    Static input (``spikeforge.encoding.direct``: one tensor repeated over T as a view) into a per-sample layer
+    (Linear, convolutions, pooling, Flatten, ReLU, and Sequential chains of them, without hooks) is computed once and
+    repeated: exact, and the first layer of a directly driven network costs one step instead of T.
 
     >>> import torch
     >>> Lift(torch.nn.Conv2d(1, 4, 3))(torch.rand(10, 2, 1, 8, 8)).shape

@@ -45,7 +45,8 @@ class Surrogate:
     incoming gradient by :meth:`derivative`, the derivative of a smooth :meth:`primitive` that approximates ``H``.
 
     A user-defined surrogate needs only ``primitive``; ``derivative`` defaults to autograd of it (slower). Write
-    ``derivative`` by hand for speed::
+    ``derivative`` by hand for speed (the fused CPU kernels call it once per backward over the whole stored
+    sequence, ``[T, N]``, so it should be vectorised torch code)::
 
         class Gaussian(Surrogate):
             def __init__(self, sigma: float = 0.3):
@@ -65,14 +66,22 @@ class Surrogate:
     kernel_id: int | None = None
     #: the attribute passed to the kernel as its parameter (None: the derivative has none)
     kernel_parameter: str | None = None
+    #: the ``kernel_id`` this very class declares (not inherited), set when the class is created
+    _own_kernel_id: int | None = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_kernel_id = cls.__dict__.get("kernel_id")  # read here, once: torch.compile traces kernel_code()
 
     def kernel_code(self) -> tuple[int, float] | None:
-        """``(kernel id, parameter)`` for the fused kernels, or None when no kernel computes this derivative.
+        """``(kernel id, parameter)`` for the fused kernels, or None when no kernel computes this derivative itself.
 
-        Only the class that declares ``kernel_id`` itself has a code: a subclass that overrides
-        :meth:`derivative` without declaring its own id runs on the torch reference.
+        Only the class that declares ``kernel_id`` itself has a code. Every other surrogate (a user-defined one, or
+        a subclass that overrides :meth:`derivative` without declaring its own id) still runs the fused CPU
+        kernels: their backward evaluates :meth:`derivative` once over the whole stored sequence (one vectorised
+        call) and runs the recursion with those values; only the GPU kernels need a code.
         """
-        kernel_id = type(self).__dict__.get("kernel_id")
+        kernel_id = type(self)._own_kernel_id
         if kernel_id is None:
             return None
         return kernel_id, float(getattr(self, self.kernel_parameter)) if self.kernel_parameter else 0.0

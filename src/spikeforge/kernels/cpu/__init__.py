@@ -3,7 +3,7 @@
 tensors; the neuron modules register adapters that call them (``spikeforge/neurons/_lif.py`` and siblings)."""
 
 from ._build import build_error, library
-from ._common import accepts, available, per_neuron, ptr, scalar, threads
+from ._common import accepts, available, derivative_handle, per_neuron, ptr, refusal, scalar, threads
 from ._li import li
 from ._lif import lif
 from ._rlif import rlif
@@ -15,11 +15,13 @@ __all__ = [
     "available",
     "build_error",
     "cuba",
+    "derivative_handle",
     "li",
     "library",
     "lif",
     "per_neuron",
     "ptr",
+    "refusal",
     "rlif",
     "scalar",
     "threads",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ._signatures import SIGNATURES, ctypes_signature
 
-__all__ = ["build_error", "library"]
+__all__ = ["build_error", "disabled", "library", "loaded_or_tried"]
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,18 @@ def _declare(lib: ctypes.CDLL) -> None:
             fn.restype, fn.argtypes = ctypes_signature(name, suffix)
 
 
+def disabled() -> bool:
+    """``SPIKEFORGE_NO_COMPILE`` is set: the compiled backend is off."""
+    return os.environ.get("SPIKEFORGE_NO_COMPILE", "") not in ("", "0")
+
+
+def loaded_or_tried() -> bool:
+    """:func:`library` has run (the library is loaded, or :func:`build_error` says why not)."""
+    return _TRIED
+
+
 def _build() -> ctypes.CDLL:
-    if os.environ.get("SPIKEFORGE_NO_COMPILE", "") not in ("", "0"):
+    if disabled():
         raise RuntimeError("disabled by SPIKEFORGE_NO_COMPILE")
     if sys.platform == "win32":
         raise RuntimeError("the compiled CPU kernels are built with a Unix C compiler; not supported on Windows")
@@ -96,8 +106,9 @@ def _build() -> ctypes.CDLL:
     raise RuntimeError("could not build the fused CPU kernels:\n" + "\n".join(errors))
 
 
-def library() -> ctypes.CDLL | None:
-    """The loaded kernel library, building it on first call; None (and :func:`build_error` says why) if impossible."""
+def library(*, required: bool = False) -> ctypes.CDLL | None:
+    """The loaded kernel library, building it on first call; None (and :func:`build_error` says why) if impossible,
+    or with ``required=True`` a RuntimeError that says why."""
     global _LIB, _ERROR, _TRIED
     if _TRIED:
         return _LIB
@@ -109,6 +120,8 @@ def library() -> ctypes.CDLL | None:
                 _ERROR = str(err)
                 log.info("spikeforge: compiled CPU kernels unavailable: %s", _ERROR)
             _TRIED = True
+    if _LIB is None and required:
+        raise RuntimeError(f"spikeforge: the fused CPU kernels are unavailable: {_ERROR}")
     return _LIB
 
 

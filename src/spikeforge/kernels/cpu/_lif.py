@@ -18,6 +18,16 @@ half precision). Backward, with ``a_t = dL/dv_t`` carried from ``t = T`` down an
 
 with ``dv/dh = 1 - theta g`` (subtract), ``1 - z - (h - v_reset) g`` (zero), ``1`` (none), and the ``g`` terms
 dropped with ``detach_reset``; the threshold gradient collects ``-dL/dz g`` plus the reset's own term.
+
+**Any surrogate.** The six built-in surrogates are evaluated inside the backward kernel. For any other one
+(``Settings.custom``) the backward first evaluates the surrogate's own ``derivative`` once over the whole
+stored argument ``s = h - theta`` (``[T, N]``, vectorised torch ops over blocks of steps, so a user-defined
+surrogate runs at the speed of its own torch code), then runs the same recursion reading ``g`` from that array.
+
+**torch.compile.** Forward and backward are registered as PyTorch custom operators (``spikeforge::lif_fwd``,
+``spikeforge::lif_bwd``) with fake implementations (shapes only) and the backward registered as the forward's
+autograd formula, so ``torch.compile(..., fullgraph=True)`` traces a LIF layer as one opaque call per direction and
+runs these kernels; the surrogate derivative of a custom surrogate is traced into the backward graph.
 """
 
 from __future__ import annotations
@@ -25,99 +35,181 @@ from __future__ import annotations
 import ctypes
 
 import torch
+from torch import Tensor
 
-from .._settings import Settings
+from .._settings import SURROGATE_ARRAY, Settings
 from ._build import library
-from ._common import per_neuron, ptr, threads
+from ._common import derivative_handle, derivative_of, per_neuron, ptr, surrogate_array, threads
 
 __all__ = ["lif"]
 
+#: ``store`` codes of the C kernel: nothing (inference), ``h`` in the input dtype, ``h - theta`` in half + spike bits
+_NONE, _EXACT, _HALF = 0, 1, 2
 
-class _FusedLIF(torch.autograd.Function):
-    """``(x[T, N], v0[N], beta[N], threshold[N]) -> (z[T, N], v_T[N])`` with a hand-written BPTT backward."""
 
-    @staticmethod
-    def forward(ctx, x, v0, beta, thr, cfg):  # type: ignore[override]
-        lib = library()
-        steps, n = x.shape
-        suffix = "f64" if x.dtype == torch.float64 else "f32"
-        real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
-        z = torch.empty_like(x)
-        v = torch.empty_like(v0)
-        train = cfg["grad"] and any(ctx.needs_input_grad[:4])  # grad mode is off inside forward: decided by caller
-        store = 0 if not train else (2 if cfg["half"] else 1)
-        if store == 1:
-            hs = torch.empty_like(x)
-        elif store == 2:
-            hs = torch.empty((steps, n), dtype=torch.int16)
-        else:
-            hs = None
-        n_threads = threads(steps * n)
-        getattr(lib, f"sf_lif_fwd_{suffix}")(
-            x.data_ptr(),
-            v0.data_ptr(),
-            beta.data_ptr(),
-            thr.data_ptr(),
-            z.data_ptr(),
-            ptr(hs),
-            v.data_ptr(),
-            steps,
-            n,
-            real(cfg["v_leak"]),
-            real(cfg["v_reset"]),
-            cfg["reset"],
-            store,
-            n_threads,
-        )
-        bits = None
-        if store == 2:
-            bits = torch.empty((steps * n + 7) // 8, dtype=torch.uint8)
-            getattr(lib, f"sf_pack_bits_{suffix}")(z.data_ptr(), bits.data_ptr(), steps * n, n_threads)
-        if train:
-            ctx.save_for_backward(hs, bits, v0, beta, thr)
-            ctx.cfg = cfg
-            ctx.store = store
-        return z, v
+def _stored_shape(store: int, steps: int, n: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Shapes of the stored ``h`` and of the spike bits for ``store``."""
+    return ((steps, n) if store else (0,)), (((steps * n + 7) // 8,) if store == _HALF else (0,))
 
-    @staticmethod
-    def backward(ctx, dz, dv):  # type: ignore[override]
-        lib = library()
-        hs, bits, v0, beta, thr = ctx.saved_tensors
-        cfg = ctx.cfg
-        steps, n = hs.shape
-        dtype = v0.dtype
-        suffix = "f64" if dtype == torch.float64 else "f32"
-        real = ctypes.c_double if dtype == torch.float64 else ctypes.c_float
-        dz = None if dz is None else dz.contiguous()
-        dv = None if dv is None else dv.contiguous()
-        dx = torch.empty((steps, n), dtype=dtype)
-        dv0 = torch.empty_like(v0)
-        dbeta = torch.empty_like(beta) if ctx.needs_input_grad[2] else None
-        dthr = torch.empty_like(thr) if ctx.needs_input_grad[3] else None
-        getattr(lib, f"sf_lif_bwd_{suffix}")(
-            ptr(dz),
-            ptr(dv),
-            hs.data_ptr(),
-            ptr(bits),
-            v0.data_ptr(),
-            beta.data_ptr(),
-            thr.data_ptr(),
-            dx.data_ptr(),
-            dv0.data_ptr(),
-            ptr(dbeta),
-            ptr(dthr),
-            steps,
-            n,
-            real(cfg["v_leak"]),
-            real(cfg["v_reset"]),
-            cfg["reset"],
-            int(cfg["detach"]),
-            ctx.store,
-            cfg["surrogate"][0],
-            real(cfg["surrogate"][1]),
-            threads(steps * n),
-        )
-        return dx, dv0, dbeta, dthr, None
+
+@torch.library.custom_op("spikeforge::lif_fwd", mutates_args=(), device_types="cpu")
+def _lif_fwd(
+    x: Tensor,
+    v0: Tensor,
+    beta: Tensor,
+    thr: Tensor,
+    v_leak: float,
+    v_reset: float,
+    reset: int,
+    detach: bool,
+    store: int,
+    surr: int,
+    k: float,
+    handle: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(x[T, N], v0[N], beta[N], thr[N]) -> (z[T, N], v_T[N], stored h, spike bits)``; the last three settings
+    (surrogate code, parameter, derivative handle) are for the backward only."""
+    lib = library(required=True)
+    x, v0, beta, thr = (t.contiguous() for t in (x, v0, beta, thr))
+    steps, n = x.shape
+    suffix = "f64" if x.dtype == torch.float64 else "f32"
+    real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
+    z, v = torch.empty_like(x), torch.empty_like(v0)
+    hs_shape, bits_shape = _stored_shape(store, steps, n)
+    hs = torch.empty(hs_shape, dtype=torch.int16 if store == _HALF else x.dtype)
+    bits = torch.empty(bits_shape, dtype=torch.uint8)
+    n_threads = threads(steps * n)
+    getattr(lib, f"sf_lif_fwd_{suffix}")(
+        x.data_ptr(),
+        v0.data_ptr(),
+        beta.data_ptr(),
+        thr.data_ptr(),
+        z.data_ptr(),
+        hs.data_ptr() if store else None,
+        v.data_ptr(),
+        steps,
+        n,
+        real(v_leak),
+        real(v_reset),
+        reset,
+        store,
+        n_threads,
+    )
+    if store == _HALF:
+        getattr(lib, f"sf_pack_bits_{suffix}")(z.data_ptr(), bits.data_ptr(), steps * n, n_threads)
+    return z, v, hs, bits
+
+
+@_lif_fwd.register_fake
+def _lif_fwd_fake(x, v0, beta, thr, v_leak, v_reset, reset, detach, store, surr, k, handle):
+    hs_shape, bits_shape = _stored_shape(store, *x.shape)
+    return (
+        torch.empty_like(x),
+        torch.empty_like(v0),
+        x.new_empty(hs_shape, dtype=torch.int16 if store == _HALF else x.dtype),
+        x.new_empty(bits_shape, dtype=torch.uint8),
+    )
+
+
+@torch.library.custom_op("spikeforge::lif_bwd", mutates_args=(), device_types="cpu")
+def _lif_bwd(
+    dz: Tensor | None,
+    dv: Tensor | None,
+    hs: Tensor,
+    bits: Tensor,
+    gs: Tensor,
+    v0: Tensor,
+    beta: Tensor,
+    thr: Tensor,
+    v_leak: float,
+    v_reset: float,
+    reset: int,
+    detach: bool,
+    store: int,
+    surr: int,
+    k: float,
+    need_beta: bool,
+    need_thr: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``-> (dL/dx[T, N], dL/dv0[N], dL/dbeta[N], dL/dthr[N])`` (the last two empty when not needed); ``gs`` holds
+    the surrogate derivative per step with ``surr == SURROGATE_ARRAY`` and is empty otherwise; ``dz`` or ``dv``
+    None: that output's gradient is zero."""
+    lib = library(required=True)
+    dz, dv = (None if t is None else t.contiguous() for t in (dz, dv))
+    hs, bits, gs, v0, beta, thr = (t.contiguous() for t in (hs, bits, gs, v0, beta, thr))
+    steps, n = hs.shape
+    dtype = v0.dtype
+    suffix = "f64" if dtype == torch.float64 else "f32"
+    real = ctypes.c_double if dtype == torch.float64 else ctypes.c_float
+    dx, dv0 = torch.empty((steps, n), dtype=dtype), torch.empty_like(v0)
+    dbeta = torch.empty_like(beta) if need_beta else beta.new_empty(0)
+    dthr = torch.empty_like(thr) if need_thr else thr.new_empty(0)
+    getattr(lib, f"sf_lif_bwd_{suffix}")(
+        ptr(dz),
+        ptr(dv),
+        hs.data_ptr(),
+        bits.data_ptr() if store == _HALF else None,
+        gs.data_ptr() if surr == SURROGATE_ARRAY else None,
+        v0.data_ptr(),
+        beta.data_ptr(),
+        thr.data_ptr(),
+        dx.data_ptr(),
+        dv0.data_ptr(),
+        dbeta.data_ptr() if need_beta else None,
+        dthr.data_ptr() if need_thr else None,
+        steps,
+        n,
+        real(v_leak),
+        real(v_reset),
+        reset,
+        int(detach),
+        store,
+        surr,
+        real(k),
+        threads(steps * n),
+    )
+    return dx, dv0, dbeta, dthr
+
+
+@_lif_bwd.register_fake
+def _lif_bwd_fake(dz, dv, hs, bits, gs, v0, beta, thr, v_leak, v_reset, reset, detach, store, surr, k, nb, nt):
+    return (
+        hs.new_empty(hs.shape, dtype=v0.dtype),
+        torch.empty_like(v0),
+        torch.empty_like(beta) if nb else beta.new_empty(0),
+        torch.empty_like(thr) if nt else thr.new_empty(0),
+    )
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    _, v0, beta, thr, *settings = inputs
+    _, _, hs, bits = output
+    ctx.save_for_backward(hs, bits, v0, beta, thr)
+    ctx.mark_non_differentiable(hs, bits)  # storage, not results: no zero gradient [T, N] is made for them
+    ctx.set_materialize_grads(False)  # and none for an unused z or v_T either (the kernel takes NULL)
+    ctx.settings = settings
+
+
+def _backward(ctx, dz, dv, _dhs, _dbits):
+    hs, bits, v0, beta, thr = ctx.saved_tensors
+    v_leak, v_reset, reset, detach, store, surr, k, handle = ctx.settings
+    if store == _NONE:
+        raise RuntimeError("lif: backward through a fused forward that ran without storing (grad was disabled)")
+    gs = hs.new_empty(0, dtype=v0.dtype)
+    if surr == SURROGATE_ARRAY:  # the surrogate's own derivative over the stored sequence
+
+        def argument(lo: int, hi: int) -> Tensor:
+            return hs[lo:hi] - thr if store == _EXACT else hs[lo:hi].view(torch.float16).to(v0.dtype)
+
+        gs = surrogate_array(derivative_of(handle), argument, *hs.shape, v0.dtype)
+    need_beta, need_thr = ctx.needs_input_grad[2], ctx.needs_input_grad[3]
+    dx, dv0, dbeta, dthr = _lif_bwd(
+        dz, dv, hs, bits, gs, v0, beta, thr, v_leak, v_reset, reset, detach, store, surr, k, need_beta, need_thr
+    )
+    return dx, dv0, dbeta if need_beta else None, dthr if need_thr else None, *([None] * 8)
+
+
+_lif_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
 def lif(
@@ -137,7 +229,8 @@ def lif(
         beta: per-step membrane decay ``exp(-dt / tau_mem)``, a number or a tensor broadcasting to ``[B, ...]``;
             gradients reach it when it requires them.
         threshold: firing threshold, as ``beta``.
-        settings: resting and reset potentials, reset mode, detach flag and surrogate code.
+        settings: resting and reset potentials, reset mode, detach flag and surrogate code (and the derivative of
+            a surrogate without a built-in code).
         half: keep ``h - threshold`` in half precision plus spike bits for the backward (2.125 bytes per neuron per
             step) instead of ``h`` in the input dtype.
 
@@ -146,12 +239,16 @@ def lif(
     """
     shape = x_seq.shape
     step_shape = shape[1:]
-    cfg = settings.codes(torch.is_grad_enabled()) | {"half": half}
-    z, v = _FusedLIF.apply(
-        x_seq.reshape(shape[0], -1).contiguous(),
-        v0.reshape(-1).contiguous(),
-        per_neuron(beta, step_shape, x_seq),
-        per_neuron(threshold, step_shape, x_seq),
-        cfg,
+    x = x_seq.reshape(shape[0], -1).contiguous()
+    v0 = v0.reshape(-1).contiguous()
+    beta = per_neuron(beta, step_shape, x_seq)
+    thr = per_neuron(threshold, step_shape, x_seq)
+    train = torch.is_grad_enabled() and any(t.requires_grad for t in (x, v0, beta, thr))
+    cfg = settings.codes(train)
+    surr, k = cfg["surrogate"]
+    handle = derivative_handle(cfg["custom"]) if surr == SURROGATE_ARRAY else -1
+    store = (_HALF if half else _EXACT) if train else _NONE
+    z, v, _, _ = _lif_fwd(
+        x, v0, beta, thr, cfg["v_leak"], cfg["v_reset"], cfg["reset"], cfg["detach"], store, surr, k, handle
     )
     return z.view(shape), v.view(step_shape)

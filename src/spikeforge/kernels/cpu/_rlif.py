@@ -14,9 +14,9 @@ import ctypes
 
 import torch
 
-from .._settings import Settings
+from .._settings import SURROGATE_ARRAY, Settings
 from ._build import library
-from ._common import per_neuron, ptr, threads
+from ._common import per_neuron, ptr, surrogate_array, threads
 
 __all__ = ["rlif"]
 
@@ -85,6 +85,9 @@ class _FusedRLIF(torch.autograd.Function):
         dthr = torch.zeros_like(thr) if need_thr else None
         a_prev = torch.empty_like(a)
         n_threads = threads(m)
+        gs = None  # any other surrogate: its own derivative over the stored sequence
+        if cfg["surrogate"][0] == SURROGATE_ARRAY:
+            gs = surrogate_array(cfg["custom"], lambda lo, hi: hs[lo:hi] - thr, steps, m, zs.dtype)
         for t in range(steps - 1, -1, -1):
             gz = dzs[t] + carry
             if t == steps - 1 and dz_last is not None:
@@ -94,6 +97,7 @@ class _FusedRLIF(torch.autograd.Function):
                 a.data_ptr(),
                 hs[t].data_ptr(),
                 None,
+                None if gs is None else gs[t].data_ptr(),
                 vs[t].data_ptr(),
                 beta.data_ptr(),
                 thr.data_ptr(),

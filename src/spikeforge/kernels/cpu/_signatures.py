@@ -16,7 +16,7 @@ __all__ = ["SIGNATURES", "ctypes_signature"]
 _4P, _7P = "ptr " * 4, "ptr " * 7
 SIGNATURES: dict[str, tuple[str, str]] = {
     "sf_lif_fwd": ("void", _7P + "long long real real int int int"),
-    "sf_lif_bwd": ("void", _7P + _4P + "long long real real int int int int real int"),
+    "sf_lif_bwd": ("void", _7P + _4P + "ptr long long real real int int int int real int"),
     "sf_pack_bits": ("void", "ptr ptr long int"),
     "sf_li_fwd": ("void", _4P + "long long int"),
     "sf_li_bwd": ("void", _4P + _4P + "long long int"),
@@ -26,9 +26,9 @@ SIGNATURES: dict[str, tuple[str, str]] = {
     "sf_events_scatter": ("void", _4P + "long long long int"),
     "sf_events_direct": ("long", _4P + "long long long ptr int"),
     "sf_cuba_fwd": ("void", "ptr " * 12 + "long long real real int int int"),
-    "sf_cuba_bwd": ("void", "ptr " * 19 + "long long real real int int int real int"),
+    "sf_cuba_bwd": ("void", "ptr " * 20 + "long long real real int int int real int"),
     "sf_alif_fwd": ("void", "ptr " * 12 + "long long real real int int int"),
-    "sf_alif_bwd": ("void", "ptr " * 19 + "long long real real int int int real int"),
+    "sf_alif_bwd": ("void", "ptr " * 20 + "long long real real int int int real int"),
 }
 
 _CTYPES = {"ptr": ctypes.c_void_p, "long": ctypes.c_long, "int": ctypes.c_int}

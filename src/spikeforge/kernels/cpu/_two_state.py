@@ -2,11 +2,12 @@ r"""The autograd wrapper shared by the fused CPU kernels of two-variable neurons
 ``v`` and ``a``). Both C kernels take the same argument layout (see ``sf_kernels.h``):
 
 - forward: ``x, v0, s0, c1..c4, z, hs, ss, v, s, steps, n, v_leak, v_reset, reset, store, threads``;
-- backward: ``dz, dv, ds, x, hs, ss, v0, s0, c1..c4, dx, dv0, ds0, dc1..dc4, steps, n, v_leak, v_reset, reset,
+- backward: ``dz, dv, ds, x, hs, ss, gs, v0, s0, c1..c4, dx, dv0, ds0, dc1..dc4, steps, n, v_leak, v_reset, reset,
   detach, surrogate id, surrogate parameter, threads``,
 
 where ``c1..c4`` are per-neuron coefficients, ``hs`` / ``ss`` the stored pre-reset membrane and second variable,
-and a NULL gradient pointer means "not needed". The forward keeps ``x``, ``h`` and the second variable per step.
+``gs`` the surrogate derivative per step for a surrogate without a built-in code (evaluated by the surrogate itself
+over the stored sequence, NULL otherwise), and a NULL gradient pointer means "not needed". The forward keeps ``x``, ``h`` and the second variable per step.
 
 **Current-based LIF** (the maths of ``spikeforge.neurons.CubaLIF``). With ``j = i - x`` and ``w = v - v_leak - x`` the exact update is ``h = v_leak + x + w beta + j c``,
 ``i' = x + j alpha`` (``c = kappa (alpha - beta)``), then spike and reset as LIF. The backward carries
@@ -32,9 +33,9 @@ from typing import Any
 
 import torch
 
-from .._settings import Settings
+from .._settings import SURROGATE_ARRAY, Settings
 from ._build import library
-from ._common import per_neuron, ptr, threads
+from ._common import per_neuron, ptr, surrogate_array, threads
 
 __all__ = ["alif", "cuba"]
 
@@ -82,13 +83,19 @@ class _FusedTwoState(torch.autograd.Function):
         dz, dv, ds = (None if t is None else t.contiguous() for t in (dz, dv, ds))
         dx, dv0, ds0 = torch.empty_like(x), torch.empty_like(saved[3]), torch.empty_like(saved[4])
         grads = [torch.empty_like(c) if ctx.needs_input_grad[k] else None for k, c in zip(range(3, 7), saved[5:])]
+        gs = None  # any other surrogate: its own derivative over the stored sequence
+        if cfg["surrogate"][0] == SURROGATE_ARRAY:
+            argument = _surrogate_argument(cfg["kernel"], saved)
+            gs = surrogate_array(cfg["custom"], argument, steps, n, x.dtype)
         _call(
             f"{cfg['kernel']}_bwd",
             x.dtype,
             ptr(dz),
             ptr(dv),
             ptr(ds),
-            *(t.data_ptr() for t in saved),
+            *(t.data_ptr() for t in saved[:3]),
+            ptr(gs),
+            *(t.data_ptr() for t in saved[3:]),
             dx.data_ptr(),
             dv0.data_ptr(),
             ds0.data_ptr(),
@@ -104,6 +111,21 @@ class _FusedTwoState(torch.autograd.Function):
             threads(steps * n),
         )
         return dx, dv0, ds0, *grads, None
+
+
+def _surrogate_argument(kernel: str, saved: tuple[torch.Tensor, ...]):
+    """``argument(lo, hi)``: the surrogate's argument over steps ``lo:hi`` from what the forward stored, with the
+    kernel's own operations: ``h - theta`` (CubaLIF), ``(h - A) / theta`` with ``A = theta + b (rho a_{t-1})``
+    (ALIF)."""
+    _, hs, ss, _, s0, _, c2, c3, c4 = saved  # x, h, a (or i), v0, a0 (or i0), beta_m, rho, theta, b
+    if kernel == "cuba":
+        return lambda lo, hi: hs[lo:hi] - c4
+
+    def alif(lo: int, hi: int) -> torch.Tensor:
+        a_prev = ss[lo - 1 : hi - 1] if lo else torch.cat([s0.unsqueeze(0), ss[: hi - 1]])
+        return (hs[lo:hi] - (c3 + c4 * (c2 * a_prev))) / c3
+
+    return alif
 
 
 def _run(kernel: str, x_seq: torch.Tensor, v0: torch.Tensor, s0: torch.Tensor, coefficients, settings: Settings):

@@ -20,7 +20,10 @@
 #include <omp.h>
 #endif
 
-/* surrogate ids: 0 fast sigmoid, 1 sigmoid, 2 atan, 3 triangle, 4 boxcar, 5 straight through */
+/* surrogate ids: 0 fast sigmoid, 1 sigmoid, 2 atan, 3 triangle, 4 boxcar, 5 straight through; 6 (SF_SURR_ARRAY):
+   any other surrogate, whose derivative the caller evaluated over the stored tensor (its own vectorised torch op)
+   and passes as the array gs, one value per neuron and step, read at the index of the step (SURR_AT). */
+#define SF_SURR_ARRAY 6
 #define ABS(a) ((a) < 0 ? -(a) : (a))
 #define SURR(T, s, kind, k) \
     ((kind) == 0 ? (T)1 / (((T)1 + (k) * ABS(s)) * ((T)1 + (k) * ABS(s))) : \
@@ -28,6 +31,8 @@
      (kind) == 2 ? (k) / (T)2 / ((T)1 + ((T)1.5707963267948966 * (k) * (s)) * ((T)1.5707963267948966 * (k) * (s))) : \
      (kind) == 3 ? ((T)1 - ABS(s) / (k) > 0 ? ((T)1 - ABS(s) / (k)) / (k) : (T)0) : \
      (kind) == 4 ? (ABS(s) < (k) / (T)2 ? (T)1 / (k) : (T)0) : (T)1)
+
+#define SURR_AT(T, s, kind, k, gs, q) ((kind) == SF_SURR_ARRAY ? (gs)[q] : SURR(T, s, kind, k))
 
 static inline float sigm_float(float a) { return 1.0f / (1.0f + expf(-a)); }
 static inline double sigm_double(double a) { return 1.0 / (1.0 + exp(-a)); }
@@ -113,7 +118,7 @@ void NAME(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, 
    Specialised (constant flags) for the training default: h stored in the same dtype, spike gradients present, no
    learnable beta or threshold; every surrogate and reset. */
 #define DEFINE_BWD(T, NAME) \
-SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *v0, \
+SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *gs, const T *v0, \
                           const T *beta, const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, \
                           T vr, const int reset, int detach, const int store, const int surr, T k, \
                           const int has_dz, const int has_dbeta, const int has_dthr, long lo, long hi) { \
@@ -129,7 +134,7 @@ SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8
             T h = store == 1 ? ((const T *)hs)[i] : (T)h2f(((const uint16_t *)hs)[i]) + th; \
             T s = h - th; \
             T zz = store == 1 ? (s >= 0 ? (T)1 : (T)0) : (T)((zbits[i >> 3] >> (i & 7)) & 1); \
-            T g = SURR(T, s, surr, k); \
+            T g = SURR_AT(T, s, surr, k, gs, i); \
             T a = dv0[j]; \
             T gz = has_dz ? dz[i] : (T)0; \
             T dvdh, dvdth; \
@@ -155,24 +160,24 @@ SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8
         } \
     } \
 } \
-void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *v0, const T *beta, \
-          const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, T vr, int reset, \
+void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *gs, const T *v0, \
+          const T *beta, const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, T vr, int reset, \
           int detach, int store, int surr, T k, int threads) { \
     if (threads < 1) threads = 1; \
-    int fast = store == 1 && dz && !dbeta && !dthr && surr >= 0 && surr <= 5 && reset >= 0 && reset <= 2; \
+    int fast = store == 1 && dz && !dbeta && !dthr && surr >= 0 && surr <= SF_SURR_ARRAY && reset >= 0 && reset <= 2; \
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
         switch (fast ? surr * 3 + reset : -1) { \
         SF_BWD_CASES(T, NAME, 0) SF_BWD_CASES(T, NAME, 1) SF_BWD_CASES(T, NAME, 2) \
-        SF_BWD_CASES(T, NAME, 3) SF_BWD_CASES(T, NAME, 4) SF_BWD_CASES(T, NAME, 5) \
-        default: NAME##_blk(dz, dvT, hs, zbits, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
+        SF_BWD_CASES(T, NAME, 3) SF_BWD_CASES(T, NAME, 4) SF_BWD_CASES(T, NAME, 5) SF_BWD_CASES(T, NAME, 6) \
+        default: NAME##_blk(dz, dvT, hs, zbits, gs, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
                             store, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi); \
         } \
     } \
 }
 #define SF_BWD_CASE(T, NAME, SURRID, RESET) \
-        case SURRID * 3 + RESET: NAME##_blk(dz, dvT, hs, zbits, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, \
+        case SURRID * 3 + RESET: NAME##_blk(dz, dvT, hs, zbits, gs, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, \
                                             detach, 1, SURRID, k, 1, 0, 0, lo, hi); break;
 #define SF_BWD_CASES(T, NAME, SURRID) \
     SF_BWD_CASE(T, NAME, SURRID, 0) SF_BWD_CASE(T, NAME, SURRID, 1) SF_BWD_CASE(T, NAME, SURRID, 2)
@@ -326,8 +331,8 @@ void FWD(const T *x, const T *v0, const T *i0, const T *alpha, const T *beta, co
         } \
     } \
 } \
-void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const T *is, const T *v0, const T *i0, \
-         const T *alpha, const T *beta, const T *cc, const T *thr, T *dx, T *dv0, T *di0, T *dalpha, T *dbeta, \
+void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const T *is, const T *gs, const T *v0, \
+         const T *i0, const T *alpha, const T *beta, const T *cc, const T *thr, T *dx, T *dv0, T *di0, T *dalpha, T *dbeta, \
          T *dcc, T *dthr, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, int threads) { \
     if (threads < 1) threads = 1; \
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
@@ -344,7 +349,7 @@ void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const
             for (long j = lo; j < hi; j++) { \
                 long q = t * n + j; \
                 T th = thr[j], h = hs[q], s = h - th, zz = s >= 0 ? (T)1 : (T)0; \
-                T g = SURR(T, s, surr, k); \
+                T g = SURR_AT(T, s, surr, k, gs, q); \
                 T av = dv0[j], ai = di0[j], gz = dz ? dz[q] : (T)0; \
                 T dvdh, dvdth; \
                 if (reset == 0) { dvdh = detach ? (T)1 : (T)1 - th * g; dvdth = detach ? -zz : -zz + th * g; } \
@@ -401,8 +406,8 @@ void FWD(const T *x, const T *v0, const T *a0, const T *bm, const T *rho, const 
         } \
     } \
 } \
-void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const T *as, const T *v0, const T *a0, \
-         const T *bm, const T *rho, const T *thr, const T *bb, T *dx, T *dv0, T *da0, T *dbm, T *drho, T *dthr, \
+void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const T *as, const T *gs, const T *v0, \
+         const T *a0, const T *bm, const T *rho, const T *thr, const T *bb, T *dx, T *dv0, T *da0, T *dbm, T *drho, T *dthr, \
          T *dbb, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, int threads) { \
     if (threads < 1) threads = 1; \
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
@@ -419,7 +424,7 @@ void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const
             for (long j = lo; j < hi; j++) { \
                 long q = t * n + j; \
                 T th = thr[j], h = hs[q], ap = ALIF_PREV_A(q, t), at = rho[j] * ap, A = th + bb[j] * at; \
-                T s = (h - A) / th, zz = s >= 0 ? (T)1 : (T)0, g = SURR(T, s, surr, k); \
+                T s = (h - A) / th, zz = s >= 0 ? (T)1 : (T)0, g = SURR_AT(T, s, surr, k, gs, q); \
                 T av = dv0[j], aa = da0[j], gz = dz ? dz[q] : (T)0; \
                 T dvdz = reset == 0 ? -A : reset == 1 ? -(h - vr) : (T)0; \
                 T dLdz = gz + aa + (detach ? (T)0 : av * dvdz); \

@@ -4,7 +4,9 @@
 
    Codes shared with Python: reset 0 subtract, 1 zero, 2 none (spikeforge.kernels.RESETS); store 0 nothing
    (inference), 1 the input dtype, 2 half precision plus spike bits; surr = Surrogate.kernel_id (0 fast sigmoid,
-   1 sigmoid, 2 atan, 3 triangle, 4 boxcar, 5 straight through), k its parameter. A NULL gradient pointer means
+   1 sigmoid, 2 atan, 3 triangle, 4 boxcar, 5 straight through) or 6: any other surrogate, whose derivative the
+   caller evaluated over the stored tensor and passes as gs (one value per neuron and step; NULL otherwise), k the
+   parameter of a built-in one. A NULL gradient pointer means
    "not needed". */
 #ifndef SF_KERNELS_H
 #define SF_KERNELS_H
@@ -12,8 +14,8 @@
 
 void sf_lif_fwd_f32(const float *x, const float *v0, const float *beta, const float *thr, float *z, void *hs, float *v, long nt_, long n, float vl, float vr, int reset, int store, int threads);
 void sf_lif_fwd_f64(const double *x, const double *v0, const double *beta, const double *thr, double *z, void *hs, double *v, long nt_, long n, double vl, double vr, int reset, int store, int threads);
-void sf_lif_bwd_f32(const float *dz, const float *dvT, const void *hs, const uint8_t *zbits, const float *v0, const float *beta, const float *thr, float *dx, float *dv0, float *dbeta, float *dthr, long nt_, long n, float vl, float vr, int reset, int detach, int store, int surr, float k, int threads);
-void sf_lif_bwd_f64(const double *dz, const double *dvT, const void *hs, const uint8_t *zbits, const double *v0, const double *beta, const double *thr, double *dx, double *dv0, double *dbeta, double *dthr, long nt_, long n, double vl, double vr, int reset, int detach, int store, int surr, double k, int threads);
+void sf_lif_bwd_f32(const float *dz, const float *dvT, const void *hs, const uint8_t *zbits, const float *gs, const float *v0, const float *beta, const float *thr, float *dx, float *dv0, float *dbeta, float *dthr, long nt_, long n, float vl, float vr, int reset, int detach, int store, int surr, float k, int threads);
+void sf_lif_bwd_f64(const double *dz, const double *dvT, const void *hs, const uint8_t *zbits, const double *gs, const double *v0, const double *beta, const double *thr, double *dx, double *dv0, double *dbeta, double *dthr, long nt_, long n, double vl, double vr, int reset, int detach, int store, int surr, double k, int threads);
 void sf_pack_bits_f32(const float *z, uint8_t *bits, long n, int threads);
 void sf_pack_bits_f64(const double *z, uint8_t *bits, long n, int threads);
 void sf_li_fwd_f32(const float *x, const float *v0, const float *beta, float *vs, long nt_, long n, int threads);
@@ -32,11 +34,11 @@ long sf_events_direct_f32(const float *x, const float *wt, const float *bias, fl
 long sf_events_direct_f64(const double *x, const double *wt, const double *bias, double *out, long r, long in, long o, int *nonbinary, int threads);
 void sf_cuba_fwd_f32(const float *x, const float *v0, const float *i0, const float *alpha, const float *beta, const float *cc, const float *thr, float *z, float *hs, float *is, float *v, float *i, long nt_, long n, float vl, float vr, int reset, int store, int threads);
 void sf_cuba_fwd_f64(const double *x, const double *v0, const double *i0, const double *alpha, const double *beta, const double *cc, const double *thr, double *z, double *hs, double *is, double *v, double *i, long nt_, long n, double vl, double vr, int reset, int store, int threads);
-void sf_cuba_bwd_f32(const float *dz, const float *dvT, const float *diT, const float *x, const float *hs, const float *is, const float *v0, const float *i0, const float *alpha, const float *beta, const float *cc, const float *thr, float *dx, float *dv0, float *di0, float *dalpha, float *dbeta, float *dcc, float *dthr, long nt_, long n, float vl, float vr, int reset, int detach, int surr, float k, int threads);
-void sf_cuba_bwd_f64(const double *dz, const double *dvT, const double *diT, const double *x, const double *hs, const double *is, const double *v0, const double *i0, const double *alpha, const double *beta, const double *cc, const double *thr, double *dx, double *dv0, double *di0, double *dalpha, double *dbeta, double *dcc, double *dthr, long nt_, long n, double vl, double vr, int reset, int detach, int surr, double k, int threads);
+void sf_cuba_bwd_f32(const float *dz, const float *dvT, const float *diT, const float *x, const float *hs, const float *is, const float *gs, const float *v0, const float *i0, const float *alpha, const float *beta, const float *cc, const float *thr, float *dx, float *dv0, float *di0, float *dalpha, float *dbeta, float *dcc, float *dthr, long nt_, long n, float vl, float vr, int reset, int detach, int surr, float k, int threads);
+void sf_cuba_bwd_f64(const double *dz, const double *dvT, const double *diT, const double *x, const double *hs, const double *is, const double *gs, const double *v0, const double *i0, const double *alpha, const double *beta, const double *cc, const double *thr, double *dx, double *dv0, double *di0, double *dalpha, double *dbeta, double *dcc, double *dthr, long nt_, long n, double vl, double vr, int reset, int detach, int surr, double k, int threads);
 void sf_alif_fwd_f32(const float *x, const float *v0, const float *a0, const float *bm, const float *rho, const float *thr, const float *bb, float *z, float *hs, float *as, float *v, float *a, long nt_, long n, float vl, float vr, int reset, int store, int threads);
 void sf_alif_fwd_f64(const double *x, const double *v0, const double *a0, const double *bm, const double *rho, const double *thr, const double *bb, double *z, double *hs, double *as, double *v, double *a, long nt_, long n, double vl, double vr, int reset, int store, int threads);
-void sf_alif_bwd_f32(const float *dz, const float *dvT, const float *daT, const float *x, const float *hs, const float *as, const float *v0, const float *a0, const float *bm, const float *rho, const float *thr, const float *bb, float *dx, float *dv0, float *da0, float *dbm, float *drho, float *dthr, float *dbb, long nt_, long n, float vl, float vr, int reset, int detach, int surr, float k, int threads);
-void sf_alif_bwd_f64(const double *dz, const double *dvT, const double *daT, const double *x, const double *hs, const double *as, const double *v0, const double *a0, const double *bm, const double *rho, const double *thr, const double *bb, double *dx, double *dv0, double *da0, double *dbm, double *drho, double *dthr, double *dbb, long nt_, long n, double vl, double vr, int reset, int detach, int surr, double k, int threads);
+void sf_alif_bwd_f32(const float *dz, const float *dvT, const float *daT, const float *x, const float *hs, const float *as, const float *gs, const float *v0, const float *a0, const float *bm, const float *rho, const float *thr, const float *bb, float *dx, float *dv0, float *da0, float *dbm, float *drho, float *dthr, float *dbb, long nt_, long n, float vl, float vr, int reset, int detach, int surr, float k, int threads);
+void sf_alif_bwd_f64(const double *dz, const double *dvT, const double *daT, const double *x, const double *hs, const double *as, const double *gs, const double *v0, const double *a0, const double *bm, const double *rho, const double *thr, const double *bb, double *dx, double *dv0, double *da0, double *dbm, double *drho, double *dthr, double *dbb, long nt_, long n, double vl, double vr, int reset, int detach, int surr, double k, int threads);
 
 #endif
