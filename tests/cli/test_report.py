@@ -134,7 +134,7 @@ def test_inspect_split_reproduces_the_recorded_accuracy_and_rates(image_run, tmp
     metrics = json.loads((image_run / "metrics.json").read_text())
     model, _ = load_model(image_run / "model.safetensors")
     split = load_split(config["dataset"], dt=config["model_config"]["dt"])
-    cfg = TrainConfig(**config["train"])
+    cfg = TrainConfig.from_section(config["train"])
     act = inspect_split(model, split, cfg, score=functools.partial(scores, readout=cfg.readout), samples=3)
     assert act.accuracy == metrics["test_accuracy"]  # same batches, same rate-encoder draws as evaluate
     assert int(act.confusion.sum()) == metrics["n_test"] and act.confusion.shape == (split.n_classes,) * 2

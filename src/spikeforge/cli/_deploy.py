@@ -114,8 +114,7 @@ def run(args: argparse.Namespace) -> int:
     model.eval()
     split = load_split(config["dataset"], dt=mc["dt"])
     check_fits(split, mc, config["dataset"], "dataset")
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in config["train"].items() if k in known})
+    cfg = TrainConfig.from_section(config["train"])
     names = list(TARGETS) if args.target == "all" else [args.target]
     out = []
     for name in names:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import subprocess
 import tempfile
@@ -119,8 +118,7 @@ def drift_check(model, exported, args: argparse.Namespace, run_config: dict[str,
     mc = run_config["model_config"]
     split = load_split(run_config["dataset"], dt=mc["dt"])
     check_fits(split, mc, run_config["dataset"], "dataset")
-    known = {f.name for f in dataclasses.fields(TrainConfig)}  # the encoder, read-out and batch size among them
-    cfg = TrainConfig(**{k: v for k, v in run_config["train"].items() if k in known})
+    cfg = TrainConfig.from_section(run_config["train"])  # the encoder, read-out and batch size among them
     dtype = placement(model)[1]
     back = import_nir(args.nir).to(dtype)
     inputs, ours, read, failed = [], [], [], []

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..interop import load_model
     from ..learning import TrainConfig
     from ..metrics import EnergyModel, profile_split
+    from ._audio import split_options
     from ._evaluate import check_fits, read_run_config
 
     folder: Path = args.run
@@ -47,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
     config = read_run_config(folder)
     model, model_config = load_model(folder / "model.safetensors")
     model.to(parse_device(args.device))
+    # the same loader as train and evaluate: images, series, or audio through the run's front end and feature cache
     split = load_split(
-        config["dataset"], dt=config["model_config"]["dt"]
-    )  # the same loader as train and evaluate: images or series
+        config["dataset"], dt=config["model_config"]["dt"], **split_options(config["dataset"], config, folder)
+    )
     check_fits(split, model_config, config["dataset"], "dataset")
-    report = profile_split(model, split, TrainConfig(**config["train"]), batches=args.batches, energy=energy)
+    report = profile_split(model, split, TrainConfig.from_section(config["train"]), batches=args.batches, energy=energy)
     if args.json:
         print(json.dumps({"run": str(folder), "dataset": config["dataset"], **report.to_dict()}, indent=2))
     else:

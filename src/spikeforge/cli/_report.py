@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     model, _ = load_model(folder / "model.safetensors")
     split = load_split(config["dataset"], dt=config["model_config"]["dt"])  # as train, evaluate and profile do
     check_fits(split, config["model_config"], config["dataset"], option="run")
-    train = TrainConfig(**config["train"])
+    train = TrainConfig.from_section(config["train"])
     readout = functools.partial(scores, readout=train.readout)  # the read-out the model was trained with
     dt = config["model_config"]["dt"]
     activity = inspect_split(model, split, train, score=readout, samples=args.samples, dt=dt)

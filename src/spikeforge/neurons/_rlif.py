@@ -220,5 +220,6 @@ SPEC = register(
         params=LIFParams,
         state=RLIFState,
         drive=Drive(amplitude=0.5, dt=1 * ms, kwargs={"tau_syn": 5 * ms}),
+        nir=True,  # a NIR graph with a cycle: the recurrent Affine edge back into the neuron
     )
 )

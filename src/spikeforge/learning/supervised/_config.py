@@ -13,10 +13,12 @@ __all__ = ["TrainConfig"]
 
 @dataclass
 class TrainConfig:
-    """Training hyperparameters (all JSON-able).
+    r"""Training hyperparameters (all JSON-able).
 
     ``encoding`` names an encoder of :data:`spikeforge.encoding.ENCODERS`, ``readout`` a decoder of
-    :data:`spikeforge.encoding.DECODERS`.
+    :data:`spikeforge.encoding.DECODERS`. ``rate_penalty`` (:math:`\lambda \ge 0`) adds a firing-rate term to
+    the cross-entropy, :math:`L = L_{CE} + \lambda \bar r`, with :math:`\bar r` the mean over the spiking layers
+    of their spikes per neuron per step (padding steps of series included).
     """
 
     epochs: int = 30
@@ -32,6 +34,7 @@ class TrainConfig:
     restore_best: bool = True
     grad_clip: float = 0.0
     select_by: Literal["accuracy", "accuracy_then_loss"] = "accuracy"
+    rate_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "timesteps", "batch_size"):
@@ -52,8 +55,19 @@ class TrainConfig:
                 raise ValueError(f"{name}: expected an integer seed in [0, 2**63 - 1], got {value!r}")
         if self.select_by not in ("accuracy", "accuracy_then_loss"):
             raise ValueError(f"select_by: expected 'accuracy' or 'accuracy_then_loss', got {self.select_by!r}")
+        penalty = self.rate_penalty
+        if not (isinstance(penalty, int | float) and not isinstance(penalty, bool) and math.isfinite(penalty)):
+            raise ValueError(f"rate_penalty: expected a finite number >= 0, got {penalty!r}")
+        if penalty < 0:
+            raise ValueError(f"rate_penalty: expected a number >= 0 (0 = off), got {penalty!r}")
         if not (isinstance(self.grad_clip, int | float) and self.grad_clip >= 0):
             raise ValueError(f"grad_clip: expected a gradient-norm bound >= 0 (0 = off), got {self.grad_clip!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any]) -> TrainConfig:
+        """The training hyperparameters of a run folder's ``train`` section (``config.json``); the keys there that
+        configure something else (``method``, the training method's name) are left out."""
+        return cls(**{k: v for k, v in section.items() if k in cls.__dataclass_fields__})
