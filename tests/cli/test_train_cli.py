@@ -93,7 +93,7 @@ def test_existing_output_folder_is_refused_unless_overwrite(tmp_path, capsys):
     [
         (
             ["--dataset", "cifar"],
-            "--dataset: expected 'digits', 'idx:PATH', 'uea:NAME', a NAME_TRAIN.ts path, 'shd:DIR' or 'ssc:DIR', got 'cifar'",
+            "--dataset: expected 'digits', 'idx:PATH', 'uea:NAME', a NAME_TRAIN.ts path, 'shd:DIR', 'ssc:DIR', 'audio:DIR'",
         ),
         (["--dataset", "idx:/does/not/exist"], "folder not found"),
         (["--epochs", "0"], "epochs: expected a positive integer, got 0"),

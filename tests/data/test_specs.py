@@ -20,8 +20,10 @@ from spikeforge.data import (
 
 
 def test_every_form_is_listed_once_in_table_order():
-    assert list(DATASET_SPECS) == ["digits", "idx", "uea", "ts", "shd", "ssc"]
-    assert describe_datasets() == "'digits', 'idx:PATH', 'uea:NAME', a NAME_TRAIN.ts path, 'shd:DIR' or 'ssc:DIR'"
+    assert list(DATASET_SPECS) == ["digits", "idx", "uea", "ts", "shd", "ssc", "audio", "yinyang"]
+    assert describe_datasets() == (
+        "'digits', 'idx:PATH', 'uea:NAME', a NAME_TRAIN.ts path, 'shd:DIR', 'ssc:DIR', 'audio:DIR' or 'yinyang'"
+    )
     assert describe_datasets(kinds=["images"]) == "'digits' or 'idx:PATH'"
     assert SPIKE_CORPORA == {"shd": load_shd, "ssc": load_ssc}
 
@@ -36,6 +38,7 @@ def test_kinds_of_specs(tmp_path):
         str(tmp_path / "w"): "series",  # the common prefix of an existing pair
         "shd:data/shd": "spikes",
         "ssc:data/ssc": "spikes",
+        "audio:data/digits": "audio",
         "cifar": None,
         "digits2": None,
         str(tmp_path / "v"): None,
@@ -46,7 +49,7 @@ def test_kinds_of_specs(tmp_path):
 
 
 def test_unknown_specs_are_refused_with_the_forms():
-    with pytest.raises(ValueError, match=r"dataset: expected 'digits', 'idx:PATH', .* or 'ssc:DIR', got 'cifar'"):
+    with pytest.raises(ValueError, match=r"dataset: expected 'digits', 'idx:PATH', .*'audio:DIR'.*, got 'cifar'"):
         load_split("cifar")
     with pytest.raises(ValueError, match=r"dataset: expected 'digits' or 'idx:PATH', got 'uea:X'"):
         load_dataset("uea:X")

@@ -100,19 +100,16 @@ def _twin_accuracy(model, split, cfg, target) -> tuple[float, float, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import load_split
     from ..interop import TARGETS, deploy_check, load_model
     from ..learning import TrainConfig
-    from ._evaluate import check_fits, read_run_config
+    from ._evaluate import check_fits, read_run_config, require_run_files, run_split
 
     folder: Path = args.run
-    for name in ("config.json", "model.safetensors"):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"run: {folder} has no {name}; expected a folder written by `spikeforge train`")
+    require_run_files(folder)
     config = read_run_config(folder)
     model, mc = load_model(folder / "model.safetensors")
     model.eval()
-    split = load_split(config["dataset"], dt=mc["dt"])
+    split = run_split(folder, config)
     check_fits(split, mc, config["dataset"], "dataset")
     cfg = TrainConfig.from_section(config["train"])
     names = list(TARGETS) if args.target == "all" else [args.target]

@@ -109,14 +109,13 @@ def _pct(values: list[float]) -> str:
 
 def drift_check(model, exported, args: argparse.Namespace, run_config: dict[str, Any], options: dict) -> int:
     """Print spike agreement and accuracy before/after; 1 when beyond ``args.tolerance``, else 0."""
-    from ..data import load_split
     from ..interop import compare_models, import_nir
     from ..learning import TrainConfig, scores
     from ..nn import placement
-    from ._evaluate import check_fits
+    from ._evaluate import check_fits, run_split
 
     mc = run_config["model_config"]
-    split = load_split(run_config["dataset"], dt=mc["dt"])
+    split = run_split(args.run, run_config)
     check_fits(split, mc, run_config["dataset"], "dataset")
     cfg = TrainConfig.from_section(run_config["train"])  # the encoder, read-out and batch size among them
     dtype = placement(model)[1]

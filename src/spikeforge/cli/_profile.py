@@ -31,17 +31,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import load_split
     from ..interop import load_model
     from ..learning import TrainConfig
     from ..metrics import EnergyModel, profile_split
-    from ._audio import split_options
-    from ._evaluate import check_fits, read_run_config
+    from ._evaluate import check_fits, read_run_config, require_run_files, run_split
 
     folder: Path = args.run
-    for name in ("config.json", "model.safetensors"):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"run: {folder} has no {name}; expected a folder written by `spikeforge train`")
+    require_run_files(folder)
     if args.batches is not None and args.batches <= 0:
         raise ValueError(f"--batches: expected a positive number of batches, got {args.batches}")
     energy = EnergyModel.from_file(args.energy) if args.energy else EnergyModel.horowitz_45nm(args.precision)
@@ -49,9 +45,7 @@ def run(args: argparse.Namespace) -> int:
     model, model_config = load_model(folder / "model.safetensors")
     model.to(parse_device(args.device))
     # the same loader as train and evaluate: images, series, or audio through the run's front end and feature cache
-    split = load_split(
-        config["dataset"], dt=config["model_config"]["dt"], **split_options(config["dataset"], config, folder)
-    )
+    split = run_split(folder, config)
     check_fits(split, model_config, config["dataset"], "dataset")
     report = profile_split(model, split, TrainConfig.from_section(config["train"]), batches=args.batches, energy=energy)
     if args.json:

@@ -32,19 +32,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import functools
 
-    from ..data import load_split
     from ..interop import load_model
     from ..learning import TrainConfig, scores
     from ..metrics import inspect_split
     from ..viz import write_report
-    from ._evaluate import check_fits, read_run_config
+    from ._evaluate import check_fits, read_run_config, require_run_files, run_split
 
     folder: Path = args.run
     if not folder.is_dir():
         raise FileNotFoundError(f"run: {folder} is not a folder; expected a run folder written by `spikeforge train`")
-    for name in ("config.json", "model.safetensors"):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"run: {folder} has no {name}; expected a folder written by `spikeforge train`")
+    require_run_files(folder)
     if args.out is not None and args.out.is_dir():
         raise FileExistsError(f"--out: {args.out} is a directory; expected an HTML file such as {args.out}/report.html")
     if args.samples < 0:
@@ -53,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--neurons: expected at least 1 neuron per raster panel, got {args.neurons}")
     config = read_run_config(folder)
     model, _ = load_model(folder / "model.safetensors")
-    split = load_split(config["dataset"], dt=config["model_config"]["dt"])  # as train, evaluate and profile do
+    split = run_split(folder, config)  # as train, evaluate and profile do
     check_fits(split, config["model_config"], config["dataset"], option="run")
     train = TrainConfig.from_section(config["train"])
     readout = functools.partial(scores, readout=train.readout)  # the read-out the model was trained with

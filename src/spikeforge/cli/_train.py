@@ -11,9 +11,11 @@ from typing import Any
 
 from ..data import dataset_kind, dataset_slug, describe_datasets, is_series, is_spike_corpus
 from ..encoding import DECODERS, ENCODERS, direct, first_spike, reads_spikes, spike_count
-from ..learning import TrainConfig
+from ..learning import METHODS, TrainConfig
 from ..models import DEFAULTS as MODEL_DEFAULTS
 from ..models import DTYPES, HIDDEN_NEURONS, MODELS, models_for
+from . import _train_stdp
+from ._audio import AUDIO_MODEL_DEFAULTS, audio_options, frontend, split_options
 from ._device import add_device_argument
 
 __all__ = ["add_parser", "load_config_file", "resolve_config", "run"]
@@ -35,6 +37,9 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "backend": None,
     "neuron": None,
     "dtype": None,
+    "method": "bptt",  # a name of spikeforge.learning.METHODS; kept in the config's train section
+    "rate_penalty": _TRAIN_CONFIG_DEFAULTS.rate_penalty,
+    "audio": None,  # options of the audio front end, for audio:DIR data sets (see cli/_audio.py)
 }
 
 
@@ -53,6 +58,8 @@ SERIES_DEFAULTS: dict[str, Any] = {
 #: non-spiking baselines (gru) on top of those: no neuron options, a max read-out
 GRU_DEFAULTS: dict[str, Any] = {**SERIES_DEFAULTS, "readout": "max", "weight_decay": 0.0}
 _NEURON_OPTIONS = ("tau_mem", "learn")  # series defaults that a non-spiking baseline does not take
+#: online methods -> the series defaults they leave out (they train weights only; OTTT's traces need one tau)
+_ONLINE_METHODS: dict[str, tuple[str, ...]] = {"eprop": ("learn",), "ottt": ("learn", "tau_mem")}
 #: SHD / SSC on top of those: 10 ms bins (the network's dt), larger batches for thousands of samples
 SPIKE_CORPUS_DEFAULTS: dict[str, Any] = {"dt": 0.01, "batch_size": 64, "epochs": 30}
 #: dense widths after the convolutions of image-only models (conv) when none are given
@@ -68,7 +75,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train an SNN classifier and write runs/NAME",
-        description="Train a spiking classifier with surrogate gradients (BPTT) and write the model, "
+        description="Train a spiking classifier (surrogate-gradient BPTT, or another --method) and write the model, "
         "its config, metrics and plots to a run folder.",
     )
     p.add_argument(
@@ -95,7 +102,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002, cosine-decayed)")
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="L2 penalty (default 0.003)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument(
+        "--rate-penalty",
+        type=float,
+        dest="rate_penalty",
+        help="weight of the firing-rate penalty added to the loss: the mean spikes per neuron per step of the "
+        "spiking layers (default 0: off)",
+    )
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--method",
+        choices=list(METHODS),
+        help="how gradients are computed: "
+        + "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
+        + f" (default {TRAIN_DEFAULTS['method']}); the online methods default to the mean read-out",
+    )
     p.add_argument(
         "--backend",
         help="neuron kernels: 'auto' (fused compiled kernels where available), 'torch' "
@@ -125,6 +146,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--tensorboard", action="store_true", help="also log the per-epoch scalars to RUN/tensorboard")
     add_device_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _train_stdp.add_arguments(p)  # --learning, --neurons: local rules (cli/_train_stdp.py)
     p.set_defaults(func=run)
     return p
 
@@ -193,16 +215,31 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
             explicit.add(key)
     kind = dataset_kind(str(opts["dataset"]))
     series = is_series(str(opts["dataset"]))
+    if kind == "audio" and "model" not in explicit:
+        opts["model"] = AUDIO_MODEL_DEFAULTS["model"]
     model = MODELS.get(opts["model"])
+    if opts["method"] not in METHODS:
+        raise ValueError(f"--method: expected one of {', '.join(METHODS)}, got {opts['method']!r}")
+    online = opts["method"] in _ONLINE_METHODS
+    if online and "readout" not in explicit:
+        opts["readout"] = "mean"  # the online methods learn from read-outs that sum over time
     if series:
         baseline = model is not None and not model.spiking
         for key, value in (GRU_DEFAULTS if baseline else SERIES_DEFAULTS).items():
             if key not in explicit and not (baseline and key in _NEURON_OPTIONS):
+                if online and key in _ONLINE_METHODS[opts["method"]]:
+                    continue  # not a default the online method can train with (learned or per-neuron tau)
                 opts[key] = value
         if is_spike_corpus(str(opts["dataset"])):
             for key, value in SPIKE_CORPUS_DEFAULTS.items():
                 if key not in explicit:
                     opts[key] = value
+        if kind == "audio":
+            for key, value in AUDIO_MODEL_DEFAULTS.items():
+                if key not in explicit and not (baseline and key in _NEURON_OPTIONS):
+                    opts[key] = value
+            opts["audio"] = audio_options(opts.get("audio"))
+            frontend(opts["audio"], opts["dt"])  # refuses bad options now, before any work
     if isinstance(opts.get("hidden"), str):
         raw = opts["hidden"]
         try:
@@ -219,7 +256,7 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     if series and "series" not in model.inputs:
         raise ValueError(f"--model: {opts['model']!r} takes images; for time series use {_or(models_for('series'))}")
     if not series and "images" not in model.inputs:
-        series_specs = describe_datasets(kinds=["series", "spikes"])
+        series_specs = describe_datasets(kinds=["series", "spikes", "audio"])
         raise ValueError(f"--model: {opts['model']!r} takes time series ({series_specs}), not {dataset!r}")
     if not model.spiking and reads_spikes(opts["readout"]):
         no_spikes = [name for name in DECODERS if not reads_spikes(name)]
@@ -249,15 +286,19 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         model_cfg["hidden"] = list(IMAGE_MODEL_HIDDEN)
     if DECODERS.get(opts["readout"]) is spike_count and "output" not in opts:
         model_cfg["output"] = "lif"  # count spikes of a spiking output layer
-    return {"dataset": dataset, "model_config": {**MODEL_DEFAULTS, **model_cfg}, "train": train.to_dict()}
+    train_section = train.to_dict() | {"method": opts["method"]}
+    resolved = {"dataset": dataset, "model_config": {**MODEL_DEFAULTS, **model_cfg}, "train": train_section}
+    return resolved | ({"audio": opts["audio"]} if kind == "audio" else {})
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "learning", None) is not None:  # a local rule: its own network and run folder
+        return _train_stdp.run(args)
     import torch
 
     from ..data import load_split
     from ..interop import save_model
-    from ..learning import Checkpointer, encode_batch, evaluate, fit, from_environment, scores
+    from ..learning import Checkpointer, encode_batch, evaluate, from_environment, get_method, scores
     from ..metrics import SpikeRecorder, describe, profile_split, spiking_layers
     from ..models import build_model, resolve_model_config
     from ..synapses import LearnableDelayLinear, round_delays
@@ -281,11 +322,17 @@ def run(args: argparse.Namespace) -> int:
         config = resolve_config(args)
         slug = dataset_slug(config["dataset"])
         seed = config["train"]["seed"]
-        out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}-s{seed}"
+        method = config["train"].get("method", "bptt")
+        tag = "" if method == "bptt" else f"-{method}"
+        out = args.out or Path("runs") / f"{slug}-{config['model_config']['model']}{tag}-s{seed}"
         if rank0:
             check_out_dir(out, args.overwrite)  # before any work: a refused run writes nothing
-    train_cfg = TrainConfig(**config["train"])
-    split = load_split(config["dataset"], dt=config["model_config"]["dt"])
+    method = config["train"].get("method", "bptt")  # run folders written before --method have none: BPTT
+    train_cfg = TrainConfig.from_section(config["train"])
+    trainer = get_method(method).load()
+    split = load_split(
+        config["dataset"], dt=config["model_config"]["dt"], **split_options(config["dataset"], config, out)
+    )
     series = getattr(split, "time_first", False)
     if series:  # the series length is the number of steps
         config["train"]["timesteps"] = train_cfg.timesteps = int(split.x_train.shape[0])
@@ -295,11 +342,13 @@ def run(args: argparse.Namespace) -> int:
     config["model_config"] = model_cfg
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg)
+    if hasattr(trainer, "check"):  # what the method cannot train is refused before the run folder is made
+        trainer.check(model, train_cfg)
     n_params = sum(p.numel() for p in model.parameters())
     group = from_environment(device) if distributed else None
     if not rank0:  # another process of a torchrun job: trains its share, writes nothing
         checkpoints = Checkpointer(partial_dir(out) / "checkpoints") if resume else None
-        fit(model, split, train_cfg, checkpoints=checkpoints, resume=resume, device=device, distributed=group)
+        trainer(model, split, train_cfg, checkpoints=checkpoints, resume=resume, device=device, distributed=group)
         group.close()  # together with rank 0, which leaves as soon as its training is over
         return 0
     rep = Reporter(quiet=args.quiet)
@@ -327,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
                     user_end(epoch, row)
 
             try:
-                history = fit(
+                history = trainer(
                     model,
                     split,
                     train_cfg,

@@ -1,5 +1,5 @@
 """Data set specs: the strings that name a data set (``digits``, ``idx:PATH``, ``uea:NAME``, ``PATH_TRAIN.ts``,
-``shd:DIR``, ``ssc:DIR``), resolved to a loaded split.
+``shd:DIR``, ``ssc:DIR``, ``audio:DIR``), resolved to a loaded split.
 
 :data:`DATASET_SPECS` is the one table of spec forms: :func:`load_split` and the narrower loaders resolve specs
 with it, and the ``--dataset`` help and error messages of the command line are written from it.
@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ._audio import load_audio
 from ._images import Split, load_digits, load_idx
 from ._spike_series import spike_series
 from ._spikes import load_shd, load_ssc
 from ._timeseries import Missing, SeriesSplit, _pair_from_path, load_ts_pair, load_uea
+from ._yinyang import load_yinyang
 
 __all__ = [
     "DATASET_SPECS",
@@ -32,7 +34,7 @@ __all__ = [
     "load_split",
 ]
 
-Kind = Literal["images", "series", "spikes"]
+Kind = Literal["images", "series", "spikes", "audio"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ class DatasetSpec:
     ``syntax`` is ``"name"`` (the spec is the table key itself), ``"prefix"`` (``KEY:ARGUMENT``) or ``"path"`` (a
     file path that ``is_path`` recognises; tried after every name and prefix). ``kind`` is ``"images"`` (a
     :class:`Split` of samples encoded over time), ``"series"`` (a padded, time-first :class:`SeriesSplit`) or
-    ``"spikes"`` (spike files binned to the network's step into a :class:`SeriesSplit`). ``read`` is the loader
+    ``"spikes"`` (spike files binned to the network's step into a :class:`SeriesSplit`) or ``"audio"`` (``.wav``
+    folders turned into features by a front end that the caller passes, see :func:`load_audio`). ``read`` is the loader
     that takes the argument. ``official_val``: the data set ships its own validation part (else one is held out of
     the training part, seeded by ``split_seed``).
     """
@@ -75,6 +78,8 @@ DATASET_SPECS: dict[str, DatasetSpec] = {
     ),
     "shd": DatasetSpec("'shd:DIR'", "Spiking Heidelberg Digits HDF5 files", "spikes", load_shd),
     "ssc": DatasetSpec("'ssc:DIR'", "Spiking Speech Commands HDF5 files", "spikes", load_ssc, official_val=True),
+    "audio": DatasetSpec("'audio:DIR'", "a sub-folder of .wav files per class", "audio", load_audio),
+    "yinyang": DatasetSpec("'yinyang'", "generated points as spike latencies", "series", load_yinyang, "name"),
 }
 
 #: spike-corpus spec prefix -> reader of its HDF5 files (both read the Zenke lab's files from a folder)
@@ -109,7 +114,7 @@ def describe_datasets(*, notes: bool = False, kinds: Iterable[str] | None = None
     """The spec forms as a phrase, for help and error messages; ``notes`` adds what each names.
 
     >>> describe_datasets()
-    "'digits', 'idx:PATH', 'uea:NAME', a NAME_TRAIN.ts path, 'shd:DIR' or 'ssc:DIR'"
+    "'digits', 'idx:PATH', 'uea:NAME', a NAME_TRAIN.ts path, 'shd:DIR', 'ssc:DIR', 'audio:DIR' or 'yinyang'"
     >>> describe_datasets(kinds=["images"], notes=True)
     "'digits' (bundled with scikit-learn) or 'idx:PATH' (MNIST-format folder)"
     """
@@ -118,7 +123,8 @@ def describe_datasets(*, notes: bool = False, kinds: Iterable[str] | None = None
 
 
 def dataset_kind(spec: str) -> Kind | None:
-    """``"images"``, ``"series"`` or ``"spikes"`` (see :class:`DatasetSpec`) for a valid spec form, else ``None``.
+    """``"images"``, ``"series"``, ``"spikes"`` or ``"audio"`` (see :class:`DatasetSpec`) for a valid spec form,
+    else ``None``.
 
     Only the form is checked, not whether the data exist.
 
@@ -131,8 +137,8 @@ def dataset_kind(spec: str) -> Kind | None:
 
 def is_series(spec: str) -> bool:
     """True for time-series specs: ``uea:NAME``, a path to a ``.ts`` file (or the prefix of a pair), ``shd:DIR``,
-    ``ssc:DIR``."""
-    return dataset_kind(spec) in ("series", "spikes")
+    ``ssc:DIR``, ``audio:DIR``."""
+    return dataset_kind(spec) in ("series", "spikes", "audio")
 
 
 def is_spike_corpus(spec: str) -> bool:
@@ -196,10 +202,18 @@ def load_spike_series(
     return spike_series(spec, corpus, val_fraction=val_fraction)
 
 
-def load_split(spec: str, *, split_seed: int = 0, dt: float = 0.01) -> Split | SeriesSplit:
+def load_split(
+    spec: str,
+    *,
+    split_seed: int = 0,
+    dt: float = 0.01,
+    audio: Callable | None = None,
+    cache: str | Path | None = None,
+) -> Split | SeriesSplit:
     """Load the data set that ``spec`` names (one of :data:`DATASET_SPECS`): ``digits``, ``idx:PATH``,
-    ``uea:NAME``, a ``.ts`` path, or ``shd:DIR`` / ``ssc:DIR`` (spike files binned to ``dt``, the network's time
-    step).
+    ``uea:NAME``, a ``.ts`` path, ``shd:DIR`` / ``ssc:DIR`` (spike files binned to ``dt``, the network's time
+    step), or ``audio:DIR`` (``.wav`` files turned into features ``[T, C]`` by ``audio``, e.g.
+    ``AudioToSpikes(dt=dt)``, cached in the folder ``cache`` when given; see :func:`load_audio`).
 
     Returns:
         A :class:`Split` of images or a :class:`SeriesSplit` of padded, time-first series (``time_first``).
@@ -209,6 +223,11 @@ def load_split(spec: str, *, split_seed: int = 0, dt: float = 0.01) -> Split | S
         raise ValueError(f"dataset: expected {describe_datasets()}, got {spec!r}")
     if kind == "spikes":
         return load_spike_series(spec, dt=dt, split_seed=split_seed)
+    if kind == "audio":
+        folder = _find(spec, kinds=["audio"])[1]
+        if audio is None:
+            raise ValueError(f"audio: {spec!r} needs a front end (path -> features [T, C]), e.g. AudioToSpikes(dt=dt)")
+        return load_audio(folder, transform=audio, split_seed=split_seed, cache=cache, name=spec)
     if kind == "series":
         return load_series(spec, split_seed=split_seed)
     return load_dataset(spec, split_seed=split_seed)

@@ -18,6 +18,7 @@ from ...nn import placement
 from ._checkpoint import Checkpointer, CheckpointError, TrainState
 from ._config import TrainConfig
 from ._distributed import Distributed
+from ._penalty import RateTerm
 from ._scoring import scores
 
 __all__ = ["evaluate", "fit"]
@@ -60,7 +61,12 @@ def _run(
     state = state if state is not None else TrainState()
     start = time.perf_counter()
     delay_layers = [m for m in model.modules() if hasattr(m, "clamp_positions_")] if training else []
-    with SpikeRecorder(model, keep=False) as rec, torch.set_grad_enabled(training):
+    penalised = training and cfg.rate_penalty > 0
+    with (
+        SpikeRecorder(model, keep=False) as rec,
+        RateTerm(model if penalised else nn.Identity()) as rate_term,
+        torch.set_grad_enabled(training),
+    ):
         for b in range(state.batch, math.ceil(n / cfg.batch_size)):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             mine = distributed.shard(torch.arange(len(idx))) if shard else slice(None)
@@ -80,7 +86,11 @@ def _run(
                 loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
             if training:
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                if penalised:  # the firing-rate term, not part of the reported loss
+                    (loss + cfg.rate_penalty * rate_term.mean_rate()).backward()
+                    rate_term.clear()
+                else:
+                    loss.backward()
                 if cfg.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
