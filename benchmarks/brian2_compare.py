@@ -10,7 +10,8 @@ Workloads (issue 4, part 5):
   dt = 0.5 ms (2000 steps), constant input current ``I_k = 20 k / N`` (paper units), from v = -65, u = b v.
   spikeforge: the sequence function ``izhikevich_seq`` (what the ``Izhikevich`` module runs, without the module's
   NaN check of the input) under ``torch.no_grad()`` in chunks of 25 steps (the input is a stride-0 view, so it
-  costs no memory; the spikes of a chunk stay small), and the ``IzhikevichCell`` step loop. Brian2: the same equations with
+  costs no memory and the fused CPU kernel reads its one row; the spikes of a chunk stay small), and the
+  ``IzhikevichCell`` step loop. Brian2: the same equations with
   ``method="euler"`` (Brian2 updates ``u`` by forward Euler, spikeforge exactly for ``v`` held over the step: spike
   counts agree closely, not bit for bit) and a counting ``SpikeMonitor(record=False)``.
 - **cuba**: the Vogels-Abbott CUBA network (Brette et al. 2007 benchmark 2; Brian2's own ``CUBA`` example):
@@ -21,14 +22,18 @@ Workloads (issue 4, part 5):
   that generates (and for cython compiles) the code. Connectivity and initial state are drawn by each library's
   own generator, so the rates agree statistically, not spike for spike.
 
-Timings: the minimum of ``--repeats`` runs. Brian2's numpy and cython targets are single-threaded; spikeforge runs
-with ``torch.set_num_threads(t)`` for each ``t`` of ``--threads``. Neuron-steps per second = neurons x steps / wall
+Timings: the minimum of ``--repeats`` rounds, each round running every entry of a workload once in turn
+(interleaved, so a change of the shared machine's load hits all alike); every run's time is kept (the spread).
+Brian2's numpy and cython targets are single-threaded; spikeforge runs with ``torch.set_num_threads(t)`` for each
+``t`` of ``--threads`` as an upper bound: like ``sim.simulate``, a short cached probe
+(``spikeforge.kernels.cpu.usable_threads``) falls back to fewer threads where they measured faster (a busy machine). Neuron-steps per second = neurons x steps / wall
 time. The load average (``os.getloadavg``) before and after is recorded: the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -63,10 +68,14 @@ def _currents(n: int):
     return I_MAX * np.arange(n, dtype=np.float64) / n
 
 
-def _best(fn, repeats: int):
-    """Run ``fn() -> (seconds, payload)`` ``repeats`` times; the fastest time and its payload."""
-    runs = [fn() for _ in range(repeats)]
-    return min(runs, key=lambda r: r[0])
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 # ---------------------------------------------------------------- spikeforge
@@ -75,14 +84,20 @@ def _best(fn, repeats: int):
 def sf_izhikevich(duration: float, mode: str):
     import torch
 
+    from spikeforge.kernels.cpu import torch_threads, usable_threads
     from spikeforge.neurons import IzhikevichCell, IzhikevichParams, izhikevich_seq
 
     steps = round(duration / DT_IZH)
     current = torch.from_numpy(_currents(N_IZH)).to(torch.float32).view(1, N_IZH)
     kwargs = {k: IZH[k] for k in "abcd"}
     counts = torch.zeros(N_IZH)
+    wanted = torch.get_num_threads()
+    # the simulator's thread policy (sim.simulate): at most the requested threads, fewer where a short cached probe
+    # measures them faster (a busy machine); the probe's time is inside the timed run
     with torch.no_grad():
         start = time.perf_counter()
+        limit = torch_threads(usable_threads(wanted)) if wanted > 1 else contextlib.nullcontext()
+        limit.__enter__()
         if mode == "sequence":
             params = IzhikevichParams(**kwargs, v_peak=IZH["v_peak"])
             state, chunk, done = None, 25, 0
@@ -97,6 +112,7 @@ def sf_izhikevich(duration: float, mode: str):
             for _ in range(steps):
                 z, state = cell(current, state)
                 counts += z[0]
+        limit.__exit__(None, None, None)
         wall = time.perf_counter() - start
     return wall, counts.numpy()
 
@@ -249,46 +265,68 @@ def main(argv: list[str] | None = None) -> int:
     izh_steps = round(args.duration / DT_IZH)
     cuba_steps = round(args.duration / DT_CUBA)
 
-    def add(workload, impl, threads, wall, neurons, steps, extra):
+    def add(workload, impl, threads, timed, neurons, steps, extra):
+        wall, times = timed
         rows.append(
             {
                 "workload": workload,
                 "implementation": impl,
                 "threads": threads,
                 "wall_s": wall,
+                "wall_s_runs": times,
+                "load_1min": os.getloadavg()[0],
                 "neuron_steps_per_s": neurons * steps / wall,
                 **extra,
             }
         )
-        print(f"  {workload:10s} {impl:22s} threads={threads} {wall:8.3f} s", flush=True)
+        print(
+            f"  {workload:10s} {impl:22s} threads={threads} {wall:8.3f} s (runs {min(times):.3f}-{max(times):.3f}, "
+            f"load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
+
+    # every entry of a workload once per round, rounds repeated: a change of the machine's load hits all alike
+    import torch as _torch
+
+    def interleaved(entries):
+        """``entries``: (key, threads, fn) -> {key: (fastest time, its payload, every time)}."""
+        runs = {key: [] for key, _, _ in entries}
+        for _ in range(args.repeats):
+            for key, threads, fn in entries:
+                _torch.set_num_threads(threads)
+                runs[key].append(fn())
+        out = {}
+        for key, r in runs.items():
+            wall, payload = min(r, key=lambda run: run[0])
+            out[key] = (wall, payload, [run[0] for run in r])
+        return out
 
     # Izhikevich
+    entries = [(f"brian2:{t}", 1, lambda t=t: b2_izhikevich(args.duration, t)) for t in targets]
+    entries += [
+        (f"spikeforge:{mode}@{threads}", threads, lambda m=mode: sf_izhikevich(args.duration, m))
+        for threads in args.threads
+        for mode in ("sequence", "cell")
+    ]
     counts = {}
-    for target in targets:
-        wall, c = _best(lambda t=target: b2_izhikevich(args.duration, t), args.repeats)
-        counts[f"brian2:{target}"] = c
-        add("izhikevich", f"brian2:{target}", 1, wall, N_IZH, izh_steps, {"spikes": int(c.sum())})
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        for mode in ("sequence", "cell"):
-            wall, c = _best(lambda m=mode: sf_izhikevich(args.duration, m), args.repeats)
-            counts[f"spikeforge:{mode}"] = c
-            add("izhikevich", f"spikeforge:{mode}", threads, wall, N_IZH, izh_steps, {"spikes": int(c.sum())})
+    for key, (wall, c, times) in interleaved(entries).items():
+        impl, _, threads = key.partition("@")
+        counts[key] = c
+        add("izhikevich", impl, int(threads or 1), (wall, times), N_IZH, izh_steps, {"spikes": int(c.sum())})
+        rows[-1]["_key"] = key
     ref = counts["brian2:numpy"]
     for row in rows:
         if row["workload"] == "izhikevich":
-            c = counts[row["implementation"]]
+            c = counts[row.pop("_key")]
             row["spikes_vs_brian2_numpy"] = row["spikes"] / max(1, int(ref.sum()))
             row["neurons_same_count_as_brian2_numpy"] = float(np.mean(c == ref))
             row["neurons_within_1_spike"] = float(np.mean(np.abs(c - ref) <= 1))
     # Vogels-Abbott CUBA
-    for target in targets:
-        wall, s = _best(lambda t=target: b2_cuba(args.duration, t), args.repeats)
-        add("cuba", f"brian2:{target}", 1, wall, N_CUBA, cuba_steps, s)
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        wall, s = _best(lambda t=threads: sf_cuba(args.duration, t), args.repeats)
-        add("cuba", "spikeforge", threads, wall, N_CUBA, cuba_steps, s)
+    entries = [(f"brian2:{t}", 1, lambda t=t: b2_cuba(args.duration, t)) for t in targets]
+    entries += [(f"spikeforge@{t}", t, lambda t=t: sf_cuba(args.duration, t)) for t in args.threads]
+    for key, (wall, s, times) in interleaved(entries).items():
+        impl, _, threads = key.partition("@")
+        add("cuba", impl, int(threads or 1), (wall, times), N_CUBA, cuba_steps, s)
     load_after = os.getloadavg()
 
     for row in rows:
@@ -326,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         meta = {
             "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": platform.processor() or platform.machine(),
+            "machine": _cpu_model(),
             "cpus": os.cpu_count(),
             "load_average_before": load_before,
             "load_average_after": load_after,
@@ -339,8 +377,11 @@ def main(argv: list[str] | None = None) -> int:
             "cython_error": cython_error,
             "command": "python benchmarks/brian2_compare.py " + " ".join(argv or sys.argv[1:]),
         }
+        from spikeforge._files import atomic_path
+
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=float))
+        with atomic_path(args.json) as tmp:  # a killed run leaves the old file, never half of a new one
+            tmp.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=float))
         print(f"wrote {args.json}")
     return 0
 

@@ -215,7 +215,53 @@ def _izhikevich_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
     return scan(lambda x, s: _update(x, s, params, dt_ms, decay_u, surrogate), x_seq, state, record=record)
 
 
+def _izhikevich_seq_cpu(x_seq, state, params, *, dt, surrogate):
+    dt_ms = dt / ms
+    code = surrogate.kernel_code()
+    settings = kernels.Settings(
+        detach=bool(params.detach_reset),
+        surrogate=code if code is not None else (kernels.SURROGATE_ARRAY, 0.0),
+        custom=None if code is not None else surrogate,
+    )
+    z, v, u = kernels.cpu.izhikevich(
+        x_seq,
+        state.v,
+        state.u,
+        _decay(params, dt_ms, x_seq),  # the reference's own coefficient, bit for bit
+        params.b,
+        params.c,
+        params.d,
+        dt_ms=dt_ms,
+        v_peak=params.v_peak,
+        settings=settings,
+    )
+    return z, IzhikevichState(v, u)
+
+
+def _fused_supports(x=None, params=None, surrogate=None, **_) -> bool | kernels.Refused:
+    """The fused kernel takes a CPU float tensor, a spikeforge surrogate (any: a custom one's derivative is
+    evaluated over the stored sequence), a state of the input's dtype, one number for ``v_peak`` above every
+    ``c`` (its spike test is ``h >= v_peak``), and is not traced by ``torch.compile``."""
+    if params is None:
+        return kernels.Refused("no parameters were given")
+    why = kernels.cpu.refusal(x)
+    if why is not None:
+        return kernels.Refused(why)
+    if not isinstance(surrogate, _surrogate.Surrogate):
+        return kernels.Refused(f"the surrogate is a {type(surrogate).__name__}, not a spikeforge Surrogate")
+    if kernels.cpu.scalar(params.v_peak) is None:
+        return kernels.Refused("v_peak is a tensor; the kernel takes one number")
+    values = [p for p in (params.a, params.b, params.c, params.d) if isinstance(p, torch.Tensor)]
+    if any(p.device != x.device or (p.is_floating_point() and p.dtype != x.dtype) for p in values):
+        return kernels.Refused("a parameter is on another device or of another dtype than the input")
+    c = params.c.detach() if isinstance(params.c, torch.Tensor) else params.c
+    if not bool(torch.as_tensor(float(params.v_peak) > c).all()):
+        return kernels.Refused("v_peak is not above every c")
+    return True
+
+
 kernels.register("izhikevich", "torch", _izhikevich_seq_torch)
+kernels.register("izhikevich", "cpu", _izhikevich_seq_cpu, available=kernels.cpu.available, supports=_fused_supports)
 
 
 def izhikevich_seq(

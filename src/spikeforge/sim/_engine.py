@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from .. import kernels
 from ..units import check_dt, ms
 from . import _fastpath
 from ._connectivity import Connectivity
@@ -180,7 +181,9 @@ def simulate(
         chunk: steps of background drawn at once.
         threads: torch intra-op threads during the run, restored afterwards. Default 1: the per-step tensors are
             small, and handing them to more threads costs more than it saves (on a busy 2-core machine a
-            4000-neuron network ran 20x slower with 2 threads). None keeps torch's setting.
+            4000-neuron network ran 20x slower with 2 threads). None keeps torch's setting. More than one is an
+            upper bound: :func:`spikeforge.kernels.cpu.usable_threads` times a short probe with 1, half and all
+            of them (cached for 10 s) and the run uses the fastest, so a busy machine gets fewer threads.
 
     Runs on the CPU (the event-driven gather/scatter is written for it); tensors of the network must be CPU tensors.
     """
@@ -191,7 +194,7 @@ def simulate(
         raise ValueError(f"threads: expected a positive number of threads or None, got {threads!r}")
     previous_threads = torch.get_num_threads()
     if threads is not None:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(kernels.cpu.usable_threads(threads) if threads > 1 else 1)
     try:
         return _run(network, dt, duration, generator, monitors, chunk)
     finally:

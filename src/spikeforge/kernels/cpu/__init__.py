@@ -2,8 +2,21 @@
 :mod:`ctypes`. Every function here takes tensors and a :class:`~spikeforge.kernels.Settings` value and returns
 tensors; the neuron modules register adapters that call them (``spikeforge/neurons/_lif.py`` and siblings)."""
 
+from ._adex import adex
 from ._build import build_error, library
-from ._common import accepts, available, derivative_handle, per_neuron, ptr, refusal, scalar, threads
+from ._common import (
+    accepts,
+    available,
+    derivative_handle,
+    per_neuron,
+    ptr,
+    refusal,
+    scalar,
+    threads,
+    torch_threads,
+    usable_threads,
+)
+from ._izhikevich import izhikevich
 from ._li import li
 from ._lif import lif
 from ._rlif import rlif
@@ -11,11 +24,13 @@ from ._two_state import alif, cuba
 
 __all__ = [
     "accepts",
+    "adex",
     "alif",
     "available",
     "build_error",
     "cuba",
     "derivative_handle",
+    "izhikevich",
     "li",
     "library",
     "lif",
@@ -25,4 +40,6 @@ __all__ = [
     "rlif",
     "scalar",
     "threads",
+    "torch_threads",
+    "usable_threads",
 ]

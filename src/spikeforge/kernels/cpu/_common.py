@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import statistics
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -19,6 +24,8 @@ __all__ = [
     "scalar",
     "surrogate_array",
     "threads",
+    "torch_threads",
+    "usable_threads",
 ]
 
 _SMALL = 1 << 15  # below this many neuron-steps one thread is faster than waking the others
@@ -77,8 +84,107 @@ def ptr(t: torch.Tensor | None) -> int | None:
 
 
 def threads(work: int) -> int:
-    """OpenMP threads for ``work`` neuron-steps."""
-    return 1 if work < _SMALL else max(1, torch.get_num_threads())
+    """OpenMP threads for ``work`` neuron-steps: one below ``_SMALL``, else ``torch.get_num_threads()`` unless
+    :func:`usable_threads` measured that fewer are faster here now (a busy machine)."""
+    if work < _SMALL:
+        return 1
+    wanted = max(1, torch.get_num_threads())
+    return wanted if wanted == 1 else usable_threads(wanted)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with at most ``count`` torch intra-op threads (restored after): a kernel call that
+    :func:`usable_threads` limited also keeps torch's own ops around it (copies of per-neuron coefficients,
+    allocations) off the busy cores, whose barrier waits cost more than the kernel on a loaded machine."""
+    before = torch.get_num_threads()
+    if count >= before or torch.compiler.is_compiling():
+        yield
+        return
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+#: seconds a thread-count measurement stays valid; the probe's shape: neurons x steps of the Izhikevich kernel
+PROBE_TTL_S = 10.0
+_PROBE_NEURONS, _PROBE_STEPS, _PROBE_ROUNDS = 1 << 15, 16, 5
+_GAIN = 0.75  # more threads must bring the probe below this fraction of the time with fewer (ideal: 1/2 for 2x)
+_PROBED: dict[int, tuple[float, int]] = {}
+
+
+def usable_threads(wanted: int) -> int:
+    """The OpenMP thread count at most ``wanted`` that ran a short probe fastest here, measured at most every
+    :data:`PROBE_TTL_S` seconds per ``wanted`` (cached in between).
+
+    More threads than free cores (other processes busy on the machine: oversubscription) make every parallel
+    region wait at its barrier for a descheduled thread, which measured 4-10x slower than one thread on a loaded
+    2-core machine. First the cores that no other task is running on (:func:`_free_cores`, from ``/proc/loadavg``,
+    about 3 ms): one free core answers 1. Otherwise the probe runs the Izhikevich forward kernel (inference, 32768
+    neurons x 16 steps, about 0.5 ms on one thread) alternately with 1, half and all of the free cores,
+    ``_PROBE_ROUNDS`` times each, and keeps the count with the lowest median time; more threads only where they
+    bring the median below 3/4 of the next smaller count's (a short probe is noisier than a long run, so only a
+    clear gain counts). ``SPIKEFORGE_THREAD_PROBE=0`` turns the probe off (always ``wanted``)."""
+    if os.environ.get("SPIKEFORGE_THREAD_PROBE", "1") == "0" or torch.compiler.is_compiling():
+        return wanted
+    now = time.monotonic()
+    hit = _PROBED.get(wanted)
+    if hit is not None and now - hit[0] < PROBE_TTL_S:
+        return hit[1]
+    lib = library()
+    if lib is None:
+        return wanted
+    free = _free_cores(wanted)  # about 3 ms; the probe only where more than one core is free
+    choice = 1 if free == 1 else _probe(lib, free)
+    _PROBED[wanted] = (time.monotonic(), choice)
+    return choice
+
+
+def _probe(lib: Any, wanted: int) -> int:
+    n, steps = _PROBE_NEURONS, _PROBE_STEPS
+    x = torch.full((n,), 10.0)
+    v0, u0 = torch.full((n,), -65.0), torch.full((n,), -13.0)
+    coefficients = [torch.full((n,), value) for value in (0.99, 0.2, -65.0, 8.0)]
+    z, v, u = torch.empty((steps, n)), torch.empty(n), torch.empty(n)
+    fixed = [t.data_ptr() for t in (v0, u0, *coefficients, z)]
+    counts = sorted({1, max(1, wanted // 2), wanted})
+    times: dict[int, list[float]] = {c: [] for c in counts}
+    for _ in range(_PROBE_ROUNDS):
+        for c in counts:
+            start = time.perf_counter()
+            lib.sf_izh_fwd_f32(
+                x.data_ptr(), 0, *fixed, None, None, v.data_ptr(), u.data_ptr(), steps, n, 0.5, 30.0, 0, c
+            )
+            times[c].append(time.perf_counter() - start)
+    best, best_time = counts[0], statistics.median(times[counts[0]])
+    for c in counts[1:]:
+        t = statistics.median(times[c])
+        if t < _GAIN * best_time:
+            best, best_time = c, t
+    return best
+
+
+def _free_cores(wanted: int) -> int:
+    """Cores not running another task right now: the machine's CPUs minus the other runnable tasks
+    (``/proc/loadavg``'s instantaneous count, less this thread), the most of 3 readings 1 ms apart; ``wanted``
+    where the count cannot be read (not Linux) or does not describe this process's CPUs (an affinity mask smaller
+    than the machine, e.g. a container pinned to some cores of a larger host: the probe alone decides there)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+        if cpus != os.cpu_count():
+            return wanted
+        others = 0
+        for k in range(3):
+            if k:
+                time.sleep(0.001)
+            with open("/proc/loadavg") as f:
+                running = int(f.read().split()[3].split("/")[0])
+            others = max(others, running - 1)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return wanted
+    return max(1, min(wanted, cpus - others))
 
 
 def per_neuron(value: Any, step_shape: torch.Size, like: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,10 @@ SIGNATURES: dict[str, tuple[str, str]] = {
     "sf_cuba_bwd": ("void", "ptr " * 20 + "long long real real int int int real int"),
     "sf_alif_fwd": ("void", "ptr " * 12 + "long long real real int int int"),
     "sf_alif_bwd": ("void", "ptr " * 20 + "long long real real int int int real int"),
+    "sf_izh_fwd": ("void", "ptr long " + "ptr " * 11 + "long long real real int int"),
+    "sf_izh_bwd": ("void", "ptr " * 19 + "long long real real int int real int"),
+    "sf_adex_fwd": ("void", "ptr long " + "ptr " * 8 + "long long real int int"),
+    "sf_adjoint2": ("void", "ptr " * 13 + "long long int"),
 }
 
 _CTYPES = {"ptr": ctypes.c_void_p, "long": ctypes.c_long, "int": ctypes.c_int}

@@ -478,3 +478,171 @@ long NAME(const T *x, const T *wt, const T *bias, T *out, long r, long in, long 
 
 DEFINE_DIRECT(float, sf_events_direct_f32)
 DEFINE_DIRECT(double, sf_events_direct_f64)
+
+/* Izhikevich (neurons/_izhikevich.py), time in ms: h = v + dt (v (0.04 v + 5) + ((140 + x) - u)), bv = b v,
+   ut = bv + (u - bv) du (du = exp(-a dt)), z = H(h - vp) (the caller checks vp > c, so this is the sign of the
+   surrogate argument s = (h - vp) / (vp - c)), v' = h - z (h - c), u' = ut + d z. x is read at t * xs + j: xs = n
+   for a sequence, 0 for an input that is constant over time (a stride-0 view: no copy, no memory traffic). The
+   forward keeps h and u' per step; the backward rebuilds v_t from h_{t-1}. */
+#define DEFINE_IZH(T, FWD, BWD) \
+void FWD(const T *x, long xs, const T *v0, const T *u0, const T *du, const T *b, const T *c, const T *d, T *z, T *hs, \
+         T *us, T *v, T *u, long nt_, long n, T dt, T vp, int store, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        T vb[SF_BLK], ub[SF_BLK]; \
+        for (long j = lo; j < hi; j++) { vb[j - lo] = v0[j]; ub[j - lo] = u0[j]; } \
+        for (long t = 0; t < nt_; t++) { \
+            const T *xt = x + t * xs; T *zt = z + t * n; \
+            _Pragma("GCC ivdep") \
+            for (long j = lo; j < hi; j++) { \
+                T vv = vb[j - lo], uu = ub[j - lo]; \
+                T h = vv + dt * (vv * ((T)0.04 * vv + (T)5) + (((T)140 + xt[j]) - uu)); \
+                T bv = b[j] * vv; \
+                T ut = bv + (uu - bv) * du[j]; \
+                T zz = h >= vp ? (T)1 : (T)0; \
+                zt[j] = zz; \
+                vb[j - lo] = h - zz * (h - c[j]); \
+                ub[j - lo] = ut + zz * d[j]; \
+                if (store) { hs[t * n + j] = h; us[t * n + j] = ub[j - lo]; } \
+            } \
+        } \
+        for (long j = lo; j < hi; j++) { v[j] = vb[j - lo]; u[j] = ub[j - lo]; } \
+    } \
+} \
+void BWD(const T *dz, const T *dvT, const T *duT, const T *hs, const T *us, const T *gs, const T *v0, const T *u0, \
+         const T *du, const T *b, const T *c, const T *d, T *dx, T *dv0, T *du0, T *ddu, T *db, T *dc, T *dd, long nt_, \
+         long n, T dt, T vp, int detach, int surr, T k, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { \
+            dv0[j] = dvT ? dvT[j] : (T)0; du0[j] = duT ? duT[j] : (T)0; \
+            if (ddu) ddu[j] = 0; \
+            if (db) db[j] = 0; \
+            if (dc) dc[j] = 0; \
+            if (dd) dd[j] = 0; \
+        } \
+        for (long t = nt_ - 1; t >= 0; t--) { \
+            for (long j = lo; j < hi; j++) { \
+                long q = t * n + j; \
+                T h = hs[q], cc = c[j], den = vp - cc, s = (h - vp) / den, zz = h >= vp ? (T)1 : (T)0; \
+                T g = SURR_AT(T, s, surr, k, gs, q); \
+                T vv, uu; \
+                if (t == 0) { vv = v0[j]; uu = u0[j]; } \
+                else { T hp = hs[q - n], zp = hp >= vp ? (T)1 : (T)0; vv = hp - zp * (hp - cc); uu = us[q - n]; } \
+                T av = dv0[j], au = du0[j], gz = dz ? dz[q] : (T)0; \
+                T dLdz = gz + (detach ? (T)0 : au * d[j] - av * (h - cc)); \
+                T ds = dLdz * g; \
+                T dh = ds / den + av * ((T)1 - zz); \
+                if (dc) dc[j] += ds * (h - vp) / (den * den) + av * zz; \
+                if (dd) dd[j] += au * zz; \
+                if (db) db[j] += au * vv * ((T)1 - du[j]); \
+                if (ddu) ddu[j] += au * (uu - b[j] * vv); \
+                dx[q] = dh * dt; \
+                du0[j] = au * du[j] - dh * dt; \
+                dv0[j] = dh * ((T)1 + dt * ((T)0.08 * vv + (T)5)) + au * b[j] * ((T)1 - du[j]); \
+            } \
+        } \
+    } \
+}
+
+DEFINE_IZH(float, sf_izh_fwd_f32, sf_izh_bwd_f32)
+DEFINE_IZH(double, sf_izh_fwd_f64, sf_izh_bwd_f64)
+
+/* AdEx (neurons/_adex.py), time in ms; cf holds 10 rows of n per-neuron coefficients: rate = dt g_L / C, cap =
+   (V_peak - V_T) / Delta_T, rho = exp(-dt / tau_w), E_L, V_T, Delta_T, g_L, a, b, V_r. One exponential
+   Rosenbrock-Euler step, the cap at V_peak, the exact w update, and for a neuron that fired the restart from V_r
+   over the part of the step after the linearised crossing, in the reference's order of operations (its exp,
+   expm1 and log1p may differ from torch's in the last bit). x is read at t * xs + j (xs = 0: constant input).
+   The forward keeps the state after every step (vs, ws) for the backward of _adex.py (sf_adjoint2). */
+static inline float sf_exp_float(float a) { return expf(a); }
+static inline double sf_exp_double(double a) { return exp(a); }
+static inline float sf_expm1_float(float a) { return expm1f(a); }
+static inline double sf_expm1_double(double a) { return expm1(a); }
+static inline float sf_log1p_float(float a) { return log1pf(a); }
+static inline double sf_log1p_double(double a) { return log1p(a); }
+#define ADEX_PHI1(T, y) (ABS(y) < (T)1e-6 ? (T)1 + (y) / (T)2 : \
+    sf_expm1_##T((y) < (T)30 ? (y) : (T)30) / ((y) < (T)30 ? (y) : (T)30))
+#define DEFINE_ADEX(T, FWD) \
+void FWD(const T *x, long xs, const T *v0, const T *w0, const T *cf, T *z, T *vs, T *ws, T *v, T *w, long nt_, long n, \
+         T vp, int store, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        T vb[SF_BLK], wb[SF_BLK]; \
+        for (long j = lo; j < hi; j++) { vb[j - lo] = v0[j]; wb[j - lo] = w0[j]; } \
+        for (long t = 0; t < nt_; t++) { \
+            for (long j = lo; j < hi; j++) { \
+                T rate = cf[j], cap = cf[n + j], rho = cf[2 * n + j], el = cf[3 * n + j], vt = cf[4 * n + j]; \
+                T dT = cf[5 * n + j], gl = cf[6 * n + j], aa = cf[7 * n + j], bb = cf[8 * n + j]; \
+                T vv = vb[j - lo], ww = wb[j - lo], X = x[t * xs + j]; \
+                T e = (vv - vt) / dT; \
+                T growth = sf_exp_##T(e < cap ? e : cap); \
+                T slope = (growth - (T)1) * rate; \
+                T drive = (dT * growth - (vv - el) + (X - ww) / gl) * rate; \
+                T h = vv + ADEX_PHI1(T, slope) * drive; \
+                T over = h - vp; \
+                h = h - (over > 0 ? over : (T)0); \
+                T target = aa * (vv - el); \
+                T wn = target + (ww - target) * rho; \
+                T zz = (h - vp) / (vp - vt) >= 0 ? (T)1 : (T)0; \
+                wn = wn + zz * bb; \
+                T vn = h; \
+                if (zz != 0) { \
+                    T vr = cf[9 * n + j]; \
+                    T gap = vp - vv, dd = drive > 0 ? drive : (T)1, ratio = slope * gap / dd; \
+                    int small = ABS(slope) < (T)1e-6; \
+                    T sigma = small ? gap / dd : sf_log1p_##T(ratio > (T)-0.999999 ? ratio : (T)-0.999999) / slope; \
+                    T rest = (T)1 - sigma; \
+                    rest = rest > 0 ? rest : (T)0; rest = rest < 1 ? rest : (T)1; \
+                    T er = (vr - vt) / dT, gr = sf_exp_##T(er < cap ? er : cap), rr = rate * rest; \
+                    T sr = (gr - (T)1) * rr; \
+                    T dr = (dT * gr - (vr - el) + (X - wn) / gl) * rr; \
+                    T vreset = vr + ADEX_PHI1(T, sr) * dr; \
+                    vn = h - zz * (h - vreset); \
+                } \
+                z[t * n + j] = zz; \
+                vb[j - lo] = vn; wb[j - lo] = wn; \
+                if (store) { vs[t * n + j] = vn; ws[t * n + j] = wn; } \
+            } \
+        } \
+        for (long j = lo; j < hi; j++) { v[j] = vb[j - lo]; w[j] = wb[j - lo]; } \
+    } \
+}
+
+DEFINE_ADEX(float, sf_adex_fwd_f32)
+DEFINE_ADEX(double, sf_adex_fwd_f64)
+
+/* The adjoint recursion of any two-variable neuron whose one-step map (v, s) -> (z, v', s') is elementwise: the
+   caller evaluated its local partial derivatives at every stored step (zv = dz/dv, zs, vv = dv'/dv, vs_ = dv'/ds,
+   sv = ds'/dv, ss = ds'/ds; [T, n] each) with the neuron's own torch update. With cv_t, cs_t the adjoints of the state
+   after step t (cv_{T-1} = dvT), cv_{t-1} = dz_t zv_t + cv_t vv_t + cs_t sv_t and likewise for s; dv0, ds0 are the
+   adjoints of the initial state. */
+#define DEFINE_ADJ2(T, NAME) \
+void NAME(const T *dz, const T *dvT, const T *dsT, const T *zv, const T *zs, const T *vv, const T *vs_, const T *sv, \
+          const T *ss, T *cv, T *cs, T *dv0, T *ds0, long nt_, long n, int threads) { \
+    if (threads < 1) threads = 1; \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
+        long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        for (long j = lo; j < hi; j++) { \
+            T av = dvT ? dvT[j] : (T)0, as_ = dsT ? dsT[j] : (T)0; \
+            for (long t = nt_ - 1; t >= 0; t--) { \
+                long q = t * n + j; \
+                cv[q] = av; cs[q] = as_; \
+                T g = dz ? dz[q] : (T)0; \
+                T nv = g * zv[q] + av * vv[q] + as_ * sv[q]; \
+                T ns = g * zs[q] + av * vs_[q] + as_ * ss[q]; \
+                av = nv; as_ = ns; \
+            } \
+            dv0[j] = av; ds0[j] = as_; \
+        } \
+    } \
+}
+
+DEFINE_ADJ2(float, sf_adjoint2_f32)
+DEFINE_ADJ2(double, sf_adjoint2_f64)
