@@ -72,7 +72,7 @@ def test_profile_prints_a_table_with_an_energy_estimate(run_folder, capsys, tmp_
     table.write_text(json.dumps({"add": 0.5, "mul": 1.0, "memory_read": 0}))
     assert main(["profile", str(out), "--energy", str(table)]) == 0
     printed = capsys.readouterr().out
-    assert "1: Linear(64->16)" in printed and "2: LIF(16)" in printed
+    assert "1: EventLinear(64->16)" in printed and "2: LIF(16)" in printed  # the builders' linear synapses
     assert "ESTIMATE" in printed and "user table" in printed
 
 

@@ -55,3 +55,19 @@ def test_no_reuse_with_dropout_varying_input_or_counting_hooks():
     # profile's counting hooks see every step: the same counts with a static view and with a copy
     counts = [profile_model(_net(), x).to_dict()["per_sample"] for x in (direct(img, 5), direct(img, 5).contiguous())]
     assert counts[0] == counts[1]
+
+
+def test_the_builders_event_driven_synapses_reuse_static_input_too():
+    from spikeforge.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model({"model": "mlp", "hidden": [8], "input_shape": [1, 4, 4], "n_classes": 3, "dtype": "float64"})
+    first = net[1]
+    assert type(first).__name__ == "EventLinear" and first.per_sample
+    seen, forward = [], first.forward
+    first.forward = lambda x: (seen.append(tuple(x.shape)), forward(x))[1]
+    x = direct(torch.rand(2, 1, 4, 4, dtype=torch.float64), 5)
+    out, _ = net(x)
+    ref, _ = net(x.contiguous())  # the same steps, materialised: every step computed
+    assert seen == [(2, 16), (10, 16)]  # static: one step of 2 samples; materialised: 5 x 2
+    assert torch.allclose(out, ref, rtol=0, atol=1e-12)

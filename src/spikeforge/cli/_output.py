@@ -9,6 +9,22 @@ from typing import Any
 __all__ = ["Reporter"]
 
 
+def _backends(metrics: dict) -> str:
+    """One line: each linear synapse layer's path (event-driven or dense) and each neuron layer's kernel backend,
+    in the model's order (module names sort as the layers run: ``0``, ``1``, ... ``10``)."""
+    parts: list[tuple[list, str]] = []
+    for name, path in metrics.get("synapse_paths", {}).items():
+        parts.append((name.split("."), f"{name}: linear {path}"))
+    eff = metrics.get("efficiency") or {}
+    for name, row in eff.get("neuron_layers", {}).items():
+        parts.append((name.split("."), f"{row.get('layer') or name} {row.get('backend') or '-'}"))
+
+    def order(item: tuple[list, str]) -> list:
+        return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in item[0]]
+
+    return "; ".join(text for _, text in sorted(parts, key=order))
+
+
 class Reporter:
     def __init__(self, *, quiet: bool = False) -> None:
         from rich.console import Console
@@ -100,6 +116,9 @@ class Reporter:
                 f"arithmetic; with weight reads SNN {energy['snn_with_memory'] / 1e6:.3f} uJ / "
                 f"ANN {energy['ann_with_memory'] / 1e6:.3f} uJ",
             )
+        backends = _backends(metrics)
+        if backends:
+            table.add_row("backend per layer (synapses: as trained)", backends)
         table.add_row("parameters", f"{metrics['n_parameters']:,}")
         table.add_row("training time", f"{metrics['train_seconds']:.1f} s")
         table.add_row("wall time", f"{metrics['wall_seconds']:.1f} s")

@@ -25,6 +25,7 @@ __all__ = [
     "HIDDEN_NEURONS",
     "MODELS",
     "OUTPUT_NEURONS",
+    "SYNAPSES",
     "ModelKind",
     "build_model",
     "models_for",
@@ -50,7 +51,13 @@ DEFAULTS: dict[str, Any] = {
     "output": "li",
     "max_delay": 10,
     "dtype": "float32",
+    "synapses": "auto",
 }
+
+#: how the builders' linear synapses run, by ``synapses=`` name: the :class:`~spikeforge.synapses.EventLinear` mode,
+#: or None for a plain ``nn.Linear``. "auto" times the event-driven and the dense path on this machine for each
+#: shape and spike density it meets and takes the faster (never the slower); graded input always runs dense.
+SYNAPSES: dict[str, str | None] = {"auto": "measure", "event": "auto", "dense": None}
 
 #: floating-point precisions a model can be built in (``dtype`` in the config)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -63,7 +70,11 @@ HIDDEN_NEURONS: dict[str, tuple[str, str | None]] = {
     "cubalif": ("cubalif", None),  # current-based LIF (what EventProp trains); feed-forward only
 }
 #: output layers by ``output=`` name: the registry name and what it reads out
-OUTPUT_NEURONS: dict[str, tuple[str, str]] = {"li": ("li", "membrane readout"), "lif": ("lif", "spiking")}
+OUTPUT_NEURONS: dict[str, tuple[str, str]] = {
+    "li": ("li", "membrane readout"),
+    "lif": ("lif", "spiking"),
+    "cubalif": ("cubalif", "spiking, current-based (EventProp's first-spike readout)"),
+}
 
 #: JSON forms of :mod:`spikeforge.init` distributions for per-neuron ``tau_mem`` / ``tau_adapt``
 DISTRIBUTIONS = {
@@ -109,29 +120,42 @@ def _neuron(cfg: dict, size: int | tuple[int, ...], *, recurrent: bool = False) 
     return spec.sequence(size, backend=backend, **common)
 
 
+def _linear(cfg: dict, n_in: int, n_out: int) -> nn.Linear:
+    """A linear synapse layer as ``synapses`` asks (same parameters and state dict either way)."""
+    mode = SYNAPSES[cfg["synapses"]]
+    if mode is None:
+        return nn.Linear(n_in, n_out)
+    from ..synapses import EventLinear
+
+    return EventLinear(n_in, n_out, mode=mode)
+
+
 def _output(cfg: dict, width: int) -> list[nn.Module]:
     n = cfg["n_classes"]
     cls = NEURONS[OUTPUT_NEURONS[cfg["output"]][0]].sequence
-    if cfg["output"] == "lif":  # spiking output, for spike-count readouts
+    if cfg["output"] in ("lif", "cubalif"):  # spiking output, for spike-count and first-spike readouts
+        name = OUTPUT_NEURONS[cfg["output"]][0]
         return [
-            nn.Linear(width, n),
+            _linear(cfg, width, n),
             cls(
                 n,
                 tau_mem=cfg["tau_out"],
                 threshold=cfg["threshold"],
                 dt=cfg["dt"],
                 surrogate=cfg["surrogate"],
-                backend=cfg["backend"],
+                backend=cfg["backend"] if cfg["backend"] in kernels.available(name) else "auto",
             ),
         ]
-    return [nn.Linear(width, n), cls(n, tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=cfg["backend"])]
+    # a backend this read-out has no kernel for (LI has no "cpu_lean") leaves it on its default
+    li_backend = cfg["backend"] if cfg["backend"] in kernels.available(OUTPUT_NEURONS[cfg["output"]][0]) else "auto"
+    return [_linear(cfg, width, n), cls(n, tau_mem=cfg["tau_out"], dt=cfg["dt"], backend=li_backend)]
 
 
 def _mlp(cfg: dict) -> SequentialState:
     layers: list[nn.Module] = [nn.Flatten()]
     width = math.prod(cfg["input_shape"])
     for h in cfg["hidden"]:
-        layers += [nn.Linear(width, h), _neuron(cfg, h)]
+        layers += [_linear(cfg, width, h), _neuron(cfg, h)]
         if cfg["dropout"]:
             layers.append(nn.Dropout(cfg["dropout"]))
         width = h
@@ -143,7 +167,7 @@ def _recurrent(cfg: dict) -> SequentialState:
     layers: list[nn.Module] = []
     width = math.prod(cfg["input_shape"])
     for h in cfg["hidden"]:
-        layers += [nn.Linear(width, h), _neuron(cfg, h, recurrent=True)]
+        layers += [_linear(cfg, width, h), _neuron(cfg, h, recurrent=True)]
         if cfg["dropout"]:
             layers.append(nn.Dropout(cfg["dropout"]))
         width = h
@@ -187,7 +211,7 @@ def _conv(cfg: dict) -> SequentialState:
     layers.append(nn.Flatten())
     width = c * h * w
     for hidden in cfg["hidden"]:
-        layers += [nn.Linear(width, hidden), _neuron(cfg, hidden)]
+        layers += [_linear(cfg, width, hidden), _neuron(cfg, hidden)]
         if cfg["dropout"]:
             layers.append(nn.Dropout(cfg["dropout"]))
         width = hidden
@@ -265,6 +289,8 @@ def resolve_model_config(config: dict) -> dict:
             f"model {cfg['model']!r}: expected sequence input [T, B, C] with input_shape [C], got "
             f"input_shape {cfg['input_shape']}"
         )
+    if cfg["synapses"] not in SYNAPSES:
+        raise ValueError(f"synapses: expected one of {list(SYNAPSES)}, got {cfg['synapses']!r}")
     if cfg["dtype"] not in DTYPES:
         raise ValueError(f"dtype: expected one of {list(DTYPES)}, got {cfg['dtype']!r}")
     if not isinstance(cfg["max_delay"], int) or isinstance(cfg["max_delay"], bool) or cfg["max_delay"] <= 0:

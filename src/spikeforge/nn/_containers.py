@@ -20,7 +20,8 @@ def is_stateful(module: nn.Module) -> bool:
 
 
 #: stateless layers whose output for a sample depends on that sample alone, deterministically (no dropout, no batch
-#: statistics): run on an input that is the same at every step, once is exactly T times
+#: statistics): run on an input that is the same at every step, once is exactly T times. A layer class of a higher
+#: part declares the same with a class attribute ``per_sample = True`` (``synapses.EventLinear``)
 _PER_SAMPLE = (
     nn.Linear,
     nn.Conv1d,
@@ -45,7 +46,12 @@ def _static_reusable(module: nn.Module, x: torch.Tensor) -> bool:
     step)."""
     if x.shape[0] < 2 or x.stride(0) != 0:
         return False
-    return all(type(m) in _PER_SAMPLE and not m._forward_hooks and not m._forward_pre_hooks for m in module.modules())
+    return all(
+        (type(m) in _PER_SAMPLE or getattr(type(m), "per_sample", False) is True)
+        and not m._forward_hooks
+        and not m._forward_pre_hooks
+        for m in module.modules()
+    )
 
 
 def _fold_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ from torch import nn
 
 from ..neurons import LI, NeuronModule
 from ..neurons._base import check_finite
+from ..synapses import EventLinear
 
 __all__ = ["QuantConv2d", "QuantLinear", "QuantMembrane", "fake_quantize", "quantize_model", "weight_scale"]
 
@@ -367,9 +368,9 @@ def quantize_model(
 
     def swap(parent: nn.Module, prefix: str = "") -> None:
         for name, child in parent.named_children():
-            if type(child) in (nn.Linear, nn.Conv2d):
+            if type(child) in (nn.Linear, EventLinear, nn.Conv2d):
                 check_finite(f"{prefix}{name}.weight", child.weight.detach())
-            if type(child) is nn.Linear:
+            if type(child) in (nn.Linear, EventLinear):  # the builders' synapses: same parameters
                 setattr(parent, name, QuantLinear.from_float(child, **kwargs))
             elif type(child) is nn.Conv2d:
                 setattr(parent, name, QuantConv2d.from_float(child, **kwargs))

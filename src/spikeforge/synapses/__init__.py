@@ -12,7 +12,7 @@ from ._delays import (
     gaussian_delay_kernel,
     round_delays,
 )
-from ._event import EventLinear, event_linear
+from ._event import EventLinear, event_linear, synapse_paths
 
 __all__ = [
     "ChannelDelay",
@@ -23,4 +23,5 @@ __all__ = [
     "event_linear",
     "gaussian_delay_kernel",
     "round_delays",
+    "synapse_paths",
 ]

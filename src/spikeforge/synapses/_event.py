@@ -8,27 +8,35 @@ dense (a surrogate gradient reaches silent inputs too). Only the spike indices a
 
 ``mode="auto"`` measures the input's density on every call and takes the event path below ``crossover`` (measured
 by ``benchmarks/density.py`` on a 2-core CPU), the dense ``torch.nn.functional.linear`` otherwise, or when the
-input is not binary; ``"event"`` and ``"dense"`` force a path. Results equal the dense layer's up to the order of
-floating-point additions.
+input is not binary. ``mode="measure"`` (what the model builders use) decides by timing instead of by a fixed
+crossover: the first call of a shape, density octave, dtype and grad setting times both paths here, forward and
+backward, interleaved (:mod:`spikeforge.synapses._choice`), and that answer is reused; the event path is taken only
+where it measured clearly faster, never where it is slower; input denser than ``MEASURE_MAX`` goes dense untimed.
+``"event"`` and ``"dense"`` force a path. Results equal the dense layer's up to the order of floating-point
+additions.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 from typing import Literal
 
 import torch
 from torch import nn
 
 from ..kernels.cpu import build_error, library
+from . import _choice
 
-__all__ = ["EventLinear", "event_linear"]
+__all__ = ["EventLinear", "event_linear", "synapse_paths"]
 
-Mode = Literal["auto", "event", "dense"]
-MODES = ("auto", "event", "dense")
+Mode = Literal["auto", "measure", "event", "dense"]
+MODES = ("auto", "measure", "event", "dense")
 #: default density below which "auto" takes the event path: the training crossover measured by
 #: benchmarks/density.py on 2 shared cores was 8-10% (inference: about 20%)
 CROSSOVER = 0.1
+#: ``mode="measure"``: binary input denser than this goes dense without timing (no CPU measured here came close)
+MEASURE_MAX = 0.3
 
 
 def _threads(work: int) -> int:
@@ -157,6 +165,115 @@ def _check_shapes(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
         )
 
 
+def _key(x2: torch.Tensor, weight: torch.Tensor, density: float, grads: tuple[bool, ...]) -> str:
+    """Cache key of one timing decision: everything the two paths' relative speed depends on."""
+    rows, width = x2.shape
+    return (
+        f"linear {str(x2.dtype).removeprefix('torch.')} rows={rows} in={width} out={weight.shape[0]} "
+        f"density_octave={_choice.density_bucket(density)} grads={''.join(str(int(g)) for g in grads)} "
+        f"threads={torch.get_num_threads()} cpus={os.cpu_count()} torch={torch.__version__}"
+    )
+
+
+def _train_candidates(x2, weight, bias, counts, total, x_grad: bool) -> dict:
+    """Forward + backward of each path on copies (the layer's own gradients are not touched)."""
+    w = weight.detach().clone().requires_grad_(weight.requires_grad)
+    b = None if bias is None else bias.detach().clone().requires_grad_(bias.requires_grad)
+    xx = x2.detach().clone().requires_grad_(x_grad)
+    grad = torch.ones((x2.shape[0], weight.shape[0]), dtype=x2.dtype)
+    trial = [t for t in (xx, w, b) if t is not None and t.requires_grad]
+
+    def run(out: torch.Tensor) -> None:
+        torch.autograd.grad(out, trial, grad)
+
+    def dense() -> None:
+        run(nn.functional.linear(xx, w, b))
+
+    def event() -> None:
+        cols, offsets = _indices(x2, counts, total)
+        run(_EventLinear.apply(xx, w, b, cols, offsets))
+
+    return {"dense": dense, "event": event}
+
+
+def _event_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, mode: Mode, crossover: float
+) -> tuple[torch.Tensor, str]:
+    """``event_linear`` and the path it took (``"event"`` or ``"dense"``)."""
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    _check_shapes(x, weight, bias)
+    dense = "dense"
+    if mode == "dense" or x.numel() == 0:
+        return nn.functional.linear(x, weight, bias), dense
+    usable = _event_ok(x, weight) and library() is not None
+    if not usable:
+        if mode == "event":
+            why = build_error() or "needs a float32/float64 CPU tensor outside torch.compile / torch.func"
+            raise RuntimeError(f"EventLinear(mode='event') cannot run here: {why}; use mode='dense' or 'auto'")
+        return nn.functional.linear(x, weight, bias), dense
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+    )
+    shape = (*x.shape[:-1], weight.shape[0])
+    if mode == "measure":  # graded input (images, pooled spikes) shows in its first rows: skip the full scan
+        first = x2[:8]
+        if not bool(((first == 0) | (first == 1)).all()):
+            return nn.functional.linear(x, weight, bias), dense
+    if not needs_grad:
+        # inference: estimate the density (from a few rows unless timing), then one pass that scans and adds
+        head = x2 if mode == "measure" else x2[:64]
+        density = int(torch.count_nonzero(head)) / head.numel()
+        if (mode == "auto" and density > crossover) or (mode == "measure" and density > MEASURE_MAX):
+            return nn.functional.linear(x, weight, bias), dense
+        key = _key(x2, weight, density, (False,)) if mode == "measure" else ""
+        if mode == "measure" and _choice.CHOOSER.cached(key) == "dense":
+            return nn.functional.linear(x, weight, bias), dense
+        out = _direct(x2, weight, bias)
+        if out is None:
+            if mode == "event":
+                raise ValueError(
+                    "EventLinear(mode='event'): input must hold only 0 and 1 (spikes); use mode='dense' for graded input"
+                )
+            return nn.functional.linear(x, weight, bias), dense
+        if mode == "measure":
+
+            def dense_fn() -> None:
+                nn.functional.linear(x2, weight, bias)
+
+            def event_fn() -> None:
+                _direct(x2, weight, bias)
+
+            dense_fn.__name__, event_fn.__name__ = "dense", "event"
+            path = _choice.CHOOSER.choose(key, {"dense": dense_fn, "event": event_fn})
+            if path == "dense":
+                return nn.functional.linear(x, weight, bias), dense
+        return out.reshape(shape), "event"
+    total, binary, counts = _events(x2)
+    if not binary:
+        if mode == "event":
+            raise ValueError(
+                "EventLinear(mode='event'): input must hold only 0 and 1 (spikes); use mode='dense' for graded input"
+            )
+        return nn.functional.linear(x, weight, bias), dense
+    if mode == "auto" and total > crossover * x2.numel():
+        return nn.functional.linear(x, weight, bias), dense
+    if mode == "measure":
+        if total > MEASURE_MAX * x2.numel():
+            return nn.functional.linear(x, weight, bias), dense
+        grads = (x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+        key = _key(x2, weight, total / x2.numel(), grads)
+        path = _choice.CHOOSER.cached(key)
+        if path is None:
+            path = _choice.CHOOSER.choose(key, _train_candidates(x2, weight, bias, counts, total, x.requires_grad))
+        if path == "dense":
+            return nn.functional.linear(x, weight, bias), dense
+    cols, offsets = _indices(x2, counts, total)
+    out = _EventLinear.apply(x2, weight, bias, cols, offsets)
+    return out.reshape(shape), "event"
+
+
 def event_linear(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -166,46 +283,7 @@ def event_linear(
     crossover: float = CROSSOVER,
 ) -> torch.Tensor:
     """``x @ weight.T + bias`` computed from the spikes of ``x[..., in]`` where that is faster (see module doc)."""
-    if mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
-    _check_shapes(x, weight, bias)
-    if mode == "dense" or x.numel() == 0:
-        return nn.functional.linear(x, weight, bias)
-    usable = _event_ok(x, weight) and library() is not None
-    if not usable:
-        if mode == "event":
-            why = build_error() or "needs a float32/float64 CPU tensor outside torch.compile / torch.func"
-            raise RuntimeError(f"EventLinear(mode='event') cannot run here: {why}; use mode='dense' or 'auto'")
-        return nn.functional.linear(x, weight, bias)
-    x2 = x.reshape(-1, x.shape[-1]).contiguous()
-    needs_grad = torch.is_grad_enabled() and (
-        x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
-    )
-    if not needs_grad:
-        # inference: estimate the density from a few rows, then one pass that scans and adds
-        head = x2[:64]
-        if mode == "auto" and int(torch.count_nonzero(head)) > crossover * head.numel():
-            return nn.functional.linear(x, weight, bias)
-        out = _direct(x2, weight, bias)
-        if out is None:
-            if mode == "event":
-                raise ValueError(
-                    "EventLinear(mode='event'): input must hold only 0 and 1 (spikes); use mode='dense' for graded input"
-                )
-            return nn.functional.linear(x, weight, bias)
-        return out.reshape(*x.shape[:-1], weight.shape[0])
-    total, binary, counts = _events(x2)
-    if not binary:
-        if mode == "event":
-            raise ValueError(
-                "EventLinear(mode='event'): input must hold only 0 and 1 (spikes); use mode='dense' for graded input"
-            )
-        return nn.functional.linear(x, weight, bias)
-    if mode == "auto" and total > crossover * x2.numel():
-        return nn.functional.linear(x, weight, bias)
-    cols, offsets = _indices(x2, counts, total)
-    out = _EventLinear.apply(x2, weight, bias, cols, offsets)
-    return out.reshape(*x.shape[:-1], weight.shape[0])
+    return _event_linear(x, weight, bias, mode, crossover)[0]
 
 
 class EventLinear(nn.Linear):
@@ -216,8 +294,12 @@ class EventLinear(nn.Linear):
 
     Args:
         in_features, out_features, bias, device, dtype: as ``nn.Linear``.
-        mode: ``"auto"`` (event path below ``crossover`` density for binary input), ``"event"`` or ``"dense"``.
+        mode: ``"auto"`` (event path below ``crossover`` density for binary input), ``"measure"`` (the path timed
+            faster here for this shape and density, see module doc), ``"event"`` or ``"dense"``.
         crossover: input density (fraction of ones) below which ``"auto"`` uses the event path.
+
+    ``path`` is the path the last forward took (``"event"``, ``"dense"``; None before the first), ``train_path``
+    that of the last forward that recorded gradients.
 
     >>> import torch
     >>> layer = EventLinear(100, 8)
@@ -225,6 +307,10 @@ class EventLinear(nn.Linear):
     >>> torch.allclose(layer(x), torch.nn.functional.linear(x, layer.weight, layer.bias), atol=1e-6)
     True
     """
+
+    #: its output for a sample depends on that sample alone: static (direct) input is computed once, not T times
+    #: (``spikeforge.nn.SequentialState``)
+    per_sample = True
 
     def __init__(
         self,
@@ -244,9 +330,27 @@ class EventLinear(nn.Linear):
             raise ValueError(f"crossover: expected a density in [0, 1], got {crossover!r}")
         self.mode = mode
         self.crossover = float(crossover)
+        self.path: str | None = None
+        self.train_path: str | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return event_linear(x, self.weight, self.bias, mode=self.mode, crossover=self.crossover)
+        out, self.path = _event_linear(x, self.weight, self.bias, self.mode, self.crossover)
+        if out.requires_grad:
+            self.train_path = self.path
+        return out
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mode={self.mode!r}, crossover={self.crossover:g}"
+
+
+def synapse_paths(model: nn.Module) -> dict[str, str]:
+    """``{module name: path}`` for every linear synapse layer of ``model``: ``"event"`` / ``"dense"`` as an
+    :class:`EventLinear` last trained (else last ran; ``"not run"`` before its first call), ``"dense"`` for a plain
+    ``nn.Linear``."""
+    out = {}
+    for name, m in model.named_modules():
+        if isinstance(m, EventLinear):
+            out[name] = m.train_path or m.path or "not run"
+        elif type(m) is nn.Linear:
+            out[name] = "dense"
+    return out

@@ -76,6 +76,7 @@ from ...neurons import (
     RLIFState,
 )
 from ...nn import SequentialState, Stateful
+from ...synapses import EventLinear
 from ...units import decay
 
 __all__ = ["FEEDBACK", "EProp"]
@@ -129,9 +130,9 @@ def _parse(model: nn.Module) -> _Net:
     kinds = [_kind(m) for m in layers]
     ok = (
         len(layers) == 4
-        and type(layers[0]) is nn.Linear
+        and type(layers[0]) in (nn.Linear, EventLinear)  # the builders' synapses: same parameters
         and kinds[1] is not None
-        and type(layers[2]) is nn.Linear
+        and type(layers[2]) in (nn.Linear, EventLinear)
         and isinstance(layers[3], LI | LICell)
     )
     if not ok:

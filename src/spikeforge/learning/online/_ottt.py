@@ -36,6 +36,7 @@ from torch import nn
 from ... import state as _state
 from ...neurons import ALIF, LI, LIF, RALIF, RLIF, ALIFCell, LICell, LIFCell, RALIFCell, RLIFCell
 from ...nn import SequentialState, Stateful
+from ...synapses import EventLinear
 from ...units import decay
 from ._eprop import describe_layers
 
@@ -131,7 +132,7 @@ class OTTT:
         self.decay_layer: dict[int, nn.Module] = {}  # weight layer index -> the neuron layer that integrates it
         pending: list[int] = []
         for i, layer in enumerate(self.layers):
-            if type(layer) in (nn.Linear, nn.Conv2d):
+            if type(layer) in (nn.Linear, EventLinear, nn.Conv2d):
                 if pending:
                     raise ValueError(
                         f"{expected}; layer {pending[-1]} ({type(self.layers[pending[-1]]).__name__}) feeds layer "
@@ -194,7 +195,7 @@ class OTTT:
                 else:
                     trace, ones = trace.mul_(lam).add_(inp), ones * lam + 1
                 self.traces[i] = (trace, ones)
-                if type(layer) is nn.Linear:
+                if type(layer) in (nn.Linear, EventLinear):
                     h = TracedLinear.apply(h, trace, ones, layer.weight, layer.bias)
                 else:
                     h = TracedConv2d.apply(h, trace, ones, layer.weight, layer.bias, layer)

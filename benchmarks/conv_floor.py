@@ -1,0 +1,95 @@
+"""How close is a convolutional LIF training step to the same convolution without neurons? (issue 11, point 7)
+
+Workload: event frames ``[T, B, 2, 34, 34]`` (N-MNIST's size; binary, 5 % density) at T = 20, B = 16, a
+``Conv2d(2 -> 16, 3x3, padding 1)`` run over all T*B frames at once (time folded into batch, as
+``SequentialState`` does), then LIF neurons over time (fused kernel, ``backend="auto"``, or lean storage
+``"cpu_lean"``), and a scalar loss (mean squared output). The floor is the same convolution and loss without the
+neurons. A training step is forward + backward. Variants are timed round-robin in one process (same load), and
+the ratio of the minima to the floor's is printed.
+
+    python benchmarks/conv_floor.py [--rounds 20] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from spikeforge import LIF
+from spikeforge._files import atomic_path
+from spikeforge.nn import SequentialState
+
+T, B, C_IN, C_OUT, H, W = 20, 16, 2, 16, 34, 34
+
+
+def build(variant: str, weight: torch.Tensor) -> nn.Module:
+    conv = nn.Conv2d(C_IN, C_OUT, 3, padding=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+    if variant == "floor":
+        return SequentialState(conv)
+    backend = "cpu_lean" if variant == "lif lean" else "auto"
+    return SequentialState(conv, LIF((C_OUT, H, W), tau_mem=0.02, backend=backend))
+
+
+def step(net: nn.Module, x: torch.Tensor) -> None:
+    out, _ = net(x)
+    out.square().mean().backward()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-conv_floor.json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    weight = torch.randn(C_OUT, C_IN, 3, 3) * 1.5
+    x = (torch.rand(T, B, C_IN, H, W) < 0.05).float()
+    variants = ["floor", "lif", "lif lean"]
+    nets = {v: build(v, weight) for v in variants}
+    load_before = os.getloadavg()[0]
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for r in range(args.rounds + 1):  # round 0 warms up
+        for v in variants:
+            t0 = time.perf_counter()
+            step(nets[v], x)
+            if r:
+                times[v].append(time.perf_counter() - t0)
+    best = {v: min(t) for v, t in times.items()}
+    with torch.no_grad():
+        rate = float(nets["lif"](x)[0].mean())
+    print(
+        f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}, {args.threads} torch threads, "
+        f"{platform.processor() or platform.machine()}; firing rate {rate:.3f}"
+    )
+    for v in variants:
+        med = sorted(times[v])[len(times[v]) // 2]
+        print(f"{v:>9}: min {best[v] * 1e3:.1f} ms, median {med * 1e3:.1f} ms -> x{best[v] / best['floor']:.2f} floor")
+    result = {
+        "step_ms": {v: [t * 1e3 for t in ts] for v, ts in times.items()},
+        "ratio_to_floor": {v: best[v] / best["floor"] for v in variants},
+        "shape": {"T": T, "B": B, "in": C_IN, "out": C_OUT, "H": H, "W": W},
+        "firing_rate": rate,
+        "threads": args.threads,
+        "load_average": [load_before, os.getloadavg()[0]],
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
