@@ -23,18 +23,18 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/spikeforge train --dataset digits --out runs/demo --overwrite
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	SPIKEFORGE_FULL_LENGTH=1 $(PY) -m pytest -q -n 2 --dist loadfile --doctest-modules tests src/spikeforge \
 		--ignore=src/spikeforge/kernels/_triton_lif.py
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 
 format: $(VENV)/.installed
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks examples
+	$(VENV)/bin/ruff check --fix src tests benchmarks examples
 
 # Side-by-side benchmark against snnTorch, Norse and SpikingJelly in .venv-bench (its own venv, pinned CPU torch).
 # `make bench BENCH_ARGS=--quick` for a short run.

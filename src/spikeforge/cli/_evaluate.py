@@ -90,7 +90,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..interop import load_model
-    from ..learning import TrainConfig, evaluate
+    from ..learning import TrainConfig, evaluate, get_method
 
     folder: Path = args.run
     require_run_files(folder)
@@ -106,14 +106,20 @@ def run(args: argparse.Namespace) -> int:
     split = run_split(folder, config, spec)
     check_fits(split, model_config, args.dataset or config["dataset"], "--dataset" if args.dataset else "dataset")
     train_cfg = TrainConfig.from_section(config["train"])
-    result = evaluate(
-        model.to(device),
-        split.x_test,
-        split.y_test,
-        train_cfg,
-        getattr(split, "len_test", None),
-        device=device,
-    )
+    trainer = get_method(config["train"].get("method", "bptt")).load()
+    if hasattr(trainer, "evaluate"):  # scored as trained (EventProp: the exact event-driven simulation, on the CPU)
+        if args.latency:
+            raise ValueError("--latency: measured on the discrete-time model; this run's method scores another network")
+        result = trainer.evaluate(model, split, "test", train_cfg)
+    else:
+        result = evaluate(
+            model.to(device),
+            split.x_test,
+            split.y_test,
+            train_cfg,
+            getattr(split, "len_test", None),
+            device=device,
+        )
     recorded = None
     if (folder / "metrics.json").is_file():
         recorded = json.loads((folder / "metrics.json").read_text()).get("test_accuracy")

@@ -13,7 +13,7 @@ from ..data import dataset_kind, dataset_slug, describe_datasets, is_series, is_
 from ..encoding import DECODERS, ENCODERS, direct, first_spike, reads_spikes, spike_count
 from ..learning import METHODS, TrainConfig
 from ..models import DEFAULTS as MODEL_DEFAULTS
-from ..models import DTYPES, HIDDEN_NEURONS, MODELS, models_for
+from ..models import DTYPES, HIDDEN_NEURONS, MODELS, SYNAPSES, models_for
 from . import _train_stdp
 from ._audio import AUDIO_MODEL_DEFAULTS, audio_options, frontend, split_options
 from ._device import add_device_argument
@@ -37,6 +37,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "backend": None,
     "neuron": None,
     "dtype": None,
+    "synapses": None,
     "method": "bptt",  # a name of spikeforge.learning.METHODS; kept in the config's train section
     "rate_penalty": _TRAIN_CONFIG_DEFAULTS.rate_penalty,
     "audio": None,  # options of the audio front end, for audio:DIR data sets (see cli/_audio.py)
@@ -59,7 +60,24 @@ SERIES_DEFAULTS: dict[str, Any] = {
 GRU_DEFAULTS: dict[str, Any] = {**SERIES_DEFAULTS, "readout": "max", "weight_decay": 0.0}
 _NEURON_OPTIONS = ("tau_mem", "learn")  # series defaults that a non-spiking baseline does not take
 #: online methods -> the series defaults they leave out (they train weights only; OTTT's traces need one tau)
-_ONLINE_METHODS: dict[str, tuple[str, ...]] = {"eprop": ("learn",), "ottt": ("learn", "tau_mem")}
+_ONLINE_METHODS: dict[str, tuple[str, ...]] = {
+    "eprop": ("learn",),
+    "ottt": ("learn", "tau_mem"),
+    "eventprop": ("learn", "tau_mem", "readout", "epochs", "lr", "weight_decay", "batch_size", "hidden"),
+}
+#: EventProp's defaults where neither the config file nor a flag sets the option: the Yin-Yang protocol of
+#: benchmarks/eventprop_yinyang.py (5 -> 120 -> 3 current-based LIF, first-spike loss, Adam 5e-3 cosine, batch 64,
+#: 12 epochs, best validation epoch), in float64 so that the saved weights give back the trained network exactly
+EVENTPROP_DEFAULTS: dict[str, Any] = {
+    "neuron": "cubalif",
+    "dtype": "float64",
+    "hidden": [120],
+    "epochs": 12,
+    "lr": 5e-3,
+    "weight_decay": 0.0,
+    "batch_size": 64,
+    "select_by": "accuracy",
+}
 #: SHD / SSC on top of those: 10 ms bins (the network's dt), larger batches for thousands of samples
 SPIKE_CORPUS_DEFAULTS: dict[str, Any] = {"dt": 0.01, "batch_size": 64, "epochs": 30}
 #: dense widths after the convolutions of image-only models (conv) when none are given
@@ -97,7 +115,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--readout",
         choices=list(DECODERS),
         help="output decoder: max or mean output membrane over (valid) steps, last valid step, or spike "
-        "count (of a spiking output layer); 'first' (first-spike latency) has no gradient and is refused",
+        "count (of a spiking output layer), or first-spike latency ('first': only with --method eventprop, where it is "
+        "the default)",
     )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002, cosine-decayed)")
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="L2 penalty (default 0.003)")
@@ -115,12 +134,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
         choices=list(METHODS),
         help="how gradients are computed: "
         + "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
-        + f" (default {TRAIN_DEFAULTS['method']}); the online methods default to the mean read-out",
+        + f" (default {TRAIN_DEFAULTS['method']}); e-prop and OTTT default to the mean read-out, EventProp to the "
+        "Yin-Yang protocol of benchmarks/eventprop_yinyang.py (first-spike read-out, 120 hidden cubalif, 12 epochs)",
     )
     p.add_argument(
         "--backend",
         help="neuron kernels: 'auto' (fused compiled kernels where available), 'torch' "
         "(the reference scan) or a registered backend name",
+    )
+    p.add_argument(
+        "--synapses",
+        choices=list(SYNAPSES),
+        help="linear synapses: 'auto' (default: the event-driven path where spike input made it faster in a short "
+        "timing on this machine, per layer shape and density; dense otherwise), 'event' (event-driven below a fixed "
+        "10%% density) or 'dense' (plain matrix products)",
     )
     p.add_argument(
         "--dtype",
@@ -221,8 +248,15 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     if opts["method"] not in METHODS:
         raise ValueError(f"--method: expected one of {', '.join(METHODS)}, got {opts['method']!r}")
     online = opts["method"] in _ONLINE_METHODS
-    if online and "readout" not in explicit:
-        opts["readout"] = "mean"  # the online methods learn from read-outs that sum over time
+    eventprop = opts["method"] == "eventprop"
+    if online and "readout" not in explicit:  # the online methods learn from read-outs that sum over time;
+        opts["readout"] = "first" if eventprop else "mean"  # EventProp from first spikes (or max, when asked)
+    if eventprop:
+        for key, value in EVENTPROP_DEFAULTS.items():
+            if key not in explicit:
+                opts[key] = value
+        if "output" not in explicit:
+            opts["output"] = "cubalif" if opts["readout"] == "first" else "li"
     if series:
         baseline = model is not None and not model.spiking
         for key, value in (GRU_DEFAULTS if baseline else SERIES_DEFAULTS).items():
@@ -263,13 +297,13 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(
             f"--readout: the {opts['model']} baseline has no spikes; use {_or(no_spikes)}, not {opts['readout']!r}"
         )
-    if DECODERS.get(opts["readout"]) is first_spike:  # a latency: piecewise constant, so no gradient for BPTT
+    if DECODERS.get(opts["readout"]) is first_spike and not eventprop:  # piecewise constant: no gradient for BPTT
         trainable = [n for n in DECODERS if DECODERS[n] is not first_spike]
         raise ValueError(
             f"--readout: 'first' (first-spike latency) has no gradient to train with backpropagation through "
-            f"time; train with {_or(trainable)}"
+            f"time; train with {_or(trainable)} (or with --method eventprop, which has exact spike-time gradients)"
         )
-    if model.spiking and reads_spikes(opts["readout"]) and opts.get("output", "lif") != "lif":
+    if model.spiking and reads_spikes(opts["readout"]) and opts.get("output", "lif") not in ("lif", "cubalif"):
         raise ValueError(
             f"--readout: {opts['readout']!r} counts spikes, but output {opts['output']!r} is a membrane read-out; "
             "drop output (a spiking output layer is used) or read out the membrane (max, mean or last)"
@@ -301,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
     from ..learning import Checkpointer, encode_batch, evaluate, from_environment, get_method, scores
     from ..metrics import SpikeRecorder, describe, profile_split, spiking_layers
     from ..models import build_model, resolve_model_config
-    from ..synapses import LearnableDelayLinear, round_delays
+    from ..synapses import LearnableDelayLinear, round_delays, synapse_paths
     from ..viz import plot_curves, plot_raster
     from ._device import parse_device
     from ._epochlog import EpochLog
@@ -396,8 +430,11 @@ def run(args: argparse.Namespace) -> int:
                 log.close()
         if group is not None:
             group.close()  # no collective after training: every process leaves now, together
-        test = evaluate(model, split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None))
-        val = evaluate(model, split.x_val, split.y_val, train_cfg, getattr(split, "len_val", None))
+        if hasattr(trainer, "evaluate"):  # the method's own network is scored (EventProp: the exact simulation)
+            test, val = (trainer.evaluate(model, split, part, train_cfg) for part in ("test", "val"))
+        else:
+            test = evaluate(model, split.x_test, split.y_test, train_cfg, getattr(split, "len_test", None))
+            val = evaluate(model, split.x_val, split.y_val, train_cfg, getattr(split, "len_val", None))
         model.cpu()  # the profile, the model file and the plots work on the CPU
         efficiency = profile_split(model, split, train_cfg)  # the same figures as `spikeforge profile`
         rounded = None
@@ -417,6 +454,7 @@ def run(args: argparse.Namespace) -> int:
             "firing_rate_hz": {k: v / dt for k, v in test.rates.items()},
             "spikes_per_sample": test.spikes_per_sample,
             "layers": {n: describe(n, m) for n, m in spiking_layers(model).items()},
+            "synapse_paths": synapse_paths(model),  # event-driven or dense, as each linear layer trained
             "n_parameters": n_params,
             "n_train": len(split.y_train),
             "n_val": len(split.y_val),

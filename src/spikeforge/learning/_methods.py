@@ -44,7 +44,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "eventprop",
-            "EventProp: exact adjoint gradients, event-driven (mlp of cubalif, li readout, max)",
+            "EventProp: exact adjoint gradients, event-driven (mlp of cubalif; first-spike or max readout)",
             "spikeforge.learning.online:fit_eventprop",
         ),
     )

@@ -254,10 +254,12 @@ def test_train_method_eventprop_runs_and_refuses_what_it_cannot_train():
     before = model[1].weight.detach().clone()
     history = fit_eventprop(model, small, cfg)
     assert [row["epoch"] for row in history] == [1]
-    assert {"train_loss", "val_accuracy", "val_accuracy_exact"} <= set(history[0])
+    assert {"train_loss", "val_accuracy", "val_loss"} <= set(history[0])
     assert not torch.equal(model[1].weight, before) and float(model[1].bias.detach().abs().sum()) == 0.0
-    with pytest.raises(ValueError, match="readout: EventProp trains the max-over-time membrane readout"):
+    with pytest.raises(ValueError, match="readout: EventProp trains the first-spike"):
         check_eventprop(model, dataclasses.replace(cfg, readout="mean"))
+    with pytest.raises(ValueError, match="output: EventProp's 'first' readout needs output 'cubalif', got LI"):
+        check_eventprop(model, dataclasses.replace(cfg, readout="first"))
     lif = build_model({"model": "mlp", "input_shape": [5], "n_classes": 3, "hidden": [16]})
     with pytest.raises(ValueError, match="neuron: EventProp trains current-based LIF layers"):
         check_eventprop(lif, cfg)

@@ -1,32 +1,39 @@
 r"""``spikeforge train --method eventprop``: EventProp on a model of the command line, with the signature of
-:func:`spikeforge.learning.fit`.
+:func:`spikeforge.learning.fit`; and :func:`evaluate_eventprop`, which scores a saved run the same way.
 
-What it trains: the ``mlp`` model with current-based LIF hidden layers and a leaky-integrator readout
-(``--model mlp --neuron cubalif --output li --readout max``), on a time-series data set (``yinyang``: the exact
-input spike latencies; any other series: its ``[T, N, C]`` values arrive as current jumps at ``t = k dt``).
-Anything else is refused before the run starts (``fit_eventprop.check``), naming the argument: among it per-neuron
-or learnable time constants, which the command's series models use by default, so the run needs
-``--config`` with ``{"model_config": {"tau_mem": 0.02, "learn": []}}``.
+What it trains: the ``mlp`` model with current-based LIF hidden layers (``--neuron cubalif``), read out either by
+the first spike of current-based LIF output neurons (``--readout first --output cubalif``, the time-to-first-spike
+loss :func:`ttfs_loss`; the command's default) or by the maximum over time of leaky integrators (``--readout max
+--output li``, :func:`max_membrane_loss`), on a time-series data set (``yinyang``: the exact input spike latencies;
+any other series: its ``[T, N, C]`` values arrive as current jumps at ``t = k dt``). One ``tau_mem``, ``tau_syn``
+and threshold per layer, nothing but weights learned; anything else is refused before the run starts
+(``fit_eventprop.check``), naming the argument.
 
-How: the model's layers become an event-driven network in continuous time (:func:`event_lif`,
-:func:`event_lif_max` with ``synapse=False``), trained with the max-over-time membrane loss
-(:func:`max_membrane_loss`) and exact adjoint gradients. The weights map both ways by what one input spike does in
-the model's discrete update: a hidden weight ``W_lin`` makes the current jump by ``(1 - alpha) W_lin``
-(``alpha = exp(-dt / tau_syn)``), a readout weight makes the membrane jump by ``W_lin``; biases are held at zero
-(the continuous model has none). The weights are drawn afresh, seeded by ``cfg.seed``: a hidden layer of fan-in
-``n`` from ``N(7.5 / n, (2.7 / sqrt(n))^2)`` (current jumps that make a neuron fire on a few coincident input
-spikes; EventProp has no gradient for a neuron that never fires), the readout from ``N(0, 1 / n)``. After every epoch the weights go back into the model, and the validation figures
-of the history are the model's own (:func:`spikeforge.learning.evaluate`, discrete time), so the best epoch and the
-final test accuracy of the run are those of the model that is saved; ``val_accuracy_exact`` is the continuous
-network's. The two differ: the discrete model integrates an input over its whole step and fires more (about 37%
-more hidden spikes at the initial weights on Yin-Yang; the arg-max of the readout agreed on 68% of samples there),
-so the run's test accuracy (82% on Yin-Yang, 120 hidden, lr 1e-3, 10 epochs) is below what the continuous network
-reaches with the time-to-first-spike loss (``benchmarks/eventprop_yinyang.py``, 95%).
+How: the model's layers become an event-driven network in continuous time (:func:`event_lif`; the readout
+:func:`event_lif` with ``first_spike_only`` or :func:`event_lif_max`), simulated up to ``t_end = T dt`` and trained
+with exact adjoint gradients, Adam with cosine decay, the best validation epoch kept (what
+``benchmarks/eventprop_yinyang.py`` does). Initial current jumps, drawn with a generator seeded by ``cfg.seed``: a
+hidden layer of fan-in ``n`` from ``N(7.5 / n, (2.7 / sqrt(n))^2)`` (a few coincident input spikes make a neuron
+fire; EventProp has no gradient for a neuron that never fires), a first-spike output layer from
+``N(45 / n, (10 / sqrt(n))^2)``, a max readout from ``N(0, 1 / n)``.
+
+The network that is trained is the one that is scored. Its weights are kept in the model's ``nn.Linear`` layers by
+what one input spike does in the discrete update: a weight ``W_lin`` in front of a current-based layer is the
+current jump ``(1 - alpha) W_lin`` (``alpha = exp(-dt / tau_syn)``), one in front of a leaky integrator the membrane
+jump ``W_lin``; biases are zero. :func:`evaluate_eventprop` reads them back and runs the exact event-driven
+simulation, so ``spikeforge evaluate`` on an EventProp run folder reproduces the recorded accuracy (the run's
+metrics are measured the same way; the command builds EventProp models in float64, so no weight is rounded). Running the saved model in discrete time instead
+(``spikeforge simulate``, ``profile``) gives another network: it integrates each input over its whole step, so it
+fires more (on Yin-Yang, with the weights of the default run: 36% more hidden spikes, and 66.9% test accuracy
+where the exact network has 94.9%).
+
+Checkpoints: at every epoch end (network, Adam, scheduler, data order generator, best weights, history), so
+``--resume`` continues a stopped run from its last finished epoch; checkpoints within an epoch
+(``--checkpoint-every``) are refused.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -35,22 +42,49 @@ import torch
 from torch import nn
 
 from ...neurons import LI, CubaLIF
-from ..supervised import Checkpointer, Distributed, TrainConfig, evaluate
+from ..supervised import Checkpointer, Distributed, TrainConfig
+from ..supervised._checkpoint import CheckpointError, TrainState
+from ..supervised._loop import EpochResult
 from ._eventprop_lif import EventLIFParams, SpikeList, event_lif, event_lif_max
-from ._eventprop_loss import max_membrane_loss
+from ._eventprop_loss import first_spike_times, max_membrane_loss, ttfs_loss
 
-__all__ = ["check_eventprop", "fit_eventprop"]
+__all__ = ["check_eventprop", "evaluate_eventprop", "fit_eventprop"]
+
+#: readouts EventProp trains -> the output neuron they need
+_READOUTS = {"first": "cubalif", "max": "li"}
 
 
 def _float(x) -> float:
     return float(x.detach().flatten()[0]) if isinstance(x, torch.Tensor) else float(x)
 
 
-def check_eventprop(model: nn.Module, cfg: TrainConfig) -> tuple[list[tuple[nn.Linear, CubaLIF]], nn.Linear, LI]:
-    """The model's (Linear, CubaLIF) hidden pairs and its (Linear, LI) readout; a ``ValueError`` naming the argument
-    for anything EventProp cannot train here."""
-    if cfg.readout != "max":
-        raise ValueError(f"readout: EventProp trains the max-over-time membrane readout ('max'), got {cfg.readout!r}")
+def _lif_params(neuron: CubaLIF, what: str) -> EventLIFParams:
+    """One layer's constants; a ``ValueError`` for what the event-driven LIF does not have."""
+    p = neuron.params()
+    for name in ("tau_mem", "tau_syn", "threshold"):
+        value = getattr(p, name)
+        if isinstance(value, torch.Tensor) and value.numel() > 1 and not bool((value == value.flatten()[0]).all()):
+            raise ValueError(
+                f"{name}: EventProp here takes one {name} per layer, got per-neuron values in the {what}; set a "
+                'number (e.g. {"tau_mem": 0.02, "learn": []} in --config)'
+            )
+    if any(getattr(prm, "requires_grad", False) for prm in neuron.parameters()):
+        raise ValueError(
+            f'learn: EventProp trains the weights only, got learned constants in the {what}; set "learn": []'
+        )
+    if _float(p.v_leak) != 0 or _float(p.v_reset) != 0:
+        raise ValueError(f"neuron: EventProp's LIF rests and resets at 0 (v_leak = v_reset = 0), not in the {what}")
+    return EventLIFParams(_float(p.tau_mem), _float(p.tau_syn), _float(p.threshold))
+
+
+def check_eventprop(model: nn.Module, cfg: TrainConfig) -> tuple[list[tuple[nn.Linear, CubaLIF]], nn.Linear, nn.Module]:
+    """The model's (Linear, CubaLIF) hidden pairs and its readout pair; a ``ValueError`` naming the argument for
+    anything EventProp cannot train here."""
+    if cfg.readout not in _READOUTS:
+        raise ValueError(
+            "readout: EventProp trains the first-spike ('first', output 'cubalif') or max-over-time membrane "
+            f"('max', output 'li') readout, got {cfg.readout!r}"
+        )
     layers = [m for m in model.children() if not isinstance(m, nn.Flatten | nn.Identity)]
     if any(isinstance(m, nn.Dropout) for m in layers):
         raise ValueError("dropout: EventProp trains without dropout; set dropout 0")
@@ -62,24 +96,83 @@ def check_eventprop(model: nn.Module, cfg: TrainConfig) -> tuple[list[tuple[nn.L
             "neuron: EventProp trains current-based LIF layers (--model mlp --neuron cubalif), got layers "
             + " -> ".join(kinds)
         )
-    if not isinstance(pairs[-1][1], LI):
-        raise ValueError(f"output: EventProp reads out leaky integrators ('li'), got {kinds[-1]}")
-    for _, neuron in pairs[:-1]:
-        p = neuron.params()
-        for name in ("tau_mem", "tau_syn", "threshold"):
-            value = getattr(p, name)
-            if isinstance(value, torch.Tensor) and value.numel() > 1 and not bool((value == value.flatten()[0]).all()):
-                raise ValueError(
-                    f"{name}: EventProp here takes one {name} per layer, got per-neuron values; set a number "
-                    '(e.g. {"tau_mem": 0.02, "learn": []} in --config)'
-                )
-        if any(getattr(prm, "requires_grad", False) for prm in neuron.parameters()):
-            raise ValueError('learn: EventProp trains the weights only; set "learn": [] (in --config)')
-        if _float(p.v_leak) != 0 or _float(p.v_reset) != 0:
-            raise ValueError("neuron: EventProp's LIF rests and resets at 0 (v_leak = v_reset = 0)")
-    if pairs[-1][1].params().tau_syn is not None:
-        raise ValueError("output: EventProp's readout has no synaptic current (tau_syn None)")
-    return pairs[:-1], pairs[-1][0], pairs[-1][1]
+    out = pairs[-1][1]
+    want = CubaLIF if cfg.readout == "first" else LI
+    if type(out) is not want:
+        raise ValueError(
+            f"output: EventProp's {cfg.readout!r} readout needs output {_READOUTS[cfg.readout]!r}, got {kinds[-1]}"
+        )
+    for k, (_, neuron) in enumerate(pairs[:-1]):
+        _lif_params(neuron, f"hidden layer {k}")
+    if cfg.readout == "first":
+        _lif_params(out, "output layer")
+    elif out.params().tau_syn is not None:
+        raise ValueError("output: EventProp's max readout has no synaptic current (tau_syn None)")
+    return pairs[:-1], pairs[-1][0], out
+
+
+class _EventNet(nn.Module):
+    """The continuous-time network of a checked model: ``weights[l]`` ``[n_out, n_in]`` current (or, for a max
+    readout, membrane) jumps per input spike; ``forward`` gives first spike times or max membranes ``[B, K]``."""
+
+    def __init__(self, model: nn.Module, cfg: TrainConfig, dt: float, t_end: float):
+        super().__init__()
+        hidden, readout_lin, out = check_eventprop(model, cfg)
+        self.readout, self.dt, self.t_end = cfg.readout, float(dt), float(t_end)
+        self.params = [_lif_params(n, f"hidden layer {k}") for k, (_, n) in enumerate(hidden)]
+        if self.readout == "first":
+            self.out_params = _lif_params(out, "output layer")
+            self.scale = [1 - math.exp(-dt / p.tau_syn) for p in [*self.params, self.out_params]]
+        else:
+            tau = _float(out.params().tau_mem)
+            self.out_params = EventLIFParams(tau, tau / 2, 1.0)  # only tau_mem matters without a synapse
+            self.scale = [1 - math.exp(-dt / p.tau_syn) for p in self.params] + [1.0]
+        self.linears = [lin for lin, _ in hidden] + [readout_lin]
+        self.names = [n for n, m in model.named_children() if any(m is neuron for _, neuron in hidden)]
+        self.weights = nn.ParameterList(
+            nn.Parameter(lin.weight.detach().to(torch.float64) * s)
+            for lin, s in zip(self.linears, self.scale, strict=True)
+        )
+
+    def draw(self, seed: int) -> None:
+        """Fresh initial weights (see the module docstring)."""
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for k, w in enumerate(self.weights):
+                n_out, n = w.shape
+                if k < len(self.weights) - 1:
+                    mean, std = 7.5 / n, 2.7 / math.sqrt(n)
+                elif self.readout == "first":
+                    mean, std = 45.0 / n, 10.0 / math.sqrt(n)
+                else:
+                    mean, std = 0.0, 1.0 / math.sqrt(n)
+                w.copy_(torch.randn(n_out, n, generator=g, dtype=w.dtype) * std + mean)
+
+    def write_back(self) -> None:
+        """The weights into the model's linear layers (as ``W / scale``), biases zero."""
+        with torch.no_grad():
+            for lin, w, s in zip(self.linears, self.weights, self.scale, strict=True):
+                lin.weight.copy_(w / s)
+                if lin.bias is not None:
+                    lin.bias.zero_()
+
+    def forward(self, x: SpikeList | torch.Tensor, counts: list | None = None) -> torch.Tensor:
+        for w, p in zip(self.weights[:-1], self.params, strict=True):
+            x = event_lif(x, w, params=p, t_end=self.t_end, dt=self.dt)
+            if counts is not None:
+                counts.append(x.count().double())
+        if self.readout == "max":
+            return event_lif_max(
+                x, self.weights[-1], params=self.out_params, t_end=self.t_end, dt=self.dt, synapse=False
+            )
+        out = event_lif(x, self.weights[-1], params=self.out_params, t_end=self.t_end, first_spike_only=True)
+        return first_spike_times(out, self.t_end)
+
+    def scores(self, output: torch.Tensor) -> torch.Tensor:
+        return -output if self.readout == "first" else output
+
+    def loss(self, output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return ttfs_loss(output, labels) if self.readout == "first" else max_membrane_loss(output, labels)
 
 
 def _inputs(split, part: str, idx: torch.Tensor, dtype) -> SpikeList | torch.Tensor:
@@ -90,6 +183,42 @@ def _inputs(split, part: str, idx: torch.Tensor, dtype) -> SpikeList | torch.Ten
     lengths = getattr(split, f"len_{part}")[idx]
     steps = torch.arange(x.shape[0])[:, None]
     return x * (steps < lengths[None, :]).to(dtype)[:, :, None]  # nothing arrives after a series' end
+
+
+def _network(model: nn.Module, split, cfg: TrainConfig) -> _EventNet:
+    if not getattr(split, "time_first", False):
+        raise ValueError("dataset: EventProp trains on time series or spike data (e.g. 'yinyang'), not images")
+    hidden, _, _ = check_eventprop(model, cfg)
+    dt = float(hidden[0][1].dt)
+    if hasattr(split, "encoding") and abs(split.encoding["dt"] - dt) > 1e-12:
+        raise ValueError(f"dt: the model's step ({dt} s) must equal the data's grid ({split.encoding['dt']} s)")
+    return _EventNet(model, cfg, dt, split.x_train.shape[0] * dt)
+
+
+def _score(net: _EventNet, split, part: str, cfg: TrainConfig) -> EpochResult:
+    labels = getattr(split, f"y_{part}")
+    n, started = len(labels), time.perf_counter()
+    total, correct, counts = 0.0, 0, [0.0] * len(net.params)
+    with torch.no_grad():
+        for idx in torch.arange(n).split(max(cfg.batch_size, 256)):
+            per_layer: list = []
+            out = net(_inputs(split, part, idx, torch.float64), per_layer)
+            total += float(net.loss(out, labels[idx])) * len(idx)
+            correct += int((net.scores(out).argmax(1) == labels[idx]).sum())
+            counts = [c + float(s.sum()) for c, s in zip(counts, per_layer, strict=True)]
+    steps = round(net.t_end / net.dt)
+    rates = {name: c / (n * w.shape[0] * steps) for name, c, w in zip(net.names, counts, net.weights[:-1], strict=True)}
+    return EpochResult(
+        total / max(n, 1), correct / max(n, 1), rates, sum(counts) / max(n, 1), time.perf_counter() - started
+    )
+
+
+def evaluate_eventprop(model: nn.Module, split, part: str, cfg: TrainConfig) -> EpochResult:
+    """Loss, accuracy, hidden firing rate per step and hidden spikes per sample of ``model`` on ``split``'s ``part``
+    (``train``, ``val`` or ``test``), by the exact event-driven simulation of the network EventProp trained."""
+    if part not in ("train", "val", "test"):
+        raise ValueError(f"part: expected 'train', 'val' or 'test', got {part!r}")
+    return _score(_network(model, split, cfg), split, part, cfg)
 
 
 def fit_eventprop(
@@ -106,103 +235,90 @@ def fit_eventprop(
     distributed: Distributed | None = None,
 ) -> list[dict]:
     """Train ``model`` with EventProp (see the module docstring); Adam with cosine decay, the best validation epoch's
-    weights kept when ``cfg.restore_best``. Returns the history, one dict per epoch."""
-    hidden, readout_lin, readout = check_eventprop(model, cfg)
+    weights kept when ``cfg.restore_best``. Returns the history, one dict per epoch; its validation figures are
+    those of the exact network (what :func:`evaluate_eventprop` measures)."""
+    check_eventprop(model, cfg)
     if distributed is not None:
         raise ValueError("distributed: EventProp trains in one process; run it without torchrun")
-    if resume:
-        raise ValueError("resume: EventProp runs do not resume from checkpoints; start the run again")
     if device is not None and torch.device(device).type != "cpu":
         raise ValueError(f"device: EventProp's event-driven loop runs on the CPU, got {device!r}")
-    if not getattr(split, "time_first", False):
-        raise ValueError("dataset: EventProp trains on time series or spike data (e.g. 'yinyang'), not images")
-    del checkpoints  # written by nothing here: a stopped EventProp run starts again
-    dt = float(hidden[0][1].dt)
-    if hasattr(split, "encoding") and abs(split.encoding["dt"] - dt) > 1e-12:
-        raise ValueError(f"dt: the model's step ({dt} s) must equal the data's grid ({split.encoding['dt']} s)")
-    torch.manual_seed(cfg.seed)
-    dtype = torch.float64
-    t_end = (split.x_train.shape[0] - 1) * dt
-    params, scale, weights = [], [], []
-    for _, neuron in hidden:
-        p = neuron.params()
-        tau_m, tau_s = _float(p.tau_mem), _float(p.tau_syn)
-        params.append(EventLIFParams(tau_m, tau_s, _float(p.threshold)))
-        scale.append(1 - math.exp(-dt / tau_s))
-    tau_out = _float(readout.params().tau_mem)
-    read_p = EventLIFParams(tau_out, tau_out / 2, 1.0)  # only tau_mem matters without a synapse
-    draw = torch.Generator().manual_seed(cfg.seed)
-    for lin, _ in hidden:  # current jumps drawn so that a few coincident input spikes make a neuron fire
-        n_in = lin.in_features
-        w = torch.randn(lin.out_features, n_in, generator=draw, dtype=dtype) * (2.7 / math.sqrt(n_in)) + 7.5 / n_in
-        weights.append(nn.Parameter(w))
-    n_in = readout_lin.in_features
-    weights.append(nn.Parameter(torch.randn(readout_lin.out_features, n_in, generator=draw, dtype=dtype) / n_in**0.5))
-    linears = [lin for lin, _ in hidden] + [readout_lin]
-
-    def write_back() -> None:
-        with torch.no_grad():
-            for lin, w, s in zip(linears, weights, [*scale, 1.0], strict=True):
-                lin.weight.copy_(w / s)
-                if lin.bias is not None:
-                    lin.bias.zero_()
-
-    def forward(x) -> torch.Tensor:
-        for (_, _), w, p in zip(hidden, weights[:-1], params, strict=True):
-            x = event_lif(x, w, params=p, t_end=t_end, dt=dt)
-        return event_lif_max(x, weights[-1], params=read_p, t_end=t_end, dt=dt, synapse=False)
-
-    optimizer = torch.optim.Adam(weights, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if checkpoints is not None and checkpoints.every is not None:
+        raise ValueError(
+            f"checkpoint_every: EventProp runs checkpoint at epoch ends only, got every {checkpoints.every} steps"
+        )
+    if resume and checkpoints is None:
+        raise ValueError("resume: needs checkpoints=Checkpointer(folder) to resume from")
+    net = _network(model, split, cfg)
+    net.draw(cfg.seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = len(split.y_train)
     batches = math.ceil(n / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
     generator = torch.Generator().manual_seed(cfg.seed)
-    history: list[dict] = []
-    best_acc, best_loss, best_state = -1.0, math.inf, None
-    write_back()
-    for epoch in range(cfg.epochs):
+    state = TrainState(config=cfg.to_dict())
+    best_state = None
+    if resume:
+        state, tensors, meta = checkpoints.load()
+        if state.config != cfg.to_dict():
+            changed = sorted(k for k in cfg.to_dict() if state.config.get(k) != cfg.to_dict()[k])
+            raise CheckpointError(f"resume: the checkpoint was written with other settings ({', '.join(changed)})")
+        _, best_state = Checkpointer.restore(
+            tensors, meta, model=net, optimizer=optimizer, scheduler=scheduler, generator=generator
+        )
+    history = list(state.history)
+    for epoch in range(state.epoch, cfg.epochs):
         if on_epoch_start is not None:
             on_epoch_start(epoch, batches)
         started, total, correct = time.perf_counter(), 0.0, 0
         for b, idx in enumerate(torch.randperm(n, generator=generator).split(cfg.batch_size)):
-            v_max = forward(_inputs(split, "train", idx, dtype))
-            loss = max_membrane_loss(v_max, split.y_train[idx])
+            out = net(_inputs(split, "train", idx, torch.float64))
+            loss = net.loss(out, split.y_train[idx])
             optimizer.zero_grad()
             loss.backward()
             if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(weights, cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             optimizer.step()
             scheduler.step()
-            total += loss.item() * len(idx)
-            correct += int((v_max.argmax(1) == split.y_train[idx]).sum())
+            hits = int((net.scores(out).argmax(1) == split.y_train[idx]).sum())
+            total, correct = total + loss.item() * len(idx), correct + hits
             if on_batch is not None:
-                on_batch(b, loss.item(), float((v_max.argmax(1) == split.y_train[idx]).double().mean()))
+                on_batch(b, loss.item(), hits / len(idx))
         seconds = time.perf_counter() - started
-        write_back()
-        with torch.no_grad():
-            exact = forward(_inputs(split, "val", torch.arange(len(split.y_val)), dtype))
-        va = evaluate(model, split.x_val, split.y_val, cfg, getattr(split, "len_val", None))
+        va = _score(net, split, "val", cfg)
         row = {
             "epoch": epoch + 1,
             "train_loss": total / n,
             "train_accuracy": correct / n,
             "val_loss": va.loss,
             "val_accuracy": va.accuracy,
-            "val_accuracy_exact": float((exact.argmax(1) == split.y_val).double().mean()),
             "lr": scheduler.get_last_lr()[0],
             "seconds": seconds,
         }
         history.append(row)
-        better = va.accuracy > best_acc or (
-            cfg.select_by == "accuracy_then_loss" and va.accuracy == best_acc and va.loss < best_loss
+        better = va.accuracy > state.best_acc or (
+            cfg.select_by == "accuracy_then_loss" and va.accuracy == state.best_acc and va.loss < state.best_loss
         )
         if cfg.restore_best and better:
-            best_acc, best_loss, best_state = va.accuracy, va.loss, copy.deepcopy(model.state_dict())
+            state.best_acc, state.best_loss = va.accuracy, va.loss
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        state.epoch, state.step, state.history = epoch + 1, (epoch + 1) * batches, history
+        if checkpoints is not None:
+            checkpoints.save(
+                state,
+                model=net,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                generator=generator,
+                order=None,
+                best=best_state,
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
     if cfg.restore_best and best_state is not None:
-        model.load_state_dict(best_state)
+        net.load_state_dict(best_state)
+    net.write_back()
     return history
 
 
 fit_eventprop.check = check_eventprop  # type: ignore[attr-defined]
+fit_eventprop.evaluate = evaluate_eventprop  # type: ignore[attr-defined]
