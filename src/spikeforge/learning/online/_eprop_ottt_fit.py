@@ -31,7 +31,7 @@ from torch import nn
 
 from ...encoding import encode_batch
 from ...nn import placement
-from ..supervised import Checkpointer, CheckpointError, Distributed, TrainConfig, TrainState, evaluate
+from ..supervised import Checkpointer, Distributed, TrainConfig, evaluate, start_training
 from ._eprop import FEEDBACK, EProp
 from ._ottt import OTTT
 
@@ -97,22 +97,11 @@ def _fit(
     model.to(device)
     learner = check_online(method, model, cfg, feedback=feedback)
     dtype = placement(model)[1]
-    generator = torch.Generator().manual_seed(cfg.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    session = start_training(model, cfg, len(split.y_train), checkpoints, resume)
+    optimizer, scheduler, generator, state = session.optimizer, session.scheduler, session.generator, session.state
+    order, best_state, objects = session.order, session.best_state, session.objects(model)
     n = len(split.y_train)
     batches = math.ceil(n / cfg.batch_size)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
-    state = TrainState(config=cfg.to_dict())
-    best_state, order = None, None
-    objects = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
-    if resume:
-        if checkpoints is None:
-            raise ValueError("resume: needs checkpoints=Checkpointer(folder) to resume from")
-        state, tensors, meta = checkpoints.load()
-        if state.config != cfg.to_dict():
-            changed = sorted(k for k in cfg.to_dict() if state.config.get(k) != cfg.to_dict()[k])
-            raise CheckpointError(f"resume: the checkpoint was written with other training settings ({changed})")
-        order, best_state = Checkpointer.restore(tensors, meta, **objects)
     lengths_all = getattr(split, "len_train", None)
 
     def update() -> None:

@@ -43,7 +43,7 @@ from torch import nn
 
 from ...neurons import LI, CubaLIF
 from ..supervised import Checkpointer, Distributed, TrainConfig
-from ..supervised._checkpoint import CheckpointError, TrainState
+from ..supervised._checkpoint import start_training
 from ..supervised._loop import EpochResult
 from ._eventprop_lif import EventLIFParams, SpikeList, event_lif, event_lif_max
 from ._eventprop_loss import first_spike_times, max_membrane_loss, ttfs_loss
@@ -250,21 +250,11 @@ def fit_eventprop(
         raise ValueError("resume: needs checkpoints=Checkpointer(folder) to resume from")
     net = _network(model, split, cfg)
     net.draw(cfg.seed)
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    session = start_training(net, cfg, len(split.y_train), checkpoints, resume)
+    optimizer, scheduler, generator, state = session.optimizer, session.scheduler, session.generator, session.state
+    best_state = session.best_state
     n = len(split.y_train)
     batches = math.ceil(n / cfg.batch_size)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    state = TrainState(config=cfg.to_dict())
-    best_state = None
-    if resume:
-        state, tensors, meta = checkpoints.load()
-        if state.config != cfg.to_dict():
-            changed = sorted(k for k in cfg.to_dict() if state.config.get(k) != cfg.to_dict()[k])
-            raise CheckpointError(f"resume: the checkpoint was written with other settings ({', '.join(changed)})")
-        _, best_state = Checkpointer.restore(
-            tensors, meta, model=net, optimizer=optimizer, scheduler=scheduler, generator=generator
-        )
     history = list(state.history)
     for epoch in range(state.epoch, cfg.epochs):
         if on_epoch_start is not None:

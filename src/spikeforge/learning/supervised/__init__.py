@@ -7,7 +7,7 @@ fed.
 """
 
 from ...encoding import encode_batch
-from ._checkpoint import Checkpointer, CheckpointError, TrainState
+from ._checkpoint import Checkpointer, CheckpointError, Session, TrainState, start_training
 from ._config import TrainConfig
 from ._distributed import Distributed, from_environment
 from ._latency import EarlyExit, accuracy_by_steps, early_exit, prefix_scores
@@ -19,6 +19,7 @@ __all__ = [
     "Checkpointer",
     "Distributed",
     "EarlyExit",
+    "Session",
     "TrainConfig",
     "TrainState",
     "accuracy_by_steps",
@@ -29,4 +30,5 @@ __all__ = [
     "from_environment",
     "prefix_scores",
     "scores",
+    "start_training",
 ]

@@ -22,7 +22,7 @@ from torch import nn
 
 from ... import _tensorfile
 
-__all__ = ["CheckpointError", "Checkpointer", "TrainState"]
+__all__ = ["CheckpointError", "Checkpointer", "Session", "TrainState", "start_training"]
 
 FORMAT = "spikeforge-checkpoint"
 _NAME = re.compile(r"^ckpt-(\d{9})\.safetensors$")
@@ -191,3 +191,45 @@ class Checkpointer:
         generator.set_state(tensors["rng.generator"])
         best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} if meta["has_best"] else None
         return tensors.get("order"), best
+
+
+@dataclass
+class Session:
+    """The objects of one training run that checkpoints carry: the optimiser (Adam), its cosine learning-rate
+    schedule, the sample-order generator, where training stands, and what a resumed checkpoint held (the current
+    epoch's sample ``order`` and the best epoch's weights)."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    generator: torch.Generator
+    state: TrainState
+    order: torch.Tensor | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def objects(self, model: nn.Module) -> dict[str, Any]:
+        """The keyword arguments of :meth:`Checkpointer.save` / :meth:`Checkpointer.restore` for ``model``."""
+        return {"model": model, "optimizer": self.optimizer, "scheduler": self.scheduler, "generator": self.generator}
+
+
+def start_training(
+    model: nn.Module, cfg, n_train: int, checkpoints: Checkpointer | None = None, resume: bool = False
+) -> Session:
+    """Adam over ``model``'s parameters with a cosine decay over ``cfg.epochs`` epochs of ``n_train`` samples in
+    batches of ``cfg.batch_size``, and a sample-order generator seeded with ``cfg.seed``; with ``resume``, all of it
+    restored from the newest good checkpoint of ``checkpoints`` (refused when that checkpoint was written with other
+    training settings, named)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batches = -(-n_train // cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
+    session = Session(optimizer, scheduler, torch.Generator().manual_seed(cfg.seed), TrainState(config=cfg.to_dict()))
+    if resume:
+        if checkpoints is None:
+            raise ValueError("resume: needs checkpoints=Checkpointer(folder) to resume from")
+        state, tensors, meta = checkpoints.load()
+        settings = cfg.to_dict()
+        if state.config != settings:
+            changed = sorted(k for k in settings if state.config.get(k) != settings[k])
+            raise CheckpointError(f"resume: the checkpoint was written with other training settings ({changed})")
+        session.state = state
+        session.order, session.best_state = Checkpointer.restore(tensors, meta, **session.objects(model))
+    return session

@@ -15,7 +15,7 @@ from torch import nn
 from ...encoding import encode_batch
 from ...metrics import SpikeRecorder
 from ...nn import placement
-from ._checkpoint import Checkpointer, CheckpointError, TrainState
+from ._checkpoint import Checkpointer, TrainState, start_training
 from ._config import TrainConfig
 from ._distributed import Distributed
 from ._penalty import RateTerm
@@ -172,22 +172,10 @@ def fit(
     torch.manual_seed(cfg.seed)
     device = _device_of(model) if device is None else torch.device(device)
     model.to(device)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    session = start_training(model, cfg, len(split.y_train), checkpoints, resume)
+    optimizer, scheduler, generator, state = session.optimizer, session.scheduler, session.generator, session.state
+    order, best_state, objects = session.order, session.best_state, session.objects(model)
     batches = math.ceil(len(split.y_train) / cfg.batch_size)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
-
-    state = TrainState(config=cfg.to_dict())
-    best_state, order = None, None
-    objects = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
-    if resume:
-        if checkpoints is None:
-            raise ValueError("resume: needs checkpoints=Checkpointer(folder) to resume from")
-        state, tensors, meta = checkpoints.load()
-        if state.config != cfg.to_dict():
-            changed = sorted(k for k in cfg.to_dict() if state.config.get(k) != cfg.to_dict()[k])
-            raise CheckpointError(f"resume: the checkpoint was written with other training settings ({changed})")
-        order, best_state = Checkpointer.restore(tensors, meta, **objects)
     trained = distributed.wrap(model, device) if distributed is not None else model
     writes = distributed is None or distributed.is_main
 
