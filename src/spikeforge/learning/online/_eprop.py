@@ -78,6 +78,7 @@ from ...neurons import (
 from ...nn import SequentialState, Stateful
 from ...synapses import EventLinear
 from ...units import decay
+from ._learner import OnlineLearner
 
 __all__ = ["FEEDBACK", "EProp"]
 
@@ -157,7 +158,7 @@ def _parse(model: nn.Module) -> _Net:
     return _Net(flatten, layers[0], hidden, kinds[1], layers[2], readout, (offset + 1, offset + 3))
 
 
-class EProp:
+class EProp(OnlineLearner):
     """e-prop for ``model`` (see the module docstring for the network, the maths and the two ways to learn).
 
     ``model`` is a :class:`~spikeforge.nn.SequentialState` or a :class:`~spikeforge.nn.Stateful` around one; with
@@ -195,23 +196,6 @@ class EProp:
             self.random_b = b.to(w.dtype).to(w.device)
         self._state: list[Any] | None = None
         self.traces: dict[str, torch.Tensor] = {}
-
-    # -- state ---------------------------------------------------------------------------------------------------
-    @property
-    def state(self) -> list[Any] | None:
-        return self.holder.state if self.holder is not None else self._state
-
-    @state.setter
-    def state(self, value: list[Any] | None) -> None:
-        if self.holder is not None:
-            self.holder.state = value
-        else:
-            self._state = value
-
-    def reset(self) -> None:
-        """Start a new sequence: the network at rest, every trace zero."""
-        self.state = None
-        self.traces = {}
 
     def feedback_matrix(self) -> torch.Tensor:
         """``B`` (``[K, N]``): the readout weights (symmetric) or the fixed random matrix."""

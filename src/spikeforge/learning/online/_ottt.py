@@ -39,6 +39,7 @@ from ...nn import SequentialState, Stateful
 from ...synapses import EventLinear
 from ...units import decay
 from ._eprop import describe_layers
+from ._learner import OnlineLearner
 
 __all__ = ["OTTT", "TracedConv2d", "TracedLinear"]
 
@@ -99,7 +100,7 @@ def _decay_of(layer: nn.Module, like: torch.Tensor) -> torch.Tensor:
     return lam.reshape(())
 
 
-class OTTT:
+class OTTT(OnlineLearner):
     """Online training through time for ``model`` (a :class:`~spikeforge.nn.SequentialState`, or a
     :class:`~spikeforge.nn.Stateful` around one, whose ``state`` it then keeps): feed-forward ``Linear`` /
     ``Conv2d`` layers, LIF or ALIF neurons (sequence modules or cells), stateless layers between them, and a
@@ -161,22 +162,6 @@ class OTTT:
             raise ValueError("readout: OTTT needs a leaky integrator without tau_syn")
         self._state: list[Any] | None = None
         self.traces: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> (trace, trace of ones)
-
-    @property
-    def state(self) -> list[Any] | None:
-        return self.holder.state if self.holder is not None else self._state
-
-    @state.setter
-    def state(self, value: list[Any] | None) -> None:
-        if self.holder is not None:
-            self.holder.state = value
-        else:
-            self._state = value
-
-    def reset(self) -> None:
-        """Start a new sequence: neurons at rest, traces zero."""
-        self.state = None
-        self.traces = {}
 
     def step(self, x: torch.Tensor) -> torch.Tensor:
         """One step: ``x[B, ...]`` -> readout ``y_t[B, K]``, differentiable (with the trace rule) for this step."""
