@@ -137,16 +137,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        match = (
-            ""
-            if recorded is None
-            else (
-                " (matches metrics.json)"
-                if abs(recorded - result.accuracy) < 1e-12
-                else f" (metrics.json says {recorded:.2%})"
-            )
-        )
-        print(f"{folder}: test accuracy {result.accuracy:.2%} on {len(split.y_test)} samples{match}")
+        from ._output import accuracy_line
+
+        print(accuracy_line(folder, result.accuracy, len(split.y_test), recorded))
     if args.latency and not args.json:
         _print_latency(out["latency"])
     return 0

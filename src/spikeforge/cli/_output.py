@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Reporter"]
+__all__ = ["Reporter", "accuracy_line"]
 
 
 def _backends(metrics: dict) -> str:
@@ -127,3 +127,12 @@ class Reporter:
             f"wrote {out}/: model.safetensors config.json metrics.json log.csv raster.png curves.png"
             + (f"; per-layer operation counts: spikeforge profile {out}" if eff is not None else "")
         )
+
+
+def accuracy_line(folder: Path, accuracy: float, n: int, recorded: float | None) -> str:
+    """``RUN: test accuracy A on N samples``, and whether it matches the accuracy the run recorded."""
+    match = ""
+    if recorded is not None:
+        same = abs(recorded - accuracy) < 1e-12
+        match = " (matches metrics.json)" if same else f" (metrics.json says {recorded:.2%})"
+    return f"{folder}: test accuracy {accuracy:.2%} on {n} samples{match}"

@@ -271,14 +271,7 @@ def evaluate_run(args: argparse.Namespace, folder: Path, config: dict) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        match = (
-            ""
-            if recorded is None
-            else (
-                " (matches metrics.json)"
-                if abs(recorded - result["accuracy"]) < 1e-12
-                else f" (metrics.json says {recorded:.2%})"
-            )
-        )
-        print(f"{folder}: test accuracy {result['accuracy']:.2%} on {len(split.y_test)} samples{match}")
+        from ._output import accuracy_line
+
+        print(accuracy_line(folder, result["accuracy"], len(split.y_test), recorded))
     return 0

@@ -422,42 +422,37 @@ class _Builder:
         self.emit[node.name] = name
         self.scale[node.name] = lam.clone()
 
-    def _maxpool(self, node: Node) -> None:
+    def _pool(self, node: Node, kind: str, dims: int, **extra: Any) -> None:
+        """A max- or average-pool node: its window geometry plus ``extra`` options; the scale passes through."""
         m = node.module
-        dims = 1 if isinstance(m, nn.MaxPool1d) else 2
         src = node.inputs[0]
         self.emit[node.name] = self._new(
             node,
-            "maxpool",
+            kind,
             [self.emit[src]],
             node.shape,
             dims=dims,
             kernel_size=list(_tuple(m.kernel_size, dims)),
             stride=list(_tuple(m.stride if m.stride is not None else m.kernel_size, dims)),
             padding=list(_tuple(m.padding, dims)),
-            dilation=list(_tuple(m.dilation, dims)),
             ceil_mode=bool(m.ceil_mode),
+            **extra,
         )
         self.scale[node.name] = self.scale[src]
 
+    def _maxpool(self, node: Node) -> None:
+        dims = 1 if isinstance(node.module, nn.MaxPool1d) else 2
+        self._pool(node, "maxpool", dims, dilation=list(_tuple(node.module.dilation, dims)))
+
     def _avgpool(self, node: Node) -> None:
         m = node.module
-        dims = 1 if isinstance(m, nn.AvgPool1d) else 2
-        src = node.inputs[0]
-        self.emit[node.name] = self._new(
+        self._pool(
             node,
             "avgpool",
-            [self.emit[src]],
-            node.shape,
-            dims=dims,
-            kernel_size=list(_tuple(m.kernel_size, dims)),
-            stride=list(_tuple(m.stride if m.stride is not None else m.kernel_size, dims)),
-            padding=list(_tuple(m.padding, dims)),
-            ceil_mode=bool(m.ceil_mode),
+            1 if isinstance(m, nn.AvgPool1d) else 2,
             count_include_pad=bool(m.count_include_pad),
             divisor_override=getattr(m, "divisor_override", None),
         )
-        self.scale[node.name] = self.scale[src]
 
     def _adaptive_avgpool(self, node: Node) -> None:
         dims = 1 if isinstance(node.module, nn.AdaptiveAvgPool1d) else 2
