@@ -40,6 +40,8 @@ import time
 import types
 from pathlib import Path
 
+from _machine import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "bindsnet_diehl_cook.json"
 STEPS = 100  # 1 ms each
@@ -180,7 +182,7 @@ def main() -> int:
         "threads": args.threads,
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "cpu": _cpu(),
+        "cpu": cpu_model(),
         "load_before": os.getloadavg(),
     }
     rows = []
@@ -211,16 +213,6 @@ def main() -> int:
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
         print(f"wrote {args.json}")
     return 0
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

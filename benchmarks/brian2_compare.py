@@ -42,6 +42,8 @@ import sys
 import time
 from pathlib import Path
 
+from _machine import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-brian2"
 RESULTS = ROOT / "benchmarks" / "results" / "brian2_compare.json"
@@ -66,16 +68,6 @@ def _currents(n: int):
     import numpy as np
 
     return I_MAX * np.arange(n, dtype=np.float64) / n
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ---------------------------------------------------------------- spikeforge
@@ -364,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         meta = {
             "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": _cpu_model(),
+            "machine": cpu_model(),
             "cpus": os.cpu_count(),
             "load_average_before": load_before,
             "load_average_after": load_after,

@@ -31,12 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import cpu_model
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -249,13 +250,6 @@ def _plot(rows: list[dict], path: Path, title: str) -> None:
     os.replace(tmp, path)
 
 
-def _cpu_name() -> str:
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -298,7 +292,7 @@ def main() -> None:
             shown = r.get("error") or f"{r['ms'] / 1e3:8.2f} s/step {r['peak_mib']:8.1f} MiB"
             print(f"T={t:5d} {method:16s} {shown}", flush=True)
     env = (
-        f"{started}, {_cpu_name()}, {os.cpu_count()} cores, {args.threads} torch threads, load {load:.1f} at start, "
+        f"{started}, {cpu_model()}, {os.cpu_count()} cores, {args.threads} torch threads, load {load:.1f} at start, "
         f"torch {torch.__version__}, B={BATCH}, {args.repeats} timed step(s) per cell, MALLOC_MMAP_THRESHOLD_=65536, "
         f"priming: {'a whole step' if args.prime == 'full' else '10 steps'}"
     )

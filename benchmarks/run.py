@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from _machine import cpu_model
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -388,7 +390,7 @@ def main() -> None:
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": platform.machine(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "threads": args.threads,
         "torch": torch.__version__,
@@ -501,16 +503,6 @@ def main() -> None:
         )
     )
     print(f"\nwrote {out.relative_to(HERE.parent)}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _peer_versions() -> dict[str, str]:
