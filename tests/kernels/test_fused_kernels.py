@@ -86,6 +86,43 @@ def test_lif_lean_storage_within_stated_tolerance(dtype, reset):
         _close(a, b, LEAN_TOL, f"grad {name}")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("detach", [False, True])
+@pytest.mark.parametrize("learned", [False, True], ids=["fixed", "learned"])
+def test_recomputing_backward_equals_the_stored_one_bit_for_bit(monkeypatch, dtype, reset, detach, learned):
+    """The default training forward keeps only its input; the backward recomputes h per block of 256 neurons.
+    Its gradients equal, bit for bit, those of the forward that stores h (several blocks and a partial one, two
+    threads, fixed or learned tau and threshold)."""
+    from spikeforge.kernels.cpu import _lif
+
+    torch.set_num_threads(2)
+    out = {}
+    for store in (_lif._EXACT, _lif._RECOMPUTE):
+        monkeypatch.setattr(_lif, "TRAIN_STORE", store)
+        g = torch.Generator().manual_seed(3)
+        x = (torch.rand(30, 3, 300, generator=g, dtype=dtype) * 0.7 - 0.05).requires_grad_()
+        tau = torch.rand(300, generator=g, dtype=dtype) * 0.02 + 0.005
+        thr = torch.rand(300, generator=g, dtype=dtype) * 0.5 + 0.75
+        leaves = [x, tau.requires_grad_(), thr.requires_grad_()] if learned else [x]
+        params = LIFParams(tau_mem=tau, threshold=thr, reset=reset, detach_reset=detach, v_reset=0.1, v_leak=0.05)
+        saved: list[int] = []
+
+        def keep(t, saved=saved):
+            saved.append(t.data_ptr())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+            z, s = lif_seq(x, None, params, backend="cpu")
+        assert (x.data_ptr() in saved) == (store == _lif._RECOMPUTE)  # which of the two ran: x kept, or h
+        w = torch.randn(z.shape, generator=g, dtype=dtype)
+        out[store] = z, torch.autograd.grad((z * w).sum() + (s.v**2).sum(), leaves)
+    (z_exact, g_exact), (z_redo, g_redo) = out[_lif._EXACT], out[_lif._RECOMPUTE]
+    assert z_exact.sum() > 0 and torch.equal(z_exact, z_redo)
+    for a, b in zip(g_exact, g_redo):
+        assert torch.equal(a, b)
+
+
 def test_lif_v_leak_and_two_threads_on_a_larger_layer():
     torch.set_num_threads(2)  # blocks of neurons handed out to two threads
     z_ref, _, g_ref = _lif_case(
@@ -221,7 +258,8 @@ def _saved_bytes(fn) -> int:
 
 def test_activation_bytes_per_neuron_per_step():
     """What the backward keeps for one LIF layer with learned tau and threshold (measured on the saved tensors):
-    the reference scan about 12 bytes per neuron per step, the fused kernel 4 (h in float32), lean 2.125."""
+    the reference scan about 12 bytes per neuron per step, the fused kernel 4 (a reference to its input x, from
+    which the backward recomputes h: no new tensor), lean 2.125."""
     steps, batch, n = 200, 8, 64
     x = (torch.rand(steps, batch, n) * 0.4).requires_grad_()
     tau = torch.full((n,), 0.02, requires_grad=True)

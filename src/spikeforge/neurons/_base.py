@@ -247,7 +247,10 @@ class NeuronModule(nn.Module):
         return f"[{float(value.min()) * 1e3:.3g}..{float(value.max()) * 1e3:.3g}] ms"
 
     # -- validation ------------------------------------------------------------------------------------
-    def _check_input(self, x: torch.Tensor, *, min_dim: int, layout: str) -> None:
+    def _check_input(self, x: torch.Tensor, *, min_dim: int, layout: str, values: bool = True) -> None:
+        """Type, rank, feature shape and (``values=True``) finiteness of the input; a model whose final state is
+        non-finite whenever its input is (see :meth:`_check_final`) passes ``values=False`` and checks after the run,
+        which saves a pass over the input."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"input: expected a torch.Tensor {layout}, got {type(x).__name__}")
         if not x.is_floating_point():
@@ -266,7 +269,16 @@ class NeuronModule(nn.Module):
         # a NaN or inf anywhere makes the sum NaN or inf: one reduction instead of an isnan mask (which costs as much
         # as the neuron kernel on small layers); the exact test runs only when the sum is not finite (NaN, inf, or
         # finite values whose sum overflows, which pass). A meta tensor has no values to check.
-        if not torch.compiler.is_compiling() and x.device.type != "meta" and not torch.isfinite(x.sum()):
+        if values and _values_checked(x) and not torch.isfinite(x.sum()):
+            check_finite("input", x)
+
+    @staticmethod
+    def _check_final(x: torch.Tensor, final: torch.Tensor) -> None:
+        """After a run whose update is ``v <- v_leak + beta (v - v_leak) + x`` with ``beta > 0`` (LIF, IF; no
+        refractory period, no synaptic current): NaN and inf in ``x`` are absorbing, so every non-finite input
+        leaves a non-finite final membrane ``final`` ([B, ...], or [T, B, ...] when recorded). One reduction over
+        the final state replaces one over the whole input; when it is not finite, the input is checked exactly."""
+        if _values_checked(x) and not torch.isfinite(final.sum()):
             check_finite("input", x)
 
     @staticmethod
@@ -366,6 +378,11 @@ class DivergenceError(ValueError):
     def __init__(self, message: str, *, step: int, variable: str, index: tuple[int, ...]) -> None:
         super().__init__(message)
         self.step, self.variable, self.index = step, variable, index
+
+
+def _values_checked(x: torch.Tensor) -> bool:
+    """Values are checked outside torch.compile tracing and for tensors that hold values (not meta)."""
+    return not torch.compiler.is_compiling() and x.device.type != "meta"
 
 
 def check_finite(name: str, x: torch.Tensor) -> None:

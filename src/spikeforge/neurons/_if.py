@@ -204,12 +204,14 @@ class IF(_IFBase, SequenceModule):
         self.record = bool(record)
 
     def forward(self, x_seq: torch.Tensor, state: IFState | None = None) -> tuple[torch.Tensor, IFState]:
-        self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
+        self._check_input(x_seq, min_dim=3, layout="[T, B, *features]", values=False)
         if state is not None:
             self._check_state(state, x_seq[0])
-        return if_seq(
+        z, final = if_seq(
             x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
         )
+        self._check_final(x_seq, final.v)  # IF: v <- v + x, a non-finite input leaves a non-finite v_T
+        return z, final
 
 
 SPEC = register(

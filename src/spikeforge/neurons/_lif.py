@@ -341,12 +341,17 @@ class LIF(_LIFBase, SequenceModule):
         self.record = bool(record)
 
     def forward(self, x_seq: torch.Tensor, state: LIFState | None = None) -> tuple[torch.Tensor, LIFState]:
-        self._check_input(x_seq, min_dim=3, layout="[T, B, *features]")
+        params = self.params()
+        absorbing = not params.t_ref and params.tau_syn is None  # a non-finite input leaves a non-finite v_T
+        self._check_input(x_seq, min_dim=3, layout="[T, B, *features]", values=not absorbing)
         if state is not None:
             self._check_state(state, x_seq[0])
-        return lif_seq(
-            x_seq, state, self.params(), dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
+        z, final = lif_seq(
+            x_seq, state, params, dt=self.dt, surrogate=self.surrogate, backend=self.backend, record=self.record
         )
+        if absorbing:
+            self._check_final(x_seq, final.v)
+        return z, final
 
 
 SPEC = register(

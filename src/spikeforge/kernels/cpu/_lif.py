@@ -6,10 +6,15 @@ Forward, per neuron (``beta = exp(-dt/tau_mem)``, ``theta`` the threshold; IF is
     h_t = v_{leak} + \beta (v_{t-1} - v_{leak}) + x_t, \quad z_t = H(h_t - \vartheta), \quad
     v_t = \mathrm{reset}(h_t, z_t)
 
-The forward keeps only ``h`` (``store="exact"``: the input dtype, gradients equal to the reference up to rounding)
-or ``h - threshold`` in IEEE half precision plus the spikes as bits (``store="half"``, backend ``"cpu_lean"``: 2.125 bytes per
-neuron per step; spikes and forward values stay exact, the surrogate derivative is evaluated at ``h`` rounded to
-half precision). Backward, with ``a_t = dL/dv_t`` carried from ``t = T`` down and ``g_t = \sigma'(h_t - \vartheta)``:
+A training forward with a built-in surrogate keeps nothing new: it holds on to its input ``x`` and the backward
+recomputes ``h`` block by block (256 neurons over all steps into a per-thread scratch of ``T * 256`` values, the
+forward's update operation for operation, so the gradients are bit-identical to those from a stored ``h``). That
+spares the forward one ``[T, N]`` write and the process one ``[T, N]`` tensor whenever the input stays alive
+anyway. With a custom surrogate the forward keeps ``h`` (``store="exact"``: the input dtype, gradients equal to the
+reference up to rounding), over which the surrogate's derivative is evaluated; backend ``"cpu_lean"`` keeps
+``h - threshold`` in IEEE half precision plus the spikes as bits (``store="half"``: 2.125 bytes per neuron per
+step; spikes and forward values stay exact, the surrogate derivative is evaluated at ``h`` rounded to half
+precision). Backward, with ``a_t = dL/dv_t`` carried from ``t = T`` down and ``g_t = \sigma'(h_t - \vartheta)``:
 
 .. math::
     \frac{\partial L}{\partial h_t} = \frac{\partial L}{\partial z_t} g_t + a_t \frac{\partial v_t}{\partial h_t},
@@ -43,13 +48,19 @@ from ._common import derivative_handle, derivative_of, per_neuron, ptr, surrogat
 
 __all__ = ["lif"]
 
-#: ``store`` codes of the C kernel: nothing (inference), ``h`` in the input dtype, ``h - theta`` in half + spike bits
-_NONE, _EXACT, _HALF = 0, 1, 2
+#: ``store`` codes of the C kernel: nothing (inference), ``h`` in the input dtype, ``h - theta`` in half + spike bits,
+#: nothing but the input ``x`` itself (the backward recomputes ``h`` per block of neurons into a small scratch)
+_NONE, _EXACT, _HALF, _RECOMPUTE = 0, 1, 2, 3
+#: neurons per block of the C kernels (SF_BLK in sf_kernels.c): the recomputing backward needs T * SF_BLK values
+#: of scratch per thread
+_SF_BLK = 256
+#: what a training forward keeps with a built-in surrogate (``half=False``)
+TRAIN_STORE = _RECOMPUTE
 
 
 def _stored_shape(store: int, steps: int, n: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Shapes of the stored ``h`` and of the spike bits for ``store``."""
-    return ((steps, n) if store else (0,)), (((steps * n + 7) // 8,) if store == _HALF else (0,))
+    return ((steps, n) if store in (_EXACT, _HALF) else (0,)), (((steps * n + 7) // 8,) if store == _HALF else (0,))
 
 
 @torch.library.custom_op("spikeforge::lif_fwd", mutates_args=(), device_types="cpu")
@@ -92,7 +103,7 @@ def _lif_fwd(
         real(v_leak),
         real(v_reset),
         reset,
-        store,
+        store if store != _RECOMPUTE else _NONE,
         n_threads,
     )
     if store == _HALF:
@@ -144,6 +155,8 @@ def _lif_bwd(
     dx, dv0 = torch.empty((steps, n), dtype=dtype), torch.empty_like(v0)
     dbeta = torch.empty_like(beta) if need_beta else beta.new_empty(0)
     dthr = torch.empty_like(thr) if need_thr else thr.new_empty(0)
+    n_threads = threads(steps * n)
+    scratch = torch.empty(n_threads * steps * _SF_BLK if store == _RECOMPUTE else 0, dtype=dtype)
     getattr(lib, f"sf_lif_bwd_{suffix}")(
         ptr(dz),
         ptr(dv),
@@ -166,7 +179,8 @@ def _lif_bwd(
         store,
         surr,
         real(k),
-        threads(steps * n),
+        scratch.data_ptr() if store == _RECOMPUTE else None,
+        n_threads,
     )
     return dx, dv0, dbeta, dthr
 
@@ -182,9 +196,10 @@ def _lif_bwd_fake(dz, dv, hs, bits, gs, v0, beta, thr, v_leak, v_reset, reset, d
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    _, v0, beta, thr, *settings = inputs
+    x, v0, beta, thr, *settings = inputs
     _, _, hs, bits = output
-    ctx.save_for_backward(hs, bits, v0, beta, thr)
+    store = settings[4]
+    ctx.save_for_backward(x if store == _RECOMPUTE else hs, bits, v0, beta, thr)
     ctx.mark_non_differentiable(hs, bits)  # storage, not results: no zero gradient [T, N] is made for them
     ctx.set_materialize_grads(False)  # and none for an unused z or v_T either (the kernel takes NULL)
     ctx.settings = settings
@@ -247,7 +262,12 @@ def lif(
     cfg = settings.codes(train)
     surr, k = cfg["surrogate"]
     handle = derivative_handle(cfg["custom"]) if surr == SURROGATE_ARRAY else -1
-    store = (_HALF if half else _EXACT) if train else _NONE
+    if not train:
+        store = _NONE
+    elif half:
+        store = _HALF
+    else:  # a custom surrogate's derivative is evaluated over a stored h; the built-in ones inside the kernel
+        store = _EXACT if surr == SURROGATE_ARRAY else TRAIN_STORE
     z, v, _, _ = _lif_fwd(
         x, v0, beta, thr, cfg["v_leak"], cfg["v_reset"], cfg["reset"], cfg["detach"], store, surr, k, handle
     )

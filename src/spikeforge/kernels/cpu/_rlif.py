@@ -114,6 +114,7 @@ class _FusedRLIF(torch.autograd.Function):
                 1,
                 cfg["surrogate"][0],
                 real(cfg["surrogate"][1]),
+                None,  # h is stored: no scratch
                 n_threads,
             )
             if t == steps - 1 and di is not None:

@@ -3,9 +3,9 @@
    One kernel family covers LIF and IF (IF is LIF with beta = 1, v_leak = 0); CubaLIF and ALIF have two-variable
    kernels with the same argument layout; LI, spike packing and the event-driven synapse gathers complete the set.
    Each call runs a whole sequence: threads split the neurons, every thread walks over time for its own neurons
-   (the inner loop over neurons vectorises). The LIF forward stores only the pre-reset membrane h (spikes are
-   h >= threshold again in the backward), or, lean, h - threshold in half precision (precise where the surrogate
-   peaks) plus spike bits; the backward is the exact BPTT recursion of the discrete update, written out by hand
+   (the inner loop over neurons vectorises). The LIF forward stores nothing (the backward recomputes the pre-reset
+   membrane h from the input x, block by block, into a small scratch), or only h (spikes are h >= threshold again
+   in the backward), or, lean, h - threshold in half precision (precise where the surrogate peaks) plus spike bits; the backward is the exact BPTT recursion of the discrete update, written out by hand
    (the derivations are in the docstrings of _lif.py, _two_state.py and _li.py beside this file). Floating-point
    contraction is off so that the forward is bit-identical to the torch reference.
 
@@ -18,6 +18,9 @@
 #include "sf_kernels.h"
 #ifdef _OPENMP
 #include <omp.h>
+#define SF_THREAD_NUM() omp_get_thread_num()
+#else
+#define SF_THREAD_NUM() 0
 #endif
 
 /* surrogate ids: 0 fast sigmoid, 1 sigmoid, 2 atan, 3 triangle, 4 boxcar, 5 straight through; 6 (SF_SURR_ARRAY):
@@ -118,10 +121,33 @@ void NAME(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, 
    Specialised (constant flags) for the training default: h stored in the same dtype, spike gradients present, no
    learnable beta or threshold; every surrogate and reset. */
 #define DEFINE_BWD(T, NAME) \
+SF_INLINE void NAME##_redo_r(const T *x, const T *v0, const T *beta, const T *thr, T *h_out, long nt_, long n, T vl, \
+                             T vr, const int reset, long lo, long hi) { \
+    T v[SF_BLK]; long w = hi - lo; \
+    for (long j = 0; j < w; j++) v[j] = v0[lo + j]; \
+    for (long t = 0; t < nt_; t++) { \
+        const T *xt = x + t * n + lo; T *ht = h_out + t * w; \
+        _Pragma("GCC ivdep") for (long j = 0; j < w; j++) { /* the forward's update, operation for operation */ \
+            T h = (vl + beta[lo + j] * (v[j] - vl)) + xt[j]; \
+            T s = (T)(h - thr[lo + j] >= 0); \
+            ht[j] = h; \
+            v[j] = reset == 0 ? h - s * thr[lo + j] : reset == 1 ? h - s * (h - vr) : h; \
+        } \
+    } \
+} \
+static void NAME##_redo(const void *x, const T *v0, const T *beta, const T *thr, T *h_out, long nt_, long n, T vl, \
+                        T vr, int reset, long lo, long hi) { \
+    switch (reset) { \
+    case 0: NAME##_redo_r((const T *)x, v0, beta, thr, h_out, nt_, n, vl, vr, 0, lo, hi); break; \
+    case 1: NAME##_redo_r((const T *)x, v0, beta, thr, h_out, nt_, n, vl, vr, 1, lo, hi); break; \
+    default: NAME##_redo_r((const T *)x, v0, beta, thr, h_out, nt_, n, vl, vr, 2, lo, hi); \
+    } \
+} \
 SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *gs, const T *v0, \
                           const T *beta, const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, \
                           T vr, const int reset, int detach, const int store, const int surr, T k, \
-                          const int has_dz, const int has_dbeta, const int has_dthr, long lo, long hi) { \
+                          const int has_dz, const int has_dbeta, const int has_dthr, long lo, long hi, long hn, \
+                          long hoff) { \
     for (long j = lo; j < hi; j++) { \
         dv0[j] = dvT ? dvT[j] : (T)0; \
         if (has_dbeta) dbeta[j] = 0; \
@@ -131,9 +157,9 @@ SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8
         _Pragma("GCC ivdep") for (long j = lo; j < hi; j++) { \
             long i = t * n + j; \
             T th = thr[j]; \
-            T h = store == 1 ? ((const T *)hs)[i] : (T)h2f(((const uint16_t *)hs)[i]) + th; \
+            T h = store == 2 ? (T)h2f(((const uint16_t *)hs)[i]) + th : ((const T *)hs)[t * hn + j - hoff]; \
             T s = h - th; \
-            T zz = store == 1 ? (s >= 0 ? (T)1 : (T)0) : (T)((zbits[i >> 3] >> (i & 7)) & 1); \
+            T zz = store == 2 ? (T)((zbits[i >> 3] >> (i & 7)) & 1) : (s >= 0 ? (T)1 : (T)0); \
             T g = SURR_AT(T, s, surr, k, gs, i); \
             T a = dv0[j]; \
             T gz = has_dz ? dz[i] : (T)0; \
@@ -150,8 +176,8 @@ SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8
                 if (t == 0) vp = v0[j]; \
                 else { \
                     long ip = i - n; \
-                    T hp = store == 1 ? ((const T *)hs)[ip] : (T)h2f(((const uint16_t *)hs)[ip]) + th; \
-                    T zp = store == 1 ? (hp - th >= 0 ? (T)1 : (T)0) : (T)((zbits[ip >> 3] >> (ip & 7)) & 1); \
+                    T hp = store == 2 ? (T)h2f(((const uint16_t *)hs)[ip]) + th : ((const T *)hs)[(t - 1) * hn + j - hoff]; \
+                    T zp = store == 2 ? (T)((zbits[ip >> 3] >> (ip & 7)) & 1) : (hp - th >= 0 ? (T)1 : (T)0); \
                     vp = reset == 0 ? hp - zp * th : reset == 1 ? hp - zp * (hp - vr) : hp; \
                 } \
                 dbeta[j] += dh * (vp - vl); \
@@ -162,23 +188,33 @@ SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8
 } \
 void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const T *gs, const T *v0, \
           const T *beta, const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, T vr, int reset, \
-          int detach, int store, int surr, T k, int threads) { \
+          int detach, int store, int surr, T k, T *scratch, int threads) { \
     if (threads < 1) threads = 1; \
-    int fast = store == 1 && dz && !dbeta && !dthr && surr >= 0 && surr <= SF_SURR_ARRAY && reset >= 0 && reset <= 2; \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    int st = store == 3 ? 1 : store; /* recomputed h is read like stored h */ \
+    int fast = st == 1 && dz && !dbeta && !dthr && surr >= 0 && surr <= SF_SURR_ARRAY && reset >= 0 && reset <= 2; \
+    _Pragma("omp parallel num_threads(threads)") \
+    { \
+    T *scr = store == 3 ? scratch + (long)SF_THREAD_NUM() * nt_ * SF_BLK : (T *)0; \
+    _Pragma("omp for schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        const void *h = hs; long hn = n, hoff = 0; \
+        if (store == 3) { /* hs is the input x: recompute this block's h over all steps into the scratch */ \
+            NAME##_redo(hs, v0, beta, thr, scr, nt_, n, vl, vr, reset, lo, hi); \
+            h = scr; hn = hi - lo; hoff = lo; \
+        } \
         switch (fast ? surr * 3 + reset : -1) { \
         SF_BWD_CASES(T, NAME, 0) SF_BWD_CASES(T, NAME, 1) SF_BWD_CASES(T, NAME, 2) \
         SF_BWD_CASES(T, NAME, 3) SF_BWD_CASES(T, NAME, 4) SF_BWD_CASES(T, NAME, 5) SF_BWD_CASES(T, NAME, 6) \
-        default: NAME##_blk(dz, dvT, hs, zbits, gs, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
-                            store, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi); \
+        default: NAME##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
+                            st, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff); \
         } \
+    } \
     } \
 }
 #define SF_BWD_CASE(T, NAME, SURRID, RESET) \
-        case SURRID * 3 + RESET: NAME##_blk(dz, dvT, hs, zbits, gs, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, \
-                                            detach, 1, SURRID, k, 1, 0, 0, lo, hi); break;
+        case SURRID * 3 + RESET: NAME##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, \
+                                            detach, 1, SURRID, k, 1, 0, 0, lo, hi, hn, hoff); break;
 #define SF_BWD_CASES(T, NAME, SURRID) \
     SF_BWD_CASE(T, NAME, SURRID, 0) SF_BWD_CASE(T, NAME, SURRID, 1) SF_BWD_CASE(T, NAME, SURRID, 2)
 
