@@ -7,7 +7,8 @@
 On a shared machine, configurations timed one after another in separate processes (run.py) see different
 background load; here every round times every implementation once, so they share the same conditions. Prints the
 minimum and the median per implementation and the ratios of the minima to the floor and the fastest peer, and writes
-``benchmarks/results/interleaved_<kind>_<T>x<B>[_<name>].json``. (Peak memory is measured by run.py, one process
+``interleaved_<kind>_<T>x<B>[_<name>].json`` to the system's temporary folder (``--out FILE`` elsewhere, e.g.
+``benchmarks/results/`` for a run the README quotes). (Peak memory is measured by run.py, one process
 each.) Ratios to the floor and the fastest peer are printed when those are among the implementations.
 """
 
@@ -18,6 +19,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,6 +52,7 @@ def main() -> None:
     ap.add_argument("--impls", default="", help="comma-separated implementations (default: floor, hand, peers, ...)")
     ap.add_argument("--modes", default="infer,train", help="infer, train or both")
     ap.add_argument("--name", default="", help="suffix of the results file")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default: in the temporary folder)")
     args = ap.parse_args()
     names = args.impls.split(",") if args.impls else NAMES
     modes = args.modes.split(",")
@@ -92,8 +95,9 @@ def main() -> None:
             rp = f"{row['x_best_peer']:11.2f}" if best_peer else f"{'-':>11}"
             print(f"  {n:34} {mins[n]:9.2f} {med:10.2f} {rf} {rp}")
     suffix = f"_{args.name}" if args.name else ""
-    out = HERE / "results" / f"interleaved_{args.kind}_{args.T}x{args.B}{suffix}.json"
-    out.parent.mkdir(exist_ok=True)
+    name = f"spikeforge-interleaved_{args.kind}_{args.T}x{args.B}{suffix}.json"
+    out = args.out or Path(tempfile.gettempdir()) / name
+    out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "threads": args.threads,

@@ -7,7 +7,8 @@ agreement check runs all implementations on the same weights and inputs in one p
     python benchmarks/run.py            # the full run (about 20-30 minutes on 2 cores)
     python benchmarks/run.py --quick    # W1 (100, 32) only, fewer repeats
 
-Output: a table on the terminal and ``benchmarks/results/<name>.json``.
+Output: a table on the terminal and ``<name>.json`` in the system's temporary folder (``--out FILE`` elsewhere, e.g.
+``benchmarks/results/`` for a run the README quotes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -369,6 +371,7 @@ def main() -> None:
     ap.add_argument("--lengths", default="", help="sequence lengths T for the memory part, e.g. 100,1000")
     ap.add_argument("--markdown", type=Path, help="print the README tables of a results file and exit")
     ap.add_argument("--name", default=None, help="results file name (default: quick or full)")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default: NAME.json in the temporary folder)")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
@@ -487,8 +490,8 @@ def main() -> None:
         density = density_mod.sweep(quick=args.quick)
         print(density_mod.format_sweep(density))
 
-    out = HERE / "results" / f"{args.name or ('quick' if args.quick else 'full')}.json"
-    out.parent.mkdir(exist_ok=True)
+    out = args.out or Path(tempfile.gettempdir()) / f"spikeforge-{args.name or ('quick' if args.quick else 'full')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
             {
