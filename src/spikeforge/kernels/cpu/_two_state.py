@@ -7,7 +7,11 @@ r"""The autograd wrapper shared by the fused CPU kernels of two-variable neurons
 
 where ``c1..c4`` are per-neuron coefficients, ``hs`` / ``ss`` the stored pre-reset membrane and second variable,
 ``gs`` the surrogate derivative per step for a surrogate without a built-in code (evaluated by the surrogate itself
-over the stored sequence, NULL otherwise), and a NULL gradient pointer means "not needed". The forward keeps ``x``, ``h`` and the second variable per step.
+over the stored sequence, NULL otherwise), and a NULL gradient pointer means "not needed". With a custom surrogate the
+forward keeps ``x``, ``h`` and the second variable per step (12 bytes per neuron per step in float32); with a
+built-in one only ``x`` (which its producer holds anyway), and the backward recomputes ``h`` and the second
+variable block by block (256 neurons over all steps, into a per-thread scratch) with the forward's own block
+function, so the gradients are the same bit for bit.
 
 **Current-based LIF** (the maths of ``spikeforge.neurons.CubaLIF``). With ``j = i - x`` and ``w = v - v_leak - x`` the exact update is ``h = v_leak + x + w beta + j c``,
 ``i' = x + j alpha`` (``c = kappa (alpha - beta)``), then spike and reset as LIF. The backward carries
@@ -18,13 +22,12 @@ over the stored sequence, NULL otherwise), and a NULL gradient pointer means "no
     \quad a_v \leftarrow \beta \partial_h, \quad a_i \leftarrow c \partial_h + \alpha a_i
 
 and ``dL/dbeta = sum dh w``, ``dL/dc = sum dh j``, ``dL/dalpha = sum a_i j``; autograd carries these to
-``tau_mem`` and ``tau_syn``. The forward keeps ``h``, ``i`` and the input: 12 bytes per neuron per step in float32.
+``tau_mem`` and ``tau_syn``.
 
 **Adaptive LIF** (the maths of ``spikeforge.neurons.ALIF``). Per step: ``at = rho a``, ``A = theta + b at``, ``h = v_leak + x + (v - v_leak - x) beta_m``,
 ``z = H((h - A) / theta)``, ``v' = reset(h)``, ``a' = at + z``. The backward carries ``dL/dv`` and ``dL/da``
 (the spike reaches ``a`` undetached, so the adaptation path always sees the surrogate); gradients reach ``x``,
-the initial state, ``beta_m`` and ``rho`` (hence ``tau_mem`` and ``tau_adapt``), ``theta`` and ``b``. The forward
-keeps ``h`` and ``a`` per step and the input: 12 bytes per neuron per step in float32.
+the initial state, ``beta_m`` and ``rho`` (hence ``tau_mem`` and ``tau_adapt``), ``theta`` and ``b``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ from ._common import per_neuron, ptr, surrogate_array, threads
 
 __all__ = ["alif", "cuba"]
 
+#: neurons per block of the C kernels (SF_BLK in sf_kernels.c): a recomputing backward needs 2 T SF_BLK values of
+#: scratch per thread
+_SF_BLK = 256
+#: training with a built-in surrogate keeps only the input; the backward recomputes h and the second variable
+RECOMPUTE = True
+
 
 def _call(name: str, dtype: torch.dtype, *args: Any) -> None:
     """``sf_<name>_f32`` or ``_f64`` by ``dtype`` (their ctypes signatures convert the scalars)."""
@@ -51,8 +60,11 @@ class _FusedTwoState(torch.autograd.Function):
         steps, n = x.shape
         train = cfg["grad"] and any(ctx.needs_input_grad[:7])  # grad mode is off inside forward: decided by caller
         z, v, s = torch.empty_like(x), torch.empty_like(v0), torch.empty_like(s0)
-        hs = torch.empty_like(x) if train else None
-        ss = torch.empty_like(x) if train else None
+        # a custom surrogate's derivative is evaluated over the stored sequences; with a built-in one the backward
+        # recomputes them from x (kept anyway) per block of neurons
+        store = train and (cfg["surrogate"][0] == SURROGATE_ARRAY or not RECOMPUTE)
+        hs = torch.empty_like(x) if store else None
+        ss = torch.empty_like(x) if store else None
         ptrs = (t.data_ptr() for t in (x, v0, s0, c1, c2, c3, c4, z))
         _call(
             f"{cfg['kernel']}_fwd",
@@ -67,7 +79,7 @@ class _FusedTwoState(torch.autograd.Function):
             float(cfg["v_leak"]),
             float(cfg["v_reset"]),
             cfg["reset"],
-            int(train),
+            int(store),
             threads(steps * n),
         )
         if train:
@@ -87,13 +99,16 @@ class _FusedTwoState(torch.autograd.Function):
         if cfg["surrogate"][0] == SURROGATE_ARRAY:
             argument = _surrogate_argument(cfg["kernel"], saved)
             gs = surrogate_array(cfg["custom"], argument, steps, n, x.dtype)
+        n_threads = threads(steps * n)
+        recompute = saved[1] is None
+        scratch = torch.empty(2 * n_threads * steps * _SF_BLK, dtype=x.dtype) if recompute else None
         _call(
             f"{cfg['kernel']}_bwd",
             x.dtype,
             ptr(dz),
             ptr(dv),
             ptr(ds),
-            *(t.data_ptr() for t in saved[:3]),
+            *(ptr(t) for t in saved[:3]),
             ptr(gs),
             *(t.data_ptr() for t in saved[3:]),
             dx.data_ptr(),
@@ -108,7 +123,8 @@ class _FusedTwoState(torch.autograd.Function):
             int(cfg["detach"]),
             cfg["surrogate"][0],
             float(cfg["surrogate"][1]),
-            threads(steps * n),
+            ptr(scratch),
+            n_threads,
         )
         return dx, dv0, ds0, *grads, None
 

@@ -345,6 +345,26 @@ DEFINE_GATHER(double, sf_events_gather_f64, sf_events_scatter_f64)
    h = vl + x + w beta + j c, i' = x + j alpha, z = H(h - thr), v' = reset(h). The forward keeps h and i'
    (and the input x is kept by the caller); the backward carries a_v = dL/dv and a_i = dL/di. */
 #define DEFINE_CUBA(T, FWD, BWD) \
+/* steps of one block of neurons [lo, hi): the running state v, i at [j - so], h and i' stored (when hs is not \
+   NULL) at [t * hn + j - ho], spikes written when z is not NULL; the forward and the backward's recomputation \
+   both run this, so the recomputed h is the forward's bit for bit */ \
+SF_INLINE void FWD##_blk(const T *x, const T *alpha, const T *beta, const T *cc, const T *thr, T *z, T *hs, T *is, \
+                         T *v, T *i, long nt_, long n, T vl, T vr, int reset, long lo, long hi, long so, long hn, \
+                         long ho) { \
+    for (long t = 0; t < nt_; t++) { \
+        for (long j = lo; j < hi; j++) { \
+            long k = t * n + j; \
+            T xx = x[k], jj = i[j - so] - xx, w = v[j - so] - vl - xx; \
+            T h = vl + xx + w * beta[j] + jj * cc[j]; \
+            T ii = xx + jj * alpha[j]; \
+            T s = (h - thr[j] >= 0) ? (T)1 : (T)0; \
+            if (z) z[k] = s; \
+            if (hs) { hs[t * hn + j - ho] = h; is[t * hn + j - ho] = ii; } \
+            i[j - so] = ii; \
+            v[j - so] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
+        } \
+    } \
+} \
 void FWD(const T *x, const T *v0, const T *i0, const T *alpha, const T *beta, const T *cc, const T *thr, T *z, \
          T *hs, T *is, T *v, T *i, long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
     if (threads < 1) threads = 1; \
@@ -352,28 +372,31 @@ void FWD(const T *x, const T *v0, const T *i0, const T *alpha, const T *beta, co
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
         for (long j = lo; j < hi; j++) { v[j] = v0[j]; i[j] = i0[j]; } \
-        for (long t = 0; t < nt_; t++) { \
-            for (long j = lo; j < hi; j++) { \
-                long k = t * n + j; \
-                T xx = x[k], jj = i[j] - xx, w = v[j] - vl - xx; \
-                T h = vl + xx + w * beta[j] + jj * cc[j]; \
-                T ii = xx + jj * alpha[j]; \
-                T s = (h - thr[j] >= 0) ? (T)1 : (T)0; \
-                z[k] = s; \
-                if (store) { hs[k] = h; is[k] = ii; } \
-                i[j] = ii; \
-                v[j] = reset == 0 ? h - s * thr[j] : reset == 1 ? h - s * (h - vr) : h; \
-            } \
-        } \
+        FWD##_blk(x, alpha, beta, cc, thr, z, store ? hs : (T *)0, is, v, i, nt_, n, vl, vr, reset, lo, hi, 0, n, 0); \
     } \
 } \
+/* hs NULL: nothing was stored; each block recomputes its h and i' over all steps into the thread's part of \
+   scratch (2 T SF_BLK values per thread) */ \
 void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const T *is, const T *gs, const T *v0, \
          const T *i0, const T *alpha, const T *beta, const T *cc, const T *thr, T *dx, T *dv0, T *di0, T *dalpha, T *dbeta, \
-         T *dcc, T *dthr, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, int threads) { \
+         T *dcc, T *dthr, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, T *scratch, \
+         int threads) { \
     if (threads < 1) threads = 1; \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    _Pragma("omp parallel num_threads(threads)") \
+    { \
+    T *scr = hs ? (T *)0 : scratch + 2 * (long)SF_THREAD_NUM() * nt_ * SF_BLK; \
+    _Pragma("omp for schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        const T *H = hs, *I = is; long hn = n, ho = 0; \
+        if (!hs) { \
+            T vloc[SF_BLK], iloc[SF_BLK]; \
+            for (long j = lo; j < hi; j++) { vloc[j - lo] = v0[j]; iloc[j - lo] = i0[j]; } \
+            hn = hi - lo; ho = lo; \
+            FWD##_blk(x, alpha, beta, cc, thr, (T *)0, scr, scr + nt_ * hn, vloc, iloc, nt_, n, vl, vr, reset, lo, hi, \
+                      lo, hn, ho); \
+            H = scr; I = scr + nt_ * hn; \
+        } \
         for (long j = lo; j < hi; j++) { \
             dv0[j] = dvT ? dvT[j] : (T)0; di0[j] = diT ? diT[j] : (T)0; \
             if (dalpha) dalpha[j] = 0; \
@@ -383,8 +406,8 @@ void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const
         } \
         for (long t = nt_ - 1; t >= 0; t--) { \
             for (long j = lo; j < hi; j++) { \
-                long q = t * n + j; \
-                T th = thr[j], h = hs[q], s = h - th, zz = s >= 0 ? (T)1 : (T)0; \
+                long q = t * n + j, r = t * hn + j - ho; \
+                T th = thr[j], h = H[r], s = h - th, zz = s >= 0 ? (T)1 : (T)0; \
                 T g = SURR_AT(T, s, surr, k, gs, q); \
                 T av = dv0[j], ai = di0[j], gz = dz ? dz[q] : (T)0; \
                 T dvdh, dvdth; \
@@ -398,9 +421,9 @@ void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const
                 T vp, ip; \
                 if (t == 0) { vp = v0[j]; ip = i0[j]; } \
                 else { \
-                    T hp = hs[q - n], zp = hp - th >= 0 ? (T)1 : (T)0; \
+                    T hp = H[r - hn], zp = hp - th >= 0 ? (T)1 : (T)0; \
                     vp = reset == 0 ? hp - zp * th : reset == 1 ? hp - zp * (hp - vr) : hp; \
-                    ip = is[q - n]; \
+                    ip = I[r - hn]; \
                 } \
                 T xx = x[q], jj = ip - xx, w = vp - vl - xx; \
                 dx[q] = dh * ((T)1 - beta[j] - cc[j]) + ai * ((T)1 - alpha[j]); \
@@ -412,15 +435,32 @@ void BWD(const T *dz, const T *dvT, const T *diT, const T *x, const T *hs, const
             } \
         } \
     } \
+    } \
 }
 
 DEFINE_CUBA(float, sf_cuba_fwd_f32, sf_cuba_bwd_f32)
 DEFINE_CUBA(double, sf_cuba_fwd_f64, sf_cuba_bwd_f64)
 
 /* Adaptive LIF (neurons/_alif.py): at = rho a, A = thr + b at, h = vl + x + (v - vl - x) bm, s = (h - A) / thr,
-   z = H(s), v' = reset(h, A), a' = at + z. The forward keeps h and a' (the caller keeps x). */
-#define ALIF_PREV_A(q, t) ((t) > 0 ? as[(q) - n] : a0[j])
+   z = H(s), v' = reset(h, A), a' = at + z. The forward keeps h and a' (the caller keeps x), or nothing: the backward
+   then recomputes them from x. */
 #define DEFINE_ALIF(T, FWD, BWD) \
+/* steps of one block [lo, hi), laid out as FWD##_blk of CubaLIF: state at [j - so], h and a' at [t * hn + j - ho] */ \
+SF_INLINE void FWD##_blk(const T *x, const T *bm, const T *rho, const T *thr, const T *bb, T *z, T *hs, T *as, T *v, \
+                         T *a, long nt_, long n, T vl, T vr, int reset, long lo, long hi, long so, long hn, long ho) { \
+    for (long t = 0; t < nt_; t++) { \
+        for (long j = lo; j < hi; j++) { \
+            long q = t * n + j; \
+            T at = rho[j] * a[j - so], A = thr[j] + bb[j] * at, target = vl + x[q]; \
+            T h = target + (v[j - so] - target) * bm[j]; \
+            T zz = ((h - A) / thr[j] >= 0) ? (T)1 : (T)0; \
+            if (z) z[q] = zz; \
+            v[j - so] = reset == 0 ? h - zz * A : reset == 1 ? h - zz * (h - vr) : h; \
+            a[j - so] = at + zz; \
+            if (hs) { hs[t * hn + j - ho] = h; as[t * hn + j - ho] = a[j - so]; } \
+        } \
+    } \
+} \
 void FWD(const T *x, const T *v0, const T *a0, const T *bm, const T *rho, const T *thr, const T *bb, T *z, T *hs, \
          T *as, T *v, T *a, long nt_, long n, T vl, T vr, int reset, int store, int threads) { \
     if (threads < 1) threads = 1; \
@@ -428,27 +468,29 @@ void FWD(const T *x, const T *v0, const T *a0, const T *bm, const T *rho, const 
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
         for (long j = lo; j < hi; j++) { v[j] = v0[j]; a[j] = a0[j]; } \
-        for (long t = 0; t < nt_; t++) { \
-            for (long j = lo; j < hi; j++) { \
-                long q = t * n + j; \
-                T at = rho[j] * a[j], A = thr[j] + bb[j] * at, target = vl + x[q]; \
-                T h = target + (v[j] - target) * bm[j]; \
-                T zz = ((h - A) / thr[j] >= 0) ? (T)1 : (T)0; \
-                z[q] = zz; \
-                v[j] = reset == 0 ? h - zz * A : reset == 1 ? h - zz * (h - vr) : h; \
-                a[j] = at + zz; \
-                if (store) { hs[q] = h; as[q] = a[j]; } \
-            } \
-        } \
+        FWD##_blk(x, bm, rho, thr, bb, z, store ? hs : (T *)0, as, v, a, nt_, n, vl, vr, reset, lo, hi, 0, n, 0); \
     } \
 } \
+/* hs NULL: recompute h and a' per block into scratch (2 T SF_BLK values per thread), as CubaLIF's backward */ \
 void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const T *as, const T *gs, const T *v0, \
          const T *a0, const T *bm, const T *rho, const T *thr, const T *bb, T *dx, T *dv0, T *da0, T *dbm, T *drho, T *dthr, \
-         T *dbb, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, int threads) { \
+         T *dbb, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, T *scratch, int threads) { \
     if (threads < 1) threads = 1; \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    _Pragma("omp parallel num_threads(threads)") \
+    { \
+    T *scr = hs ? (T *)0 : scratch + 2 * (long)SF_THREAD_NUM() * nt_ * SF_BLK; \
+    _Pragma("omp for schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
+        const T *H = hs, *S = as; long hn = n, ho = 0; \
+        if (!hs) { \
+            T vloc[SF_BLK], aloc[SF_BLK]; \
+            for (long j = lo; j < hi; j++) { vloc[j - lo] = v0[j]; aloc[j - lo] = a0[j]; } \
+            hn = hi - lo; ho = lo; \
+            FWD##_blk(x, bm, rho, thr, bb, (T *)0, scr, scr + nt_ * hn, vloc, aloc, nt_, n, vl, vr, reset, lo, hi, lo, \
+                      hn, ho); \
+            H = scr; S = scr + nt_ * hn; \
+        } \
         for (long j = lo; j < hi; j++) { \
             dv0[j] = dvT ? dvT[j] : (T)0; da0[j] = daT ? daT[j] : (T)0; \
             if (dbm) dbm[j] = 0; \
@@ -458,8 +500,8 @@ void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const
         } \
         for (long t = nt_ - 1; t >= 0; t--) { \
             for (long j = lo; j < hi; j++) { \
-                long q = t * n + j; \
-                T th = thr[j], h = hs[q], ap = ALIF_PREV_A(q, t), at = rho[j] * ap, A = th + bb[j] * at; \
+                long q = t * n + j, r = t * hn + j - ho; \
+                T th = thr[j], h = H[r], ap = t > 0 ? S[r - hn] : a0[j], at = rho[j] * ap, A = th + bb[j] * at; \
                 T s = (h - A) / th, zz = s >= 0 ? (T)1 : (T)0, g = SURR_AT(T, s, surr, k, gs, q); \
                 T av = dv0[j], aa = da0[j], gz = dz ? dz[q] : (T)0; \
                 T dvdz = reset == 0 ? -A : reset == 1 ? -(h - vr) : (T)0; \
@@ -474,7 +516,7 @@ void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const
                 T vp; \
                 if (t == 0) vp = v0[j]; \
                 else { \
-                    T hp = hs[q - n], app = t > 1 ? as[q - 2 * n] : a0[j], Ap = th + bb[j] * (rho[j] * app); \
+                    T hp = H[r - hn], app = t > 1 ? S[r - 2 * hn] : a0[j], Ap = th + bb[j] * (rho[j] * app); \
                     T zp = (hp - Ap) / th >= 0 ? (T)1 : (T)0; \
                     vp = reset == 0 ? hp - zp * Ap : reset == 1 ? hp - zp * (hp - vr) : hp; \
                 } \
@@ -484,6 +526,7 @@ void BWD(const T *dz, const T *dvT, const T *daT, const T *x, const T *hs, const
                 da0[j] = dat * rho[j]; \
             } \
         } \
+    } \
     } \
 }
 
