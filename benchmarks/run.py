@@ -490,7 +490,9 @@ def main() -> None:
         density = density_mod.sweep(quick=args.quick)
         print(density_mod.format_sweep(density))
 
-    out = args.out or Path(tempfile.gettempdir()) / f"spikeforge-{args.name or ('quick' if args.quick else 'full')}.json"
+    out = (
+        args.out or Path(tempfile.gettempdir()) / f"spikeforge-{args.name or ('quick' if args.quick else 'full')}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
@@ -505,7 +507,7 @@ def main() -> None:
             indent=1,
         )
     )
-    print(f"\nwrote {out.relative_to(HERE.parent)}")
+    print(f"\nwrote {out}")
 
 
 def _peer_versions() -> dict[str, str]:

@@ -88,3 +88,26 @@ def test_inference_one_pass_equals_dense(dtype, mode):
                 layer(graded)
         else:
             torch.testing.assert_close(layer(graded), torch.nn.functional.linear(graded, layer.weight, layer.bias))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("width", [1, 15, 16, 17, 33, 700])
+def test_spike_indices_equal_the_nonzero_entries_row_by_row(dtype, width):
+    """The index kernel (sixteen entries per compare where the CPU has AVX-512, a plain loop for the rest of a row)
+    lists exactly the non-zero columns of every row, in order: empty rows, full rows, NaN (non-zero, flagged)."""
+    from spikeforge.synapses._event import _events, _indices
+
+    g = torch.Generator().manual_seed(width)
+    x = (torch.rand(70, width, generator=g) < 0.3).to(dtype)
+    x[0] = 0  # an empty row
+    x[1] = 1  # a full row
+    total, binary, counts = _events(x)
+    cols, offsets = _indices(x, counts, total)
+    assert binary and total == int(x.count_nonzero())
+    for i in range(x.shape[0]):
+        expected = x[i].nonzero().flatten().to(torch.int32)
+        assert torch.equal(cols[offsets[i] : offsets[i + 1]], expected), i
+    x[2, width // 2] = float("nan")
+    total, binary, counts = _events(x)
+    cols, offsets = _indices(x, counts, total)
+    assert not binary and int(width // 2) in cols[offsets[2] : offsets[3]].tolist()

@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include <string.h>
 #include "sf_kernels.h"
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #define SF_THREAD_NUM() omp_get_thread_num()
@@ -73,7 +76,7 @@ static inline float h2f(uint16_t h) {
 
 /* work is handed out in blocks, dynamically: on a shared machine a descheduled thread delays one block */
 #define SF_BLK 256
-#define SF_BLK_COLS 32
+#define SF_BLK_COLS 16
 
 /* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference), 1 same dtype, 2 half.
    The per-block bodies are always inlined into a dispatcher that passes the mode flags as literal constants, so the
@@ -281,6 +284,26 @@ DEFINE_LI(float, sf_li_fwd_f32, sf_li_bwd_f32)
 DEFINE_LI(double, sf_li_fwd_f64, sf_li_bwd_f64)
 
 /* Event-driven synapses. x[R, I] holds spikes; count active inputs per row and flag non-binary values. */
+/* The column indices of the non-zero entries of one row (NaN counts as non-zero, as in the count), written to dst
+   in order; with AVX-512 sixteen floats per compare and one compressing store (no branch per entry). */
+static inline void sf_fill_row_float(const float *row, long in, int32_t *dst) {
+    long k = 0, j = 0;
+#ifdef __AVX512F__
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (; j + 16 <= in; j += 16) {
+        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        _mm512_mask_compressstoreu_epi32(dst + k, m, idx);
+        k += __builtin_popcount((unsigned)m);
+        idx = _mm512_add_epi32(idx, step);
+    }
+#endif
+    for (; j < in; j++) if (row[j] != 0) dst[k++] = (int32_t)j;
+}
+static inline void sf_fill_row_double(const double *row, long in, int32_t *dst) {
+    long k = 0;
+    for (long j = 0; j < in; j++) if (row[j] != 0) dst[k++] = (int32_t)j;
+}
 #define DEFINE_EVENTS(T, COUNT, FILL) \
 long COUNT(const T *x, long r, long in, int64_t *counts, int *nonbinary, int threads) { \
     long total = 0; int bad = 0; \
@@ -297,10 +320,7 @@ long COUNT(const T *x, long r, long in, int64_t *counts, int *nonbinary, int thr
 void FILL(const T *x, long r, long in, const int64_t *offsets, int32_t *cols, int threads) { \
     if (threads < 1) threads = 1; \
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64)") \
-    for (long i = 0; i < r; i++) { \
-        const T *row = x + i * in; int64_t k = offsets[i]; \
-        for (long j = 0; j < in; j++) if (row[j] != 0) cols[k++] = (int32_t)j; \
-    } \
+    for (long i = 0; i < r; i++) sf_fill_row_##T(x + i * in, in, cols + offsets[i]); \
 }
 
 /* out[r, :] = bias + sum of wt[c, :] over the active inputs c of row r (wt = weight transposed, [I, O]). */
@@ -323,9 +343,12 @@ void SCATTER(const int32_t *cols, const int64_t *offsets, const T *grad, T *gwt,
              int threads) { \
     if (threads < 1) threads = 1; \
     memset(gwt, 0, sizeof(T) * (size_t)in * (size_t)o); \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
-    for (long blk = 0; blk < (o + SF_BLK_COLS - 1) / SF_BLK_COLS; blk++) { \
-        long lo = blk * SF_BLK_COLS, hi = lo + SF_BLK_COLS < o ? lo + SF_BLK_COLS : o; \
+    /* one block of columns per thread (a multiple of SF_BLK_COLS): every block walks all events once */ \
+    long width = (o + threads - 1) / threads; \
+    width = (width + SF_BLK_COLS - 1) / SF_BLK_COLS * SF_BLK_COLS; \
+    _Pragma("omp parallel for num_threads(threads) schedule(static, 1)") \
+    for (long blk = 0; blk < (o + width - 1) / width; blk++) { \
+        long lo = blk * width, hi = lo + width < o ? lo + width : o; \
         for (long i = 0; i < r; i++) { \
             const T *g = grad + i * o; \
             for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
