@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 import types
 from pathlib import Path
@@ -43,7 +44,7 @@ from pathlib import Path
 from _machine import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "bindsnet_diehl_cook.json"
+RESULTS = Path(tempfile.gettempdir()) / "spikeforge-bindsnet_diehl_cook.json"  # --json benchmarks/results/... to keep
 STEPS = 100  # 1 ms each
 MAX_RATE = 250.0  # Hz for a pixel of 1
 _STANDINS = ("torchvision", "gymnasium", "ale_py", "cv2", "skimage")

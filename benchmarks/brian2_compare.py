@@ -1,7 +1,7 @@
 """spikeforge against Brian2 (numpy and cython targets), side by side in one run: neuron-steps per second.
 
     bash benchmarks/setup_brian2.sh                      # once: builds .venv-brian2 (also done by this script)
-    python benchmarks/brian2_compare.py                  # threads 1 and 2, writes benchmarks/results/brian2_compare.json
+    python benchmarks/brian2_compare.py                  # threads 1 and 2, writes a JSON file to the temporary folder
     python benchmarks/brian2_compare.py --quick          # 0.2 s of biological time, no JSON
 
 Workloads (issue 4, part 5):
@@ -39,6 +39,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from _machine import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-brian2"
-RESULTS = ROOT / "benchmarks" / "results" / "brian2_compare.json"
+RESULTS = Path(tempfile.gettempdir()) / "spikeforge-brian2_compare.json"  # --json benchmarks/results/... to keep
 
 N_IZH = 100_000
 DT_IZH = 0.5e-3

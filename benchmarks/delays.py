@@ -30,6 +30,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "delays.json"))
+    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "spikeforge-delays.json"))
     ap.add_argument("--run-variant", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=T, help=argparse.SUPPRESS)
     ap.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)

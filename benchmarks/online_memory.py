@@ -34,6 +34,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -265,7 +266,7 @@ def main() -> None:
         default="short",
         help="priming run before the resting RSS: 10 steps (run.py's protocol, default) or a whole step of T",
     )
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "online_memory.json")
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-online_memory.json")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))

@@ -16,6 +16,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--bits", type=int, nargs="+", default=[8, 4, 2])
     parser.add_argument("--membrane-bits", type=int, default=16, help="0: float membrane")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "qat_digits.json")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-qat_digits.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     membrane_bits = args.membrane_bits or None

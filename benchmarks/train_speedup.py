@@ -7,7 +7,7 @@ Times, round-robin in one process so that both share the machine's conditions:
 2. the real command, ``spikeforge train --dataset digits`` (the default config, 40 epochs), with ``--backend torch``
    and with the default ``--backend auto``, reading training seconds and test accuracy from each run's metrics.json.
 
-Prints both speed-ups (ratio of the minima) and writes ``benchmarks/results/train_speedup.json``.
+Prints both speed-ups (ratio of the minima) and writes ``--out`` (default: a file in the system's temporary folder).
 
     python benchmarks/train_speedup.py [--rounds 3] [--epochs 40] [--threads 2]
 """
@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-train_speedup.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
@@ -116,7 +117,7 @@ def main() -> None:
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
-    path = HERE / "results" / "train_speedup.json"
+    path = args.out
     path.write_text(json.dumps(result, indent=1))
     print(f"wrote {path}")
 

@@ -17,6 +17,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -188,7 +189,7 @@ def main_cli(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="*", choices=sorted(MODELS), default=["snn", "gru"])
     p.add_argument("--epochs", type=int, help="override the configs' epochs (recorded per run)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "uea.json")
+    p.add_argument("--json", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-uea.json")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "uea")
     p.add_argument("--table-only", action="store_true")
     args = p.parse_args(argv)
