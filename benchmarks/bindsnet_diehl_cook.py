@@ -43,7 +43,6 @@ from pathlib import Path
 
 from _machine import cpu_model
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(tempfile.gettempdir()) / "spikeforge-bindsnet_diehl_cook.json"  # --json benchmarks/results/... to keep
 STEPS = 100  # 1 ms each
 MAX_RATE = 250.0  # Hz for a pixel of 1
