@@ -111,3 +111,24 @@ def test_spike_indices_equal_the_nonzero_entries_row_by_row(dtype, width):
     total, binary, counts = _events(x)
     cols, offsets = _indices(x, counts, total)
     assert not binary and int(width // 2) in cols[offsets[2] : offsets[3]].tolist()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_weight_gradient_scatter_on_several_threads_equals_the_dense_product(dtype, n_threads):
+    """The scatter kernel called directly with 1-3 threads (rows split, private sums added up): grad^T x."""
+    from spikeforge.kernels.cpu import library
+    from spikeforge.synapses._event import _events, _indices
+
+    g = torch.Generator().manual_seed(n_threads)
+    x = (torch.rand(301, 90, generator=g) < 0.1).to(dtype)
+    grad = torch.randn(301, 37, generator=g, dtype=dtype)
+    total, _, counts = _events(x)
+    cols, offsets = _indices(x, counts, total)
+    gwt = torch.full((90, 37), float("nan"), dtype=dtype)  # every entry is written
+    suffix = "f64" if dtype == torch.float64 else "f32"
+    getattr(library(), f"sf_events_scatter_{suffix}")(
+        cols.data_ptr(), offsets.data_ptr(), grad.data_ptr(), gwt.data_ptr(), 301, 90, 37, n_threads
+    )
+    expected = x.t() @ grad
+    assert torch.allclose(gwt, expected, rtol=0, atol=TOL[dtype] * float(expected.abs().max()))

@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..kernels.cpu import build_error, library
+from ..kernels.cpu import build_error, library, threads
 from . import _choice
 
 __all__ = ["EventLinear", "event_linear", "synapse_paths"]
@@ -40,7 +40,9 @@ MEASURE_MAX = 0.3
 
 
 def _threads(work: int) -> int:
-    return 1 if work < (1 << 15) else max(1, torch.get_num_threads())
+    """OpenMP threads for ``work`` entries: the neuron kernels' rule (one for small work, else torch's count unless
+    the thread guard measured that fewer are faster here now)."""
+    return threads(work)
 
 
 def _suffix(dtype: torch.dtype) -> str:

@@ -14,6 +14,7 @@
    that the table and the header agree. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "sf_kernels.h"
 #ifdef __AVX512F__
@@ -22,8 +23,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #define SF_THREAD_NUM() omp_get_thread_num()
+#define SF_THREADS() omp_get_num_threads()
 #else
 #define SF_THREAD_NUM() 0
+#define SF_THREADS() 1
 #endif
 
 /* surrogate ids: 0 fast sigmoid, 1 sigmoid, 2 atan, 3 triangle, 4 boxcar, 5 straight through; 6 (SF_SURR_ARRAY):
@@ -76,7 +79,6 @@ static inline float h2f(uint16_t h) {
 
 /* work is handed out in blocks, dynamically: on a shared machine a descheduled thread delays one block */
 #define SF_BLK 256
-#define SF_BLK_COLS 16
 
 /* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference), 1 same dtype, 2 half.
    The per-block bodies are always inlined into a dispatcher that passes the mode flags as literal constants, so the
@@ -338,25 +340,39 @@ void GATHER(const int32_t *cols, const int64_t *offsets, const T *wt, const T *b
         } \
     } \
 } \
-/* gwt[c, :] += grad[r, :] for every event (r, c); threads split the output columns, so no two write alike. */ \
-void SCATTER(const int32_t *cols, const int64_t *offsets, const T *grad, T *gwt, long r, long in, long o, \
-             int threads) { \
-    if (threads < 1) threads = 1; \
-    memset(gwt, 0, sizeof(T) * (size_t)in * (size_t)o); \
-    /* one block of columns per thread (a multiple of SF_BLK_COLS): every block walks all events once */ \
-    long width = (o + threads - 1) / threads; \
-    width = (width + SF_BLK_COLS - 1) / SF_BLK_COLS * SF_BLK_COLS; \
-    _Pragma("omp parallel for num_threads(threads) schedule(static, 1)") \
-    for (long blk = 0; blk < (o + width - 1) / width; blk++) { \
-        long lo = blk * width, hi = lo + width < o ? lo + width : o; \
-        for (long i = 0; i < r; i++) { \
-            const T *g = grad + i * o; \
-            for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
-                T *dst = gwt + (long)cols[e] * o; \
-                for (long k = lo; k < hi; k++) dst[k] += g[k]; \
-            } \
+/* gwt[c, :] += grad[r, :] for every event (r, c). Threads split the rows (events) and sum into private copies of
+   gwt that are added up at the end (splitting the columns instead made every thread walk all events, which ran
+   slower on two threads than on one); without memory for the copies, one thread does it all. */ \
+static void SCATTER##_rows(const int32_t *cols, const int64_t *offsets, const T *grad, T *acc, long lo, long hi, \
+                           long o) { \
+    for (long i = lo; i < hi; i++) { \
+        const T *g = grad + i * o; \
+        for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
+            T *dst = acc + (long)cols[e] * o; \
+            for (long k = 0; k < o; k++) dst[k] += g[k]; \
         } \
     } \
+} \
+void SCATTER(const int32_t *cols, const int64_t *offsets, const T *grad, T *gwt, long r, long in, long o, \
+             int threads) { \
+    size_t size = (size_t)in * (size_t)o; \
+    memset(gwt, 0, sizeof(T) * size); \
+    T *extra = threads > 1 ? (T *)calloc((size_t)(threads - 1) * size, sizeof(T)) : (T *)0; \
+    if (!extra) { SCATTER##_rows(cols, offsets, grad, gwt, 0, r, o); return; } \
+    _Pragma("omp parallel num_threads(threads)") \
+    { \
+        int id = SF_THREAD_NUM(), nt = SF_THREADS(); \
+        long lo = r * id / nt, hi = r * (id + 1) / nt; \
+        SCATTER##_rows(cols, offsets, grad, id ? extra + (size_t)(id - 1) * size : gwt, lo, hi, o); \
+        _Pragma("omp barrier") \
+        _Pragma("omp for schedule(static)") \
+        for (long q = 0; q < (long)size; q++) { \
+            T sum = gwt[q]; \
+            for (int c = 1; c < nt; c++) sum += extra[(size_t)(c - 1) * size + q]; \
+            gwt[q] = sum; \
+        } \
+    } \
+    free(extra); \
 }
 
 DEFINE_EVENTS(float, sf_events_count_f32, sf_events_fill_f32)
