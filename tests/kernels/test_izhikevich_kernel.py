@@ -6,6 +6,9 @@ thread-count probe stays within the requested threads and is cached."""
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 import torch
 
@@ -125,3 +128,24 @@ def test_thread_probe_stays_within_the_request_and_is_cached(monkeypatch):
     with _common.torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads task states under /proc (Linux)")
+def test_free_cores_see_another_process_busy():
+    """A busy child process is another task's load: at most cpus - 1 cores free."""
+    import subprocess
+    import sys
+
+    from spikeforge.kernels.cpu import _common
+
+    cpus = len(os.sched_getaffinity(0))
+    if cpus != os.cpu_count():
+        pytest.skip("an affinity mask smaller than the machine: the probe alone decides")
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # the child is running its loop
+        assert _common._running_elsewhere() >= 1
+        assert _common._free_cores(cpus) <= cpus - 1
+    finally:
+        child.kill()
+        child.wait()

@@ -110,8 +110,8 @@ def torch_threads(count: int) -> Iterator[None]:
 
 #: seconds a thread-count measurement stays valid; the probe's shape: neurons x steps of the Izhikevich kernel
 PROBE_TTL_S = 10.0
-_PROBE_NEURONS, _PROBE_STEPS, _PROBE_ROUNDS = 1 << 15, 16, 5
-_GAIN = 0.75  # more threads must bring the probe below this fraction of the time with fewer (ideal: 1/2 for 2x)
+_PROBE_NEURONS, _PROBE_STEPS, _PROBE_ROUNDS = 1 << 15, 64, 5
+_GAIN = 0.85  # more threads must bring the probe below this fraction of the time with fewer (ideal: 1/2 for 2x)
 _PROBED: dict[int, tuple[float, int]] = {}
 
 
@@ -121,12 +121,13 @@ def usable_threads(wanted: int) -> int:
 
     More threads than free cores (other processes busy on the machine: oversubscription) make every parallel
     region wait at its barrier for a descheduled thread, which measured 4-10x slower than one thread on a loaded
-    2-core machine. First the cores that no other task is running on (:func:`_free_cores`, from ``/proc/loadavg``,
-    about 3 ms): one free core answers 1. Otherwise the probe runs the Izhikevich forward kernel (inference, 32768
-    neurons x 16 steps, about 0.5 ms on one thread) alternately with 1, half and all of the free cores,
+    2-core machine. First the cores that no other task is running on (:func:`_free_cores`, from the task states
+    under ``/proc``, a few ms): one free core answers 1. Otherwise the probe runs the Izhikevich forward kernel (inference, 32768
+    neurons x 64 steps, about 0.9 ms on one thread of this project's Xeon; long enough that waking the other threads
+    does not decide the outcome, as it did at 16 steps) alternately with 1, half and all of the free cores,
     ``_PROBE_ROUNDS`` times each, and keeps the count with the lowest median time; more threads only where they
-    bring the median below 3/4 of the next smaller count's (a short probe is noisier than a long run, so only a
-    clear gain counts). ``SPIKEFORGE_THREAD_PROBE=0`` turns the probe off (always ``wanted``)."""
+    bring the median below 0.85 of the next smaller count's (a short probe is noisier than a long run, so only a
+    clear gain counts; oversubscription makes the probe several times slower, far above that line). ``SPIKEFORGE_THREAD_PROBE=0`` turns the probe off (always ``wanted``)."""
     if os.environ.get("SPIKEFORGE_THREAD_PROBE", "1") == "0" or torch.compiler.is_compiling():
         return wanted
     now = time.monotonic()
@@ -136,7 +137,7 @@ def usable_threads(wanted: int) -> int:
     lib = library()
     if lib is None:
         return wanted
-    free = _free_cores(wanted)  # about 3 ms; the probe only where more than one core is free
+    free = _free_cores(wanted)  # a few ms; the probe only where more than one core is free
     choice = 1 if free == 1 else _probe(lib, free)
     _PROBED[wanted] = (time.monotonic(), choice)
     return choice
@@ -166,23 +167,41 @@ def _probe(lib: Any, wanted: int) -> int:
     return best
 
 
+def _running_elsewhere() -> int:
+    """Threads of other processes that are runnable now (state ``R`` in ``/proc/PID/task/TID/stat``). This
+    process's own threads (OpenMP or torch workers still spinning after a parallel region) are not load, and
+    neither is what ``/proc/loadavg``'s runnable count adds on some virtual machines (it read 2 more than the
+    tasks in state R on this project's VM, which made every run single-threaded)."""
+    me, count = os.getpid(), 0
+    for proc in os.scandir("/proc"):
+        if not proc.name.isdigit() or int(proc.name) == me:
+            continue
+        try:
+            for task in os.scandir(f"{proc.path}/task"):
+                with open(f"{task.path}/stat", "rb") as f:
+                    count += f.read().rsplit(b")", 1)[1].split()[0] == b"R"
+        except (OSError, IndexError):
+            continue  # the task ended while we looked
+    return count
+
+
 def _free_cores(wanted: int) -> int:
-    """Cores not running another task right now: the machine's CPUs minus the other runnable tasks
-    (``/proc/loadavg``'s instantaneous count, less this thread), the most of 3 readings 1 ms apart; ``wanted``
-    where the count cannot be read (not Linux) or does not describe this process's CPUs (an affinity mask smaller
-    than the machine, e.g. a container pinned to some cores of a larger host: the probe alone decides there)."""
+    """Cores not running another task right now: the machine's CPUs minus the runnable threads of other processes
+    (:func:`_running_elsewhere`), the least of 3 readings 1 ms apart (a task busy for the whole time, not one that
+    ran for a moment); ``wanted`` where they cannot be read (not Linux) or do not describe this process's CPUs (an
+    affinity mask smaller than the machine, e.g. a container pinned to some cores of a larger host: the probe alone
+    decides there)."""
     try:
         cpus = len(os.sched_getaffinity(0))
-        if cpus != os.cpu_count():
+        if cpus != os.cpu_count() or not os.path.isdir("/proc/self/task"):
             return wanted
-        others = 0
+        counts = []
         for k in range(3):
             if k:
                 time.sleep(0.001)
-            with open("/proc/loadavg") as f:
-                running = int(f.read().split()[3].split("/")[0])
-            others = max(others, running - 1)
-    except (OSError, ValueError, IndexError, AttributeError):
+            counts.append(_running_elsewhere())
+        others = min(counts)
+    except (OSError, ValueError, AttributeError):
         return wanted
     return max(1, min(wanted, cpus - others))
 
