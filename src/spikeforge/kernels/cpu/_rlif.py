@@ -4,8 +4,9 @@ The recurrence ``x'_t = x_t + z_{t-1} W^T`` needs one small matrix product per s
 call per sequence: the forward makes two calls per step (``addmm`` and the compiled LIF step) and records nothing
 for autograd; the backward walks back with the compiled LIF step backward and one ``[B, N] @ [N, N]`` product per
 step (``dL/dz_{t-1} = dL/dx'_t W``), and computes the recurrent weight gradient at the end as one product over all
-steps (``dL/dW = sum_t dL/dx'_t^T z_{t-1}``). It keeps ``h`` and ``v`` per step (8 bytes per neuron per step in
-float32) besides the spikes it returns.
+steps (``dL/dW = sum_t dL/dx'_t^T z_{t-1}``). It keeps ``h`` per step (4 bytes per neuron per step in float32)
+besides the spikes it returns; the membrane after each step, which only the gradient of a learned ``tau_mem``
+needs, is recomputed from ``h`` and the spikes with the kernel's own reset arithmetic (bit for bit).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class _FusedRLIF(torch.autograd.Function):
         train = cfg["grad"] and any(ctx.needs_input_grad[:6])  # grad mode is off inside forward: decided by caller
         zs = torch.empty_like(x)
         hs = torch.empty((steps, m), dtype=x.dtype) if train else torch.empty((1, m), dtype=x.dtype)
-        vs = torch.empty((steps + 1, m), dtype=x.dtype)
+        vs = torch.empty((2, m), dtype=x.dtype)  # the membrane before and after the current step, in turn
         vs[0] = v0.reshape(-1)
         wt = weight.t()
         fwd = getattr(lib, f"sf_lif_fwd_{suffix}")
@@ -44,12 +45,12 @@ class _FusedRLIF(torch.autograd.Function):
             h_t = hs[t] if train else hs[0]
             fwd(
                 xp.data_ptr(),
-                vs[t].data_ptr(),
+                vs[t % 2].data_ptr(),
                 beta.data_ptr(),
                 thr.data_ptr(),
                 zs[t].data_ptr(),
                 h_t.data_ptr(),
-                vs[t + 1].data_ptr(),
+                vs[(t + 1) % 2].data_ptr(),
                 1,
                 m,
                 real(cfg["v_leak"]),
@@ -60,14 +61,14 @@ class _FusedRLIF(torch.autograd.Function):
             )
             z_prev = zs[t]
         if train:
-            ctx.save_for_backward(hs, vs, zs, z0, weight, beta, thr)
+            ctx.save_for_backward(hs, v0.reshape(-1), zs, z0, weight, beta, thr)
             ctx.cfg = cfg
-        return zs, vs[steps].reshape(batch, n).clone(), xp, zs[steps - 1].clone()
+        return zs, vs[steps % 2].reshape(batch, n).clone(), xp, zs[steps - 1].clone()
 
     @staticmethod
     def backward(ctx, dzs, dv, di, dz_last):  # type: ignore[override]
         lib = library()
-        hs, vs, zs, z0, weight, beta, thr = ctx.saved_tensors
+        hs, v_start, zs, z0, weight, beta, thr = ctx.saved_tensors
         cfg = ctx.cfg
         steps, batch, n = zs.shape
         m = batch * n
@@ -92,13 +93,14 @@ class _FusedRLIF(torch.autograd.Function):
             gz = dzs[t] + carry
             if t == steps - 1 and dz_last is not None:
                 gz = gz + dz_last
+            v_prev = _membrane_after(hs[t - 1], zs[t - 1].reshape(-1), thr, cfg) if need_beta and t else v_start
             bwd(
                 gz.data_ptr(),
                 a.data_ptr(),
                 hs[t].data_ptr(),
                 None,
                 None if gs is None else gs[t].data_ptr(),
-                vs[t].data_ptr(),
+                v_prev.data_ptr(),  # the name keeps the tensor alive until the call returns
                 beta.data_ptr(),
                 thr.data_ptr(),
                 dx[t].data_ptr(),
@@ -130,6 +132,16 @@ class _FusedRLIF(torch.autograd.Function):
             z_prev = torch.cat([z0.unsqueeze(0), zs[:-1]]).reshape(steps * batch, n)
             dweight = dx.reshape(steps * batch, n).t() @ z_prev
         return dx, a.reshape(batch, n), carry, dweight, dbeta, dthr, None
+
+
+def _membrane_after(h: torch.Tensor, z: torch.Tensor, thr: torch.Tensor, cfg: dict) -> torch.Tensor:
+    """The membrane after a step from its pre-reset value ``h`` and spikes ``z``, with the kernel's arithmetic:
+    subtract ``h - z theta``, zero ``h - z (h - v_reset)``, none ``h``."""
+    if cfg["reset"] == 0:
+        return h - z * thr
+    if cfg["reset"] == 1:
+        return h - z * (h - cfg["v_reset"])
+    return h
 
 
 def rlif(x_seq, v0, z0, weight, beta, threshold, settings: Settings):
