@@ -2,9 +2,11 @@
 
 Needs only a C compiler (``cc``/``gcc``, or ``$CC``); no Python headers, no ninja, no torch headers. The shared
 library is cached under ``$SPIKEFORGE_CACHE`` (default ``~/.cache/spikeforge``), keyed by a hash of the source and
-flags. The library is tuned for the CPU it is built on (``-march=native``: AVX-512 where the CPU has it, which
-makes the kernels 10-25 % faster on this project's Xeon); the cache key then includes the CPU's model and feature
-flags, so a cache folder shared by different machines never hands one a library for another. Set
+flags. The library is tuned for the CPU it is built on (``-march=native``: AVX-512 where the CPU has it; on this
+project's Xeon the LIF forward and backward over 5.9 M states took 13-14 ms against 18-20 ms, and the event-driven
+synapses' index pass 0.45 ms against 2.5 ms); the cache key then includes the CPU's model and feature flags, so a
+cache folder shared by different machines never hands one a library for another. A compiler that refuses the flag
+gets the portable build. Set
 ``SPIKEFORGE_NATIVE=0`` for a portable build (the compiler's baseline instruction set). Results do not depend on the
 choice: floating-point contraction stays off, so every kernel rounds exactly as before. OpenMP is used when the
 compiler supports ``-fopenmp``; otherwise the kernel runs on one thread. Set ``SPIKEFORGE_NO_COMPILE=1`` to disable
