@@ -92,25 +92,28 @@ def test_inference_one_pass_equals_dense(dtype, mode):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("width", [1, 15, 16, 17, 33, 700])
-def test_spike_indices_equal_the_nonzero_entries_row_by_row(dtype, width):
-    """The index kernel (sixteen entries per compare where the CPU has AVX-512, a plain loop for the rest of a row)
-    lists exactly the non-zero columns of every row, in order: empty rows, full rows, NaN (non-zero, flagged)."""
-    from spikeforge.synapses._event import _events, _indices
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_spike_indices_equal_the_nonzero_entries_row_by_row(monkeypatch, dtype, width, n_threads):
+    """The index kernel (sixteen entries per compare where the CPU has AVX-512, a plain loop for the rest of a row;
+    rows split between threads, then packed) lists exactly the non-zero columns of every row, in order: empty rows,
+    full rows, NaN and 2.0 (non-zero, flagged)."""
+    from spikeforge.synapses import _event
 
+    monkeypatch.setattr(_event, "_threads", lambda work: n_threads)
     g = torch.Generator().manual_seed(width)
     x = (torch.rand(70, width, generator=g) < 0.3).to(dtype)
     x[0] = 0  # an empty row
     x[1] = 1  # a full row
-    total, binary, counts = _events(x)
-    cols, offsets = _indices(x, counts, total)
-    assert binary and total == int(x.count_nonzero())
+    total, binary, cols, offsets = _event._index(x)
+    assert binary and total == int(x.count_nonzero()) == len(cols) and int(offsets[-1]) == total
     for i in range(x.shape[0]):
         expected = x[i].nonzero().flatten().to(torch.int32)
         assert torch.equal(cols[offsets[i] : offsets[i + 1]], expected), i
-    x[2, width // 2] = float("nan")
-    total, binary, counts = _events(x)
-    cols, offsets = _indices(x, counts, total)
-    assert not binary and int(width // 2) in cols[offsets[2] : offsets[3]].tolist()
+    for odd in (float("nan"), 2.0):
+        y = x.clone()
+        y[2, width // 2] = odd
+        total, binary, cols, offsets = _event._index(y)
+        assert not binary and int(width // 2) in cols[offsets[2] : offsets[3]].tolist()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -118,13 +121,12 @@ def test_spike_indices_equal_the_nonzero_entries_row_by_row(dtype, width):
 def test_weight_gradient_scatter_on_several_threads_equals_the_dense_product(dtype, n_threads):
     """The scatter kernel called directly with 1-3 threads (rows split, private sums added up): grad^T x."""
     from spikeforge.kernels.cpu import library
-    from spikeforge.synapses._event import _events, _indices
+    from spikeforge.synapses._event import _index
 
     g = torch.Generator().manual_seed(n_threads)
     x = (torch.rand(301, 90, generator=g) < 0.1).to(dtype)
     grad = torch.randn(301, 37, generator=g, dtype=dtype)
-    total, _, counts = _events(x)
-    cols, offsets = _indices(x, counts, total)
+    _, _, cols, offsets = _index(x)
     gwt = torch.full((90, 37), float("nan"), dtype=dtype)  # every entry is written
     suffix = "f64" if dtype == torch.float64 else "f32"
     getattr(library(), f"sf_events_scatter_{suffix}")(

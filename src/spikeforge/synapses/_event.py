@@ -49,26 +49,17 @@ def _suffix(dtype: torch.dtype) -> str:
     return "f64" if dtype == torch.float64 else "f32"
 
 
-def _events(x2: torch.Tensor) -> tuple[int, bool, torch.Tensor]:
-    """Active inputs per row (int64 [R]), whether every value is 0 or 1, and the total."""
-    lib = library()
+def _index(x2: torch.Tensor) -> tuple[int, bool, torch.Tensor, torch.Tensor]:
+    """One pass over ``x2[R, I]``: the number of active inputs, whether every value is 0 or 1, their columns row by
+    row (int32) and the row offsets (int64 ``[R + 1]``)."""
     rows, width = x2.shape
-    counts = torch.empty(rows, dtype=torch.int64)
+    offsets = torch.empty(rows + 1, dtype=torch.int64)
+    room = torch.empty(rows * width, dtype=torch.int32)  # the kernel fills each thread's rows, then packs them
     bad = ctypes.c_int(0)
-    total = getattr(lib, f"sf_events_count_{_suffix(x2.dtype)}")(
-        x2.data_ptr(), rows, width, counts.data_ptr(), ctypes.byref(bad), _threads(x2.numel())
+    total = getattr(library(), f"sf_events_index_{_suffix(x2.dtype)}")(
+        x2.data_ptr(), rows, width, offsets.data_ptr(), room.data_ptr(), ctypes.byref(bad), _threads(x2.numel())
     )
-    return int(total), not bad.value, counts
-
-
-def _indices(x2: torch.Tensor, counts: torch.Tensor, total: int) -> tuple[torch.Tensor, torch.Tensor]:
-    offsets = torch.zeros(x2.shape[0] + 1, dtype=torch.int64)
-    torch.cumsum(counts, 0, out=offsets[1:])
-    cols = torch.empty(total, dtype=torch.int32)
-    getattr(library(), f"sf_events_fill_{_suffix(x2.dtype)}")(
-        x2.data_ptr(), x2.shape[0], x2.shape[1], offsets.data_ptr(), cols.data_ptr(), _threads(x2.numel())
-    )
-    return cols, offsets
+    return int(total), not bad.value, room[:total].clone(), offsets  # the clone lets the room go
 
 
 def _direct(x2: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor | None:
@@ -177,7 +168,7 @@ def _key(x2: torch.Tensor, weight: torch.Tensor, density: float, grads: tuple[bo
     )
 
 
-def _train_candidates(x2, weight, bias, counts, total, x_grad: bool) -> dict:
+def _train_candidates(x2, weight, bias, cols, offsets, x_grad: bool) -> dict:
     """Forward + backward of each path on copies (the layer's own gradients are not touched)."""
     w = weight.detach().clone().requires_grad_(weight.requires_grad)
     b = None if bias is None else bias.detach().clone().requires_grad_(bias.requires_grad)
@@ -192,8 +183,7 @@ def _train_candidates(x2, weight, bias, counts, total, x_grad: bool) -> dict:
         run(nn.functional.linear(xx, w, b))
 
     def event() -> None:
-        cols, offsets = _indices(x2, counts, total)
-        run(_EventLinear.apply(xx, w, b, cols, offsets))
+        run(_EventLinear.apply(xx, w, b, *_index(x2)[2:]))
 
     return {"dense": dense, "event": event}
 
@@ -252,7 +242,7 @@ def _event_linear(
             if path == "dense":
                 return nn.functional.linear(x, weight, bias), dense
         return out.reshape(shape), "event"
-    total, binary, counts = _events(x2)
+    total, binary, cols, offsets = _index(x2)
     if not binary:
         if mode == "event":
             raise ValueError(
@@ -268,10 +258,9 @@ def _event_linear(
         key = _key(x2, weight, total / x2.numel(), grads)
         path = _choice.CHOOSER.cached(key)
         if path is None:
-            path = _choice.CHOOSER.choose(key, _train_candidates(x2, weight, bias, counts, total, x.requires_grad))
+            path = _choice.CHOOSER.choose(key, _train_candidates(x2, weight, bias, cols, offsets, x.requires_grad))
         if path == "dense":
             return nn.functional.linear(x, weight, bias), dense
-    cols, offsets = _indices(x2, counts, total)
     out = _EventLinear.apply(x2, weight, bias, cols, offsets)
     return out.reshape(shape), "event"
 

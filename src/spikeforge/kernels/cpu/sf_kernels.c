@@ -285,44 +285,68 @@ void BWD(const T *dvs, const T *dvT, const T *vs, const T *v0, const T *beta, T 
 DEFINE_LI(float, sf_li_fwd_f32, sf_li_bwd_f32)
 DEFINE_LI(double, sf_li_fwd_f64, sf_li_bwd_f64)
 
-/* Event-driven synapses. x[R, I] holds spikes; count active inputs per row and flag non-binary values. */
-/* The column indices of the non-zero entries of one row (NaN counts as non-zero, as in the count), written to dst
-   in order; with AVX-512 sixteen floats per compare and one compressing store (no branch per entry). */
-static inline void sf_fill_row_float(const float *row, long in, int32_t *dst) {
+/* Event-driven synapses. x[R, I] holds spikes. The index pass lists the column of every non-zero entry row by row
+   (NaN counts as non-zero) and flags values other than 0 and 1: with AVX-512 sixteen floats per compare and one
+   compressing store, no branch per entry. */
+static inline long sf_index_row_float(const float *row, long in, int32_t *dst, int *bad) {
     long k = 0, j = 0;
 #ifdef __AVX512F__
     __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i step = _mm512_set1_epi32(16);
+    __mmask16 odd = 0;
     for (; j + 16 <= in; j += 16) {
-        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        __m512 v = _mm512_loadu_ps(row + j);
+        __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        odd |= _mm512_mask_cmp_ps_mask(m, v, _mm512_set1_ps(1.0f), _CMP_NEQ_UQ);
         _mm512_mask_compressstoreu_epi32(dst + k, m, idx);
         k += __builtin_popcount((unsigned)m);
         idx = _mm512_add_epi32(idx, step);
     }
+    if (odd) *bad = 1;
 #endif
-    for (; j < in; j++) if (row[j] != 0) dst[k++] = (int32_t)j;
+    for (; j < in; j++) {
+        float v = row[j];
+        if (v != 0) { dst[k++] = (int32_t)j; if (v != 1) *bad = 1; }
+    }
+    return k;
 }
-static inline void sf_fill_row_double(const double *row, long in, int32_t *dst) {
+static inline long sf_index_row_double(const double *row, long in, int32_t *dst, int *bad) {
     long k = 0;
-    for (long j = 0; j < in; j++) if (row[j] != 0) dst[k++] = (int32_t)j;
+    for (long j = 0; j < in; j++) {
+        double v = row[j];
+        if (v != 0) { dst[k++] = (int32_t)j; if (v != 1) *bad = 1; }
+    }
+    return k;
 }
-#define DEFINE_EVENTS(T, COUNT, FILL) \
-long COUNT(const T *x, long r, long in, int64_t *counts, int *nonbinary, int threads) { \
-    long total = 0; int bad = 0; \
+
+/* offsets[R + 1] and cols (room for R * I entries: each thread fills the part of its rows, then the parts are moved
+   together); returns the number of events and sets *nonbinary. */
+#define DEFINE_EVENTS(T, INDEX) \
+long INDEX(const T *x, long r, long in, int64_t *offsets, int32_t *cols, int *nonbinary, int threads) { \
     if (threads < 1) threads = 1; \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64) reduction(+:total) reduction(|:bad)") \
-    for (long i = 0; i < r; i++) { \
-        const T *row = x + i * in; long c = 0; \
-        for (long j = 0; j < in; j++) { T v = row[j]; c += v != 0; bad |= (v != 0) & (v != 1); } \
-        counts[i] = c; total += c; \
+    if (threads > r) threads = r > 0 ? (int)r : 1; \
+    int bad = 0; \
+    _Pragma("omp parallel for num_threads(threads) schedule(static, 1) reduction(|:bad)") \
+    for (int c = 0; c < threads; c++) { \
+        long lo = r * c / threads, hi = r * (c + 1) / threads; \
+        int32_t *dst = cols + lo * in; \
+        long k = 0; \
+        for (long i = lo; i < hi; i++) { \
+            long count = sf_index_row_##T(x + i * in, in, dst + k, &bad); \
+            offsets[i + 1] = count; \
+            k += count; \
+        } \
+    } \
+    offsets[0] = 0; \
+    int64_t total = 0; \
+    for (int c = 0; c < threads; c++) { \
+        long lo = r * c / threads, hi = r * (c + 1) / threads; \
+        int64_t start = total; \
+        for (long i = lo; i < hi; i++) { total += offsets[i + 1]; offsets[i + 1] = total; } \
+        if (start != lo * in) memmove(cols + start, cols + lo * in, sizeof(int32_t) * (size_t)(total - start)); \
     } \
     *nonbinary = bad; \
     return total; \
-} \
-void FILL(const T *x, long r, long in, const int64_t *offsets, int32_t *cols, int threads) { \
-    if (threads < 1) threads = 1; \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64)") \
-    for (long i = 0; i < r; i++) sf_fill_row_##T(x + i * in, in, cols + offsets[i]); \
 }
 
 /* out[r, :] = bias + sum of wt[c, :] over the active inputs c of row r (wt = weight transposed, [I, O]). */
@@ -375,8 +399,8 @@ void SCATTER(const int32_t *cols, const int64_t *offsets, const T *grad, T *gwt,
     free(extra); \
 }
 
-DEFINE_EVENTS(float, sf_events_count_f32, sf_events_fill_f32)
-DEFINE_EVENTS(double, sf_events_count_f64, sf_events_fill_f64)
+DEFINE_EVENTS(float, sf_events_index_f32)
+DEFINE_EVENTS(double, sf_events_index_f64)
 DEFINE_GATHER(float, sf_events_gather_f32, sf_events_scatter_f32)
 DEFINE_GATHER(double, sf_events_gather_f64, sf_events_scatter_f64)
 

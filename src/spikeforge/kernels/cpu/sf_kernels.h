@@ -22,10 +22,8 @@ void sf_li_fwd_f32(const float *x, const float *v0, const float *beta, float *vs
 void sf_li_fwd_f64(const double *x, const double *v0, const double *beta, double *vs, long nt_, long n, int threads);
 void sf_li_bwd_f32(const float *dvs, const float *dvT, const float *vs, const float *v0, const float *beta, float *dx, float *dv0, float *dbeta, long nt_, long n, int threads);
 void sf_li_bwd_f64(const double *dvs, const double *dvT, const double *vs, const double *v0, const double *beta, double *dx, double *dv0, double *dbeta, long nt_, long n, int threads);
-long sf_events_count_f32(const float *x, long r, long in, int64_t *counts, int *nonbinary, int threads);
-long sf_events_count_f64(const double *x, long r, long in, int64_t *counts, int *nonbinary, int threads);
-void sf_events_fill_f32(const float *x, long r, long in, const int64_t *offsets, int32_t *cols, int threads);
-void sf_events_fill_f64(const double *x, long r, long in, const int64_t *offsets, int32_t *cols, int threads);
+long sf_events_index_f32(const float *x, long r, long in, int64_t *offsets, int32_t *cols, int *nonbinary, int threads);
+long sf_events_index_f64(const double *x, long r, long in, int64_t *offsets, int32_t *cols, int *nonbinary, int threads);
 void sf_events_gather_f32(const int32_t *cols, const int64_t *offsets, const float *wt, const float *bias, float *out, long r, long o, int threads);
 void sf_events_gather_f64(const int32_t *cols, const int64_t *offsets, const double *wt, const double *bias, double *out, long r, long o, int threads);
 void sf_events_scatter_f32(const int32_t *cols, const int64_t *offsets, const float *grad, float *gwt, long r, long in, long o, int threads);
