@@ -72,11 +72,14 @@ def _run(
             mine = distributed.shard(torch.arange(len(idx))) if shard else slice(None)
             yb = y[idx][mine].to(device)
             if lengths is None:  # the whole global batch is encoded: stochastic encoders draw as one process would
-                out_seq, _ = model(encode_batch(x[idx], cfg, generator)[:, mine].to(device, dtype))
+                batch = x.index_select(0, idx)  # a plain gather (faster than x[idx] on large batches here)
+                out_seq, _ = model(encode_batch(batch, cfg, generator)[:, mine].to(device, dtype))
                 logits = scores(out_seq, cfg.readout)
             else:  # time-first series [T, N, C]: fed as input current, cut to the longest series of the batch
                 lb = lengths[idx][mine]
-                out_seq, _ = model(x[: int(lb.max()), idx[mine]].to(device, dtype))
+                # index_select, not x[:, idx]: on a [100, 7336, 700] corpus 1.3 ms against 1.6-3.1 ms per batch
+                batch = x[: int(lb.max())].index_select(1, idx[mine])
+                out_seq, _ = model(batch.to(device, dtype))
                 logits = scores(out_seq, cfg.readout, lb.to(device))
             smoothing = cfg.label_smoothing if training else 0.0
             if shard:  # this process's share of the global mean; DDP averages the gradients over the processes
