@@ -362,7 +362,15 @@ def build(impl: str, kind: str, w):
         user = "usersurr" in options
         step, weight = build_spikeforge(kind, w, backend=backend, synapse=synapse, chunk=chunk, user_surrogate=user)
         if "compile" in options:  # the whole step (network and loss), inductor, one graph (fails on a break)
-            step = torch.compile(step, fullgraph=True)
+            eager = step
+
+            def detached(x, y):
+                # the hidden spikes go out for the agreement check only: detached, so that the compiled backward
+                # does not build a zero gradient [T, B, H] for them (eager autograd never does)
+                loss, z = eager(x, y)
+                return loss, None if z is None else z.detach()
+
+            step = torch.compile(detached, fullgraph=True)
         return step, weight
     raise ValueError(f"unknown implementation {impl!r}")
 
