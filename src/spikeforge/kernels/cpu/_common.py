@@ -171,17 +171,29 @@ def _running_elsewhere() -> int:
     """Threads of other processes that are runnable now (state ``R`` in ``/proc/PID/task/TID/stat``). This
     process's own threads (OpenMP or torch workers still spinning after a parallel region) are not load, and
     neither is what ``/proc/loadavg``'s runnable count adds on some virtual machines (it read 2 more than the
-    tasks in state R on this project's VM, which made every run single-threaded)."""
+    tasks in state R on this project's VM, which made every run single-threaded). That count still bounds the
+    answer: where it is no more than this process's own runnable threads, nothing else runs and the scan of every
+    task (a few ms on a desktop, more on a server with thousands of threads) is skipped."""
+    with open("/proc/loadavg") as f:
+        runnable = int(f.read().split()[3].split("/")[0])
+    if runnable <= _runnable_threads(f"/proc/{os.getpid()}"):
+        return 0
     me, count = os.getpid(), 0
     for proc in os.scandir("/proc"):
-        if not proc.name.isdigit() or int(proc.name) == me:
-            continue
-        try:
-            for task in os.scandir(f"{proc.path}/task"):
-                with open(f"{task.path}/stat", "rb") as f:
-                    count += f.read().rsplit(b")", 1)[1].split()[0] == b"R"
-        except (OSError, IndexError):
-            continue  # the task ended while we looked
+        if proc.name.isdigit() and int(proc.name) != me:
+            count += _runnable_threads(proc.path)
+    return count
+
+
+def _runnable_threads(process: str) -> int:
+    """Threads of the process at ``/proc/PID`` in state ``R`` (0 where it ended while we looked)."""
+    count = 0
+    try:
+        for task in os.scandir(f"{process}/task"):
+            with open(f"{task.path}/stat", "rb") as f:
+                count += f.read().rsplit(b")", 1)[1].split()[0] == b"R"
+    except (OSError, IndexError):
+        pass  # the process or one of its threads ended while we looked
     return count
 
 
