@@ -7,7 +7,7 @@ Forward, per neuron (``beta = exp(-dt/tau_mem)``, ``theta`` the threshold; IF is
     v_t = \mathrm{reset}(h_t, z_t)
 
 A training forward with a built-in surrogate keeps nothing new: it holds on to its input ``x`` and the backward
-recomputes ``h`` block by block (256 neurons over all steps into a per-thread scratch of ``T * 256`` values, the
+recomputes ``h`` block by block (a block of neurons over all steps into a per-thread scratch of about 64k values, the
 forward's update operation for operation, so the gradients are bit-identical to those from a stored ``h``). That
 spares the forward one ``[T, N]`` write and the process one ``[T, N]`` tensor whenever the input stays alive
 anyway. With a custom surrogate the forward keeps ``h`` (``store="exact"``: the input dtype, gradients equal to the
@@ -51,9 +51,6 @@ __all__ = ["lif"]
 #: ``store`` codes of the C kernel: nothing (inference), ``h`` in the input dtype, ``h - theta`` in half + spike bits,
 #: nothing but the input ``x`` itself (the backward recomputes ``h`` per block of neurons into a small scratch)
 _NONE, _EXACT, _HALF, _RECOMPUTE = 0, 1, 2, 3
-#: neurons per block of the C kernels (SF_BLK in sf_kernels.c): the recomputing backward needs T * SF_BLK values
-#: of scratch per thread
-_SF_BLK = 256
 #: what a training forward keeps with a built-in surrogate (``half=False``)
 TRAIN_STORE = _RECOMPUTE
 
@@ -156,7 +153,8 @@ def _lif_bwd(
     dbeta = torch.empty_like(beta) if need_beta else beta.new_empty(0)
     dthr = torch.empty_like(thr) if need_thr else thr.new_empty(0)
     n_threads = threads(steps * n)
-    scratch = torch.empty(n_threads * steps * _SF_BLK if store == _RECOMPUTE else 0, dtype=dtype)
+    per_thread = getattr(lib, f"sf_scratch_{suffix}")(steps) if store == _RECOMPUTE else 0  # the kernel's own size
+    scratch = torch.empty(n_threads * per_thread, dtype=dtype)
     getattr(lib, f"sf_lif_bwd_{suffix}")(
         ptr(dz),
         ptr(dv),

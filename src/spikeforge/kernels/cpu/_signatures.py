@@ -21,6 +21,7 @@ SIGNATURES: dict[str, tuple[str, str]] = {
     "sf_li_fwd": ("void", _4P + "long long int"),
     "sf_li_bwd": ("void", _4P + _4P + "long long int"),
     "sf_events_index": ("long", "ptr long long ptr ptr ptr int"),
+    "sf_scratch": ("long", "long"),
     "sf_events_gather": ("void", "ptr " * 5 + "long long int"),
     "sf_events_scatter": ("void", _4P + "long long long int"),
     "sf_events_direct": ("long", _4P + "long long long ptr int"),

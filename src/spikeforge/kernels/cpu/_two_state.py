@@ -10,7 +10,7 @@ where ``c1..c4`` are per-neuron coefficients, ``hs`` / ``ss`` the stored pre-res
 over the stored sequence, NULL otherwise), and a NULL gradient pointer means "not needed". With a custom surrogate the
 forward keeps ``x``, ``h`` and the second variable per step (12 bytes per neuron per step in float32); with a
 built-in one only ``x`` (which its producer holds anyway), and the backward recomputes ``h`` and the second
-variable block by block (256 neurons over all steps, into a per-thread scratch) with the forward's own block
+variable block by block (a block of neurons over all steps, into a per-thread scratch) with the forward's own block
 function, so the gradients are the same bit for bit.
 
 **Current-based LIF** (the maths of ``spikeforge.neurons.CubaLIF``). With ``j = i - x`` and ``w = v - v_leak - x`` the exact update is ``h = v_leak + x + w beta + j c``,
@@ -42,16 +42,17 @@ from ._common import per_neuron, ptr, surrogate_array, threads
 
 __all__ = ["alif", "cuba"]
 
-#: neurons per block of the C kernels (SF_BLK in sf_kernels.c): a recomputing backward needs 2 T SF_BLK values of
-#: scratch per thread
-_SF_BLK = 256
 #: training with a built-in surrogate keeps only the input; the backward recomputes h and the second variable
 RECOMPUTE = True
 
 
+def _suffix(dtype: torch.dtype) -> str:
+    return "f64" if dtype == torch.float64 else "f32"
+
+
 def _call(name: str, dtype: torch.dtype, *args: Any) -> None:
     """``sf_<name>_f32`` or ``_f64`` by ``dtype`` (their ctypes signatures convert the scalars)."""
-    getattr(library(), f"sf_{name}_{'f64' if dtype == torch.float64 else 'f32'}")(*args)
+    getattr(library(), f"sf_{name}_{_suffix(dtype)}")(*args)
 
 
 class _FusedTwoState(torch.autograd.Function):
@@ -101,7 +102,8 @@ class _FusedTwoState(torch.autograd.Function):
             gs = surrogate_array(cfg["custom"], argument, steps, n, x.dtype)
         n_threads = threads(steps * n)
         recompute = saved[1] is None
-        scratch = torch.empty(2 * n_threads * steps * _SF_BLK, dtype=x.dtype) if recompute else None
+        per_thread = 2 * getattr(library(), f"sf_scratch_{_suffix(x.dtype)}")(steps) if recompute else 0
+        scratch = torch.empty(n_threads * per_thread, dtype=x.dtype) if recompute else None
         _call(
             f"{cfg['kernel']}_bwd",
             x.dtype,

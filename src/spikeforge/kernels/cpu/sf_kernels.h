@@ -47,4 +47,7 @@ void sf_adex_fwd_f64(const double *x, long xs, const double *v0, const double *w
 void sf_adjoint2_f32(const float *dz, const float *dvT, const float *dsT, const float *zv, const float *zs, const float *vv, const float *vs_, const float *sv, const float *ss, float *cv, float *cs, float *dv0, float *ds0, long nt_, long n, int threads);
 void sf_adjoint2_f64(const double *dz, const double *dvT, const double *dsT, const double *zv, const double *zs, const double *vv, const double *vs_, const double *sv, const double *ss, double *cv, double *cs, double *dv0, double *ds0, long nt_, long n, int threads);
 
+long sf_scratch_f32(long nt_);
+long sf_scratch_f64(long nt_);
+
 #endif
