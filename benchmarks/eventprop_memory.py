@@ -27,31 +27,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _rss() -> int:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
-def _peak() -> int:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def worker(steps: int, batch: int, threads: int) -> dict:
     import time
 
     import torch
 
     sys.path.insert(0, str(HERE))
+    from _memory import peak_bytes, reset_peak, rss_bytes
     from impls import make_data
 
     from spikeforge.learning.online import eventprop_w1_step, w1_network
@@ -70,13 +52,13 @@ def worker(steps: int, batch: int, threads: int) -> dict:
             saved[ptr] = max(saved.get(ptr, 0), t.untyped_storage().nbytes())
         return t
 
-    _reset_peak()
-    base = _rss()
+    reset_peak()
+    base = rss_bytes()
     t0 = time.perf_counter()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss, spikes = eventprop_w1_step(net, x, y)
     seconds = time.perf_counter() - t0
-    peak = _peak() - base
+    peak = peak_bytes() - base
     n_spikes = int(spikes.sum())
     return {
         "T": steps,

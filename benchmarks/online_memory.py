@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from _machine import cpu_model
+from _memory import peak_bytes, reset_peak, rss_bytes
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -46,27 +47,6 @@ sys.path.insert(0, str(HERE))
 METHODS = ["bptt", "bptt_lean", "checkpoint_time", "eventprop", "eprop", "ottt"]
 LENGTHS = [100, 500, 1000, 2000]
 BATCH = 16
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_bytes() -> int:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def eventprop_available() -> bool:
@@ -158,14 +138,14 @@ def worker(cfg: dict) -> dict:
     # priming: one-time allocations are not the method's memory; "full" primes with a whole step of the same T, so
     # that the allocator's small-block heap has reached its steady size (fragmentation) before the resting RSS
     step(x if cfg.get("prime") == "full" else x[:10], y)
-    _reset_peak()
-    base = _rss_bytes()
+    reset_peak()
+    base = rss_bytes()
     times = []
     for _ in range(cfg["repeats"]):
         t0 = time.perf_counter()
         step(x, y)
         times.append(time.perf_counter() - t0)
-    peak = _peak_bytes()
+    peak = peak_bytes()
     return {**cfg, "ms": 1e3 * statistics.median(times), "ms_min": 1e3 * min(times), "peak_mib": (peak - base) / 2**20}
 
 

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 from _machine import cpu_model
+from _memory import peak_bytes, reset_peak, rss_bytes
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -68,31 +68,6 @@ IMPLS_MEMORY = [
 ]
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (VmHWM) of this process; False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_bytes() -> int:
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def worker(cfg: dict) -> dict:
     """Measure one configuration in this process: median ms per batch and peak memory above the baseline."""
     import impls
@@ -120,8 +95,8 @@ def worker(cfg: dict) -> dict:
     x = x_full[: min(10, x_full.shape[0])]
     once()
     x = x_full
-    _reset_peak()
-    base = _rss_bytes()
+    reset_peak()
+    base = rss_bytes()
     times = []
     deadline = time.perf_counter() + cfg["budget_s"]
     for i in range(cfg["warmup"] + cfg["repeats"]):
@@ -132,7 +107,7 @@ def worker(cfg: dict) -> dict:
             times.append(dt)
         if i >= cfg["warmup"] + 2 and time.perf_counter() > deadline:
             break  # slow configurations: at least 3 timed runs, then stop at the time budget
-    peak = _peak_bytes()
+    peak = peak_bytes()
     return {
         **cfg,
         "ms": 1e3 * statistics.median(times),
