@@ -37,13 +37,13 @@ class _Recorder:
 
 
 def _kernels_run(fn, monkeypatch) -> collections.Counter:
-    """The C kernels that ``fn`` calls (the custom operators fetch them from the library at every call)."""
-    from spikeforge.kernels.cpu import _li, _lif
+    """The C kernels that ``fn`` calls (the custom operators fetch them through ``_common.kernel`` at every call)."""
+    from spikeforge.kernels.cpu import _common
 
     calls: collections.Counter = collections.Counter()
     real = kernels.cpu.library()
-    for module in (_li, _lif):
-        monkeypatch.setattr(module, "library", lambda required=False: _Recorder(real, calls))
+    monkeypatch.setattr(_common, "library", lambda required=False: _Recorder(real, calls))
+    monkeypatch.setenv("SPIKEFORGE_THREAD_PROBE", "0")  # the thread probe's own kernel calls are not counted
     fn()
     monkeypatch.undo()
     return calls

@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..kernels.cpu import build_error, library, threads
+from ..kernels.cpu import build_error, kernel, library, threads
 from . import _choice
 
 __all__ = ["EventLinear", "event_linear", "synapse_paths"]
@@ -45,10 +45,6 @@ def _threads(work: int) -> int:
     return threads(work)
 
 
-def _suffix(dtype: torch.dtype) -> str:
-    return "f64" if dtype == torch.float64 else "f32"
-
-
 def _index(x2: torch.Tensor) -> tuple[int, bool, torch.Tensor, torch.Tensor]:
     """One pass over ``x2[R, I]``: the number of active inputs, whether every value is 0 or 1, their columns row by
     row (int32) and the row offsets (int64 ``[R + 1]``)."""
@@ -56,7 +52,7 @@ def _index(x2: torch.Tensor) -> tuple[int, bool, torch.Tensor, torch.Tensor]:
     offsets = torch.empty(rows + 1, dtype=torch.int64)
     room = torch.empty(rows * width, dtype=torch.int32)  # the kernel fills each thread's rows, then packs them
     bad = ctypes.c_int(0)
-    total = getattr(library(), f"sf_events_index_{_suffix(x2.dtype)}")(
+    total = kernel("events_index", x2.dtype)(
         x2.data_ptr(), rows, width, offsets.data_ptr(), room.data_ptr(), ctypes.byref(bad), _threads(x2.numel())
     )
     return int(total), not bad.value, room[:total].clone(), offsets  # the clone lets the room go
@@ -69,7 +65,7 @@ def _direct(x2: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -
     b = None if bias is None else bias.detach().contiguous()
     out = torch.empty((rows, weight.shape[0]), dtype=x2.dtype)
     bad = ctypes.c_int(0)
-    getattr(library(), f"sf_events_direct_{_suffix(x2.dtype)}")(
+    kernel("events_direct", x2.dtype)(
         x2.data_ptr(),
         wt.data_ptr(),
         None if b is None else b.data_ptr(),
@@ -91,7 +87,7 @@ class _EventLinear(torch.autograd.Function):
         wt = weight.detach().t().contiguous()
         out = torch.empty((rows, out_features), dtype=x2.dtype)
         b = None if bias is None else bias.detach().contiguous()
-        getattr(library(), f"sf_events_gather_{_suffix(x2.dtype)}")(
+        kernel("events_gather", x2.dtype)(
             cols.data_ptr(),
             offsets.data_ptr(),
             wt.data_ptr(),
@@ -115,7 +111,7 @@ class _EventLinear(torch.autograd.Function):
             gx = grad @ weight
         if ctx.needs_input_grad[1]:
             gwt = torch.empty((ctx.in_features, weight.shape[0]), dtype=grad.dtype)
-            getattr(library(), f"sf_events_scatter_{_suffix(grad.dtype)}")(
+            kernel("events_scatter", grad.dtype)(
                 cols.data_ptr(),
                 offsets.data_ptr(),
                 grad.data_ptr(),

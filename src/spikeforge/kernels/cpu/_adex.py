@@ -24,17 +24,12 @@ from typing import Any
 
 import torch
 
-from ._build import library
-from ._common import per_neuron, ptr, threads, torch_threads
+from ._common import kernel, per_neuron, ptr, threads, torch_threads
 
 __all__ = ["adex"]
 
 #: the rows of the coefficient block of ``sf_adex_fwd``, in order
 COEFFICIENTS = ("rate", "cap", "rho", "E_L", "V_T", "Delta_T", "g_L", "a", "b", "V_r")
-
-
-def _fn(name: str, dtype: torch.dtype):
-    return getattr(library(), f"sf_{name}_{'f64' if dtype == torch.float64 else 'f32'}")
 
 
 class _FusedAdEx(torch.autograd.Function):
@@ -49,7 +44,7 @@ class _FusedAdEx(torch.autograd.Function):
         v, w = torch.empty_like(v0), torch.empty_like(w0)
         vs = torch.empty((steps, n), dtype=x.dtype) if train else None
         ws = torch.empty((steps, n), dtype=x.dtype) if train else None
-        _fn("adex_fwd", x.dtype)(
+        kernel("adex_fwd", x.dtype)(
             x.data_ptr(),
             0 if constant else n,
             *(t.data_ptr() for t in (v0, w0, cf, z)),
@@ -86,7 +81,7 @@ class _FusedAdEx(torch.autograd.Function):
             dz, dv, dw = (None if t is None else t.contiguous() for t in (dz, dv, dw))  # alive during the call
             cv, cw = torch.empty_like(vl), torch.empty_like(wl)
             dv0, dw0 = torch.empty_like(v0), torch.empty_like(w0)
-            _fn("adjoint2", vs.dtype)(
+            kernel("adjoint2", vs.dtype)(
                 ptr(dz),
                 ptr(dv),
                 ptr(dw),

@@ -18,6 +18,7 @@ __all__ = [
     "available",
     "derivative_handle",
     "derivative_of",
+    "kernel",
     "per_neuron",
     "ptr",
     "refusal",
@@ -29,6 +30,12 @@ __all__ = [
 ]
 
 _SMALL = 1 << 15  # below this many neuron-steps one thread is faster than waking the others
+
+
+def kernel(name: str, dtype: torch.dtype) -> Any:
+    """The compiled function ``sf_<name>_f32`` or ``_f64`` for ``dtype``, with its declared ctypes signature (which
+    converts Python numbers to the C scalar types); builds the library on first use."""
+    return getattr(library(required=True), f"sf_{name}_{'f64' if dtype == torch.float64 else 'f32'}")
 
 
 def available() -> bool:

@@ -29,14 +29,9 @@ from __future__ import annotations
 import torch
 
 from .._settings import SURROGATE_ARRAY, Settings
-from ._build import library
-from ._common import per_neuron, ptr, surrogate_array, threads, torch_threads
+from ._common import kernel, per_neuron, ptr, surrogate_array, threads, torch_threads
 
 __all__ = ["izhikevich"]
-
-
-def _fn(name: str, dtype: torch.dtype):
-    return getattr(library(), f"sf_{name}_{'f64' if dtype == torch.float64 else 'f32'}")
 
 
 class _FusedIzhikevich(torch.autograd.Function):
@@ -50,7 +45,7 @@ class _FusedIzhikevich(torch.autograd.Function):
         z, v, u = torch.empty((steps, n), dtype=x.dtype), torch.empty_like(v0), torch.empty_like(u0)
         hs = torch.empty((steps, n), dtype=x.dtype) if train else None
         us = torch.empty((steps, n), dtype=x.dtype) if train else None
-        _fn("izh_fwd", x.dtype)(
+        kernel("izh_fwd", x.dtype)(
             x.data_ptr(),
             0 if constant else n,
             *(t.data_ptr() for t in (v0, u0, du, b, c, d, z)),
@@ -82,7 +77,7 @@ class _FusedIzhikevich(torch.autograd.Function):
         if cfg["surrogate"][0] == SURROGATE_ARRAY:  # any other surrogate: its own derivative over the stored h
             c, vp = saved[6], cfg["v_peak"]
             gs = surrogate_array(cfg["custom"], lambda lo, hi: (hs[lo:hi] - vp) / (vp - c), steps, n, hs.dtype)
-        _fn("izh_bwd", hs.dtype)(
+        kernel("izh_bwd", hs.dtype)(
             ptr(dz),
             ptr(dv),
             ptr(du_t),

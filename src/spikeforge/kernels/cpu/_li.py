@@ -12,14 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._build import library
-from ._common import per_neuron, ptr, threads
+from ._common import kernel, per_neuron, ptr, threads
 
 __all__ = ["li"]
-
-
-def _suffix(t: Tensor) -> str:
-    return "f64" if t.dtype == torch.float64 else "f32"
 
 
 @torch.library.custom_op("spikeforge::li_fwd", mutates_args=(), device_types="cpu")
@@ -28,9 +23,7 @@ def _li_fwd(x: Tensor, v0: Tensor, beta: Tensor) -> Tensor:
     x, v0, beta = (t.contiguous() for t in (x, v0, beta))
     steps, n = x.shape
     vs = torch.empty_like(x)
-    getattr(library(required=True), f"sf_li_fwd_{_suffix(x)}")(
-        x.data_ptr(), v0.data_ptr(), beta.data_ptr(), vs.data_ptr(), steps, n, threads(steps * n)
-    )
+    kernel("li_fwd", x.dtype)(x.data_ptr(), v0.data_ptr(), beta.data_ptr(), vs.data_ptr(), steps, n, threads(steps * n))
     return vs
 
 
@@ -46,7 +39,7 @@ def _li_bwd(dvs: Tensor, vs: Tensor, v0: Tensor, beta: Tensor, need_beta: bool) 
     steps, n = vs.shape
     dx, dv0 = torch.empty_like(vs), torch.empty_like(v0)
     dbeta = torch.empty_like(beta) if need_beta else beta.new_empty(0)
-    getattr(library(required=True), f"sf_li_bwd_{_suffix(vs)}")(
+    kernel("li_bwd", vs.dtype)(
         dvs.data_ptr(),
         None,
         vs.data_ptr(),

@@ -37,14 +37,11 @@ runs these kernels; the surrogate derivative of a custom surrogate is traced int
 
 from __future__ import annotations
 
-import ctypes
-
 import torch
 from torch import Tensor
 
 from .._settings import SURROGATE_ARRAY, Settings
-from ._build import library
-from ._common import derivative_handle, derivative_of, per_neuron, ptr, surrogate_array, threads
+from ._common import derivative_handle, derivative_of, kernel, per_neuron, ptr, surrogate_array, threads
 
 __all__ = ["lif"]
 
@@ -77,17 +74,14 @@ def _lif_fwd(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(x[T, N], v0[N], beta[N], thr[N]) -> (z[T, N], v_T[N], stored h, spike bits)``; the last three settings
     (surrogate code, parameter, derivative handle) are for the backward only."""
-    lib = library(required=True)
     x, v0, beta, thr = (t.contiguous() for t in (x, v0, beta, thr))
     steps, n = x.shape
-    suffix = "f64" if x.dtype == torch.float64 else "f32"
-    real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
     z, v = torch.empty_like(x), torch.empty_like(v0)
     hs_shape, bits_shape = _stored_shape(store, steps, n)
     hs = torch.empty(hs_shape, dtype=torch.int16 if store == _HALF else x.dtype)
     bits = torch.empty(bits_shape, dtype=torch.uint8)
     n_threads = threads(steps * n)
-    getattr(lib, f"sf_lif_fwd_{suffix}")(
+    kernel("lif_fwd", x.dtype)(
         x.data_ptr(),
         v0.data_ptr(),
         beta.data_ptr(),
@@ -97,14 +91,14 @@ def _lif_fwd(
         v.data_ptr(),
         steps,
         n,
-        real(v_leak),
-        real(v_reset),
+        v_leak,
+        v_reset,
         reset,
         store if store != _RECOMPUTE else _NONE,
         n_threads,
     )
     if store == _HALF:
-        getattr(lib, f"sf_pack_bits_{suffix}")(z.data_ptr(), bits.data_ptr(), steps * n, n_threads)
+        kernel("pack_bits", x.dtype)(z.data_ptr(), bits.data_ptr(), steps * n, n_threads)
     return z, v, hs, bits
 
 
@@ -142,20 +136,17 @@ def _lif_bwd(
     """``-> (dL/dx[T, N], dL/dv0[N], dL/dbeta[N], dL/dthr[N])`` (the last two empty when not needed); ``gs`` holds
     the surrogate derivative per step with ``surr == SURROGATE_ARRAY`` and is empty otherwise; ``dz`` or ``dv``
     None: that output's gradient is zero."""
-    lib = library(required=True)
     dz, dv = (None if t is None else t.contiguous() for t in (dz, dv))
     hs, bits, gs, v0, beta, thr = (t.contiguous() for t in (hs, bits, gs, v0, beta, thr))
     steps, n = hs.shape
     dtype = v0.dtype
-    suffix = "f64" if dtype == torch.float64 else "f32"
-    real = ctypes.c_double if dtype == torch.float64 else ctypes.c_float
     dx, dv0 = torch.empty((steps, n), dtype=dtype), torch.empty_like(v0)
     dbeta = torch.empty_like(beta) if need_beta else beta.new_empty(0)
     dthr = torch.empty_like(thr) if need_thr else thr.new_empty(0)
     n_threads = threads(steps * n)
-    per_thread = getattr(lib, f"sf_scratch_{suffix}")(steps) if store == _RECOMPUTE else 0  # the kernel's own size
+    per_thread = kernel("scratch", dtype)(steps) if store == _RECOMPUTE else 0  # the kernel's own size
     scratch = torch.empty(n_threads * per_thread, dtype=dtype)
-    getattr(lib, f"sf_lif_bwd_{suffix}")(
+    kernel("lif_bwd", dtype)(
         ptr(dz),
         ptr(dv),
         hs.data_ptr(),
@@ -170,13 +161,13 @@ def _lif_bwd(
         dthr.data_ptr() if need_thr else None,
         steps,
         n,
-        real(v_leak),
-        real(v_reset),
+        v_leak,
+        v_reset,
         reset,
         int(detach),
         store,
         surr,
-        real(k),
+        k,
         scratch.data_ptr() if store == _RECOMPUTE else None,
         n_threads,
     )

@@ -11,13 +11,10 @@ needs, is recomputed from ``h`` and the spikes with the kernel's own reset arith
 
 from __future__ import annotations
 
-import ctypes
-
 import torch
 
 from .._settings import SURROGATE_ARRAY, Settings
-from ._build import library
-from ._common import per_neuron, ptr, surrogate_array, threads
+from ._common import kernel, per_neuron, ptr, surrogate_array, threads
 
 __all__ = ["rlif"]
 
@@ -25,18 +22,15 @@ __all__ = ["rlif"]
 class _FusedRLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, z0, weight, beta, thr, cfg):  # type: ignore[override]
-        lib = library()
         steps, batch, n = x.shape
         m = batch * n
-        suffix = "f64" if x.dtype == torch.float64 else "f32"
-        real = ctypes.c_double if x.dtype == torch.float64 else ctypes.c_float
         train = cfg["grad"] and any(ctx.needs_input_grad[:6])  # grad mode is off inside forward: decided by caller
         zs = torch.empty_like(x)
         hs = torch.empty((steps, m), dtype=x.dtype) if train else torch.empty((1, m), dtype=x.dtype)
         vs = torch.empty((2, m), dtype=x.dtype)  # the membrane before and after the current step, in turn
         vs[0] = v0.reshape(-1)
         wt = weight.t()
-        fwd = getattr(lib, f"sf_lif_fwd_{suffix}")
+        fwd = kernel("lif_fwd", x.dtype)
         z_prev = z0
         xp = x[0]
         n_threads = threads(m)
@@ -53,8 +47,8 @@ class _FusedRLIF(torch.autograd.Function):
                 vs[(t + 1) % 2].data_ptr(),
                 1,
                 m,
-                real(cfg["v_leak"]),
-                real(cfg["v_reset"]),
+                cfg["v_leak"],
+                cfg["v_reset"],
                 cfg["reset"],
                 1,
                 n_threads,
@@ -67,14 +61,11 @@ class _FusedRLIF(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dzs, dv, di, dz_last):  # type: ignore[override]
-        lib = library()
         hs, v_start, zs, z0, weight, beta, thr = ctx.saved_tensors
         cfg = ctx.cfg
         steps, batch, n = zs.shape
         m = batch * n
-        suffix = "f64" if zs.dtype == torch.float64 else "f32"
-        real = ctypes.c_double if zs.dtype == torch.float64 else ctypes.c_float
-        bwd = getattr(lib, f"sf_lif_bwd_{suffix}")
+        bwd = kernel("lif_bwd", zs.dtype)
         need_beta, need_thr = ctx.needs_input_grad[4], ctx.needs_input_grad[5]
         dzs = torch.zeros_like(zs) if dzs is None else dzs.contiguous()
         a = torch.zeros(m, dtype=zs.dtype) if dv is None else dv.reshape(-1).contiguous().clone()
@@ -109,13 +100,13 @@ class _FusedRLIF(torch.autograd.Function):
                 ptr(dthr_t),
                 1,
                 m,
-                real(cfg["v_leak"]),
-                real(cfg["v_reset"]),
+                cfg["v_leak"],
+                cfg["v_reset"],
                 cfg["reset"],
                 int(cfg["detach"]),
                 1,
                 cfg["surrogate"][0],
-                real(cfg["surrogate"][1]),
+                cfg["surrogate"][1],
                 None,  # h is stored: no scratch
                 n_threads,
             )

@@ -32,27 +32,15 @@ the initial state, ``beta_m`` and ``rho`` (hence ``tau_mem`` and ``tau_adapt``),
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from .._settings import SURROGATE_ARRAY, Settings
-from ._build import library
-from ._common import per_neuron, ptr, surrogate_array, threads
+from ._common import kernel, per_neuron, ptr, surrogate_array, threads
 
 __all__ = ["alif", "cuba"]
 
 #: training with a built-in surrogate keeps only the input; the backward recomputes h and the second variable
 RECOMPUTE = True
-
-
-def _suffix(dtype: torch.dtype) -> str:
-    return "f64" if dtype == torch.float64 else "f32"
-
-
-def _call(name: str, dtype: torch.dtype, *args: Any) -> None:
-    """``sf_<name>_f32`` or ``_f64`` by ``dtype`` (their ctypes signatures convert the scalars)."""
-    getattr(library(), f"sf_{name}_{_suffix(dtype)}")(*args)
 
 
 class _FusedTwoState(torch.autograd.Function):
@@ -67,9 +55,7 @@ class _FusedTwoState(torch.autograd.Function):
         hs = torch.empty_like(x) if store else None
         ss = torch.empty_like(x) if store else None
         ptrs = (t.data_ptr() for t in (x, v0, s0, c1, c2, c3, c4, z))
-        _call(
-            f"{cfg['kernel']}_fwd",
-            x.dtype,
+        kernel(f"{cfg['kernel']}_fwd", x.dtype)(
             *ptrs,
             ptr(hs),
             ptr(ss),
@@ -102,11 +88,9 @@ class _FusedTwoState(torch.autograd.Function):
             gs = surrogate_array(cfg["custom"], argument, steps, n, x.dtype)
         n_threads = threads(steps * n)
         recompute = saved[1] is None
-        per_thread = 2 * getattr(library(), f"sf_scratch_{_suffix(x.dtype)}")(steps) if recompute else 0
+        per_thread = 2 * kernel("scratch", x.dtype)(steps) if recompute else 0
         scratch = torch.empty(n_threads * per_thread, dtype=x.dtype) if recompute else None
-        _call(
-            f"{cfg['kernel']}_bwd",
-            x.dtype,
+        kernel(f"{cfg['kernel']}_bwd", x.dtype)(
             ptr(dz),
             ptr(dv),
             ptr(ds),
