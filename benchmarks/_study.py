@@ -4,6 +4,7 @@ file that is rewritten atomically after every run (an interrupted study resumes 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -85,3 +86,39 @@ def need_corpus(path: Path) -> Path:
 
 def clean(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def outputs(parser: argparse.ArgumentParser, name: str, *, plot: bool = True, table_only: bool = True) -> None:
+    """The options every study shares: ``--results`` (its JSON under ``runs/studies/``), ``--plot`` (its PNG) and
+    ``--table-only`` (print the table of the results so far, run nothing)."""
+    studies = ROOT / "runs" / "studies"
+    parser.add_argument("--results", type=Path, default=studies / f"{name}.json")
+    if plot:
+        parser.add_argument("--plot", type=Path, default=studies / f"{name}.png")
+    if table_only:
+        parser.add_argument("--table-only", action="store_true")
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> None:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def report(text: str, plot=None, data: dict | None = None, path: Path | None = None) -> int:
+    """Print a study's table and, with ``plot``, draw ``plot(data, path)`` and name the file; the exit status."""
+    print(text)
+    if plot is not None:
+        plot(data, path)
+        print(f"plot: {path}")
+    return 0

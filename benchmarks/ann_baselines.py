@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _study import CORPUS, ROOT, load, mean_std, need_corpus, save, summary, train
+from _study import CORPUS, ROOT, load, mean_std, need_corpus, outputs, pyplot, report, save, save_figure, summary, train
 
 SEGMENTS = 10
 
@@ -117,11 +117,7 @@ def table(data: dict) -> str:
 
 
 def plot(data: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = [line.split(" | ") for line in table(data).splitlines()[2:]]
     labels = [f"{r[0].strip('| ')}: {r[1]}" for r in rows]
     means = [float(r[3].split(" ")[0]) for r in rows]
@@ -132,18 +128,14 @@ def plot(data: dict, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlim(min(means) - 5, 100)
     ax.set_xlabel("test accuracy (%), mean over seeds (orange: spiking)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, default=CORPUS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--results", type=Path, default=ROOT / "runs" / "studies" / "ann_baselines.json")
-    p.add_argument("--plot", type=Path, default=ROOT / "runs" / "studies" / "ann_baselines.png")
-    p.add_argument("--table-only", action="store_true")
+    outputs(p, "ann_baselines")
     args = p.parse_args()
     data = load(args.results)
     if not args.table_only:
@@ -162,10 +154,7 @@ def main() -> int:
                     data["runs"][key] = summary(train(["--config", cfg, "--seed", str(seed)], out))
             save(args.results, data)
             print(f"seed {seed} done", flush=True)
-    print(table(data))
-    plot(data, args.plot)
-    print(f"plot: {args.plot}")
-    return 0
+    return report(table(data), plot, data, args.plot)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from _study import CORPUS, ROOT, load, mean_std, need_corpus, save, summary, train
+from _study import CORPUS, ROOT, load, mean_std, need_corpus, outputs, report, save, summary, train
 
 MODELS = {
     "recurrent": "recurrent LIF (the default audio model)",
@@ -49,8 +49,7 @@ def main() -> int:
     p.add_argument("--corpus", type=Path, default=CORPUS)
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--results", type=Path, default=ROOT / "runs" / "studies" / "audio_models.json")
-    p.add_argument("--table-only", action="store_true")
+    outputs(p, "audio_models", plot=False)
     args = p.parse_args()
     data = load(args.results)
     if not args.table_only:
@@ -65,8 +64,7 @@ def main() -> int:
                 data["runs"][key] = summary(metrics)
                 save(args.results, data)
                 print(f"{key}: test accuracy {metrics['test_accuracy']:.2%} ({metrics['seconds']:.0f} s)", flush=True)
-    print(table(data))
-    return 0
+    return report(table(data))
 
 
 if __name__ == "__main__":

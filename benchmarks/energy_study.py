@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _study import CORPUS, ROOT, load, need_corpus, save, summary, train
+from _study import CORPUS, ROOT, load, need_corpus, outputs, pyplot, save, save_figure, summary, train
 
 WIDTHS = [64, 128, 256, 512, 1024]
 PENALTIES = [0.0, 1.0, 3.0, 10.0, 30.0]
@@ -59,11 +59,7 @@ def table(data: dict, sweep: str) -> str:
 
 
 def plot(data: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, sweep, xkey, xlabel in (
         (axes[0], "width", "width", "hidden width"),
@@ -85,9 +81,7 @@ def plot(data: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle("spoken digits: estimated energy per recording, SNN accuracy annotated")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def main() -> int:
@@ -95,9 +89,7 @@ def main() -> int:
     p.add_argument("--corpus", type=Path, default=CORPUS)
     p.add_argument("--sweep", choices=["width", "penalty"], default="width")
     p.add_argument("--widths", nargs="+", type=int, default=WIDTHS, help="hidden widths of the width sweep")
-    p.add_argument("--results", type=Path, default=ROOT / "runs" / "studies" / "energy.json")
-    p.add_argument("--plot", type=Path, default=ROOT / "runs" / "studies" / "energy.png")
-    p.add_argument("--table-only", action="store_true")
+    outputs(p, "energy")
     args = p.parse_args()
     data = load(args.results)
     if not args.table_only:

@@ -24,7 +24,7 @@ import json
 import statistics
 from pathlib import Path
 
-from _study import CORPUS, ROOT, load, mean_std, need_corpus, save, summary, train
+from _study import CORPUS, ROOT, load, mean_std, need_corpus, outputs, pyplot, report, save, save_figure, summary, train
 
 SETTINGS = {
     "homogeneous fixed": {"tau_mem": 0.02, "learn": []},
@@ -58,11 +58,7 @@ def table(data: dict) -> str:
 
 
 def plot(data: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = [n for n in DATASETS if any(k.startswith(n + "/") for k in data["runs"])]
     fig, ax = plt.subplots(figsize=(7, 3.6))
     width = 0.8 / len(SETTINGS)
@@ -78,18 +74,14 @@ def plot(data: dict, path: Path) -> None:
     ax.set_ylabel("test accuracy (%), mean ± std over seeds")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--results", type=Path, default=ROOT / "runs" / "studies" / "heterogeneity.json")
-    p.add_argument("--plot", type=Path, default=ROOT / "runs" / "studies" / "heterogeneity.png")
-    p.add_argument("--table-only", action="store_true")
+    outputs(p, "heterogeneity")
     args = p.parse_args()
     data = load(args.results)
     configs = args.results.parent / "heterogeneity_configs"
@@ -110,10 +102,7 @@ def main() -> int:
                     data["runs"][key] = summary(metrics)
                     save(args.results, data)
                     print(f"{key}: {metrics['test_accuracy']:.2%} ({metrics['seconds']:.0f} s)", flush=True)
-    print(table(data))
-    plot(data, args.plot)
-    print(f"plot: {args.plot}")
-    return 0
+    return report(table(data), plot, data, args.plot)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _study import ROOT, environment, save
+from _study import ROOT, environment, outputs, pyplot, report, save, save_figure
 
 MODELS = {"recurrent": "recurrent LIF", "mlp": "feed-forward LIF", "delay": "delays", "gru": "GRU (non-spiking)"}
 MARGINS = "0.5,0.9,0.99"
@@ -52,11 +52,7 @@ def table(data: dict) -> str:
 
 
 def plot(data: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for model, label in MODELS.items():
         r = data["runs"].get(model)
@@ -71,17 +67,14 @@ def plot(data: dict, path: Path) -> None:
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "studies" / "audio_models")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--results", type=Path, default=ROOT / "runs" / "studies" / "latency.json")
-    p.add_argument("--plot", type=Path, default=ROOT / "runs" / "studies" / "latency.png")
+    outputs(p, "latency", table_only=False)
     args = p.parse_args()
     data = {"runs": {}, "environment": environment()}
     for model in MODELS:
@@ -90,10 +83,7 @@ def main() -> int:
             data["runs"][model] = latency(run)
             _every_step(run, data["runs"][model])
     save(args.results, data)
-    print(table(data))
-    plot(data, args.plot)
-    print(f"plot: {args.plot}")
-    return 0
+    return report(table(data), plot, data, args.plot)
 
 
 def _every_step(run: Path, r: dict) -> None:
