@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _study import CORPUS, ROOT, load, need_corpus, outputs, pyplot, save, save_figure, summary, train
+from _study import CORPUS, ROOT, load, need_corpus, outputs, pyplot, report, save, save_figure, summary, train
 
 WIDTHS = [64, 128, 256, 512, 1024]
 PENALTIES = [0.0, 1.0, 3.0, 10.0, 30.0]
@@ -107,11 +107,8 @@ def main() -> int:
             data["runs"][key] = summary(metrics) | {"width": width, "penalty": penalty}
             save(args.results, data)
             print(f"{key}: test accuracy {metrics['test_accuracy']:.2%} ({metrics['seconds']:.0f} s)", flush=True)
-    for sweep in ("width", "penalty"):
-        print(f"\n{sweep} sweep:\n" + table(data, sweep))
-    plot(data, args.plot)
-    print(f"\nplot: {args.plot}")
-    return 0
+    text = "\n".join(f"\n{sweep} sweep:\n" + table(data, sweep) for sweep in ("width", "penalty"))
+    return report(text, plot, data, args.plot)
 
 
 if __name__ == "__main__":
