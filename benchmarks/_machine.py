@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import platform
+import time
 from pathlib import Path
 
-__all__ = ["cpu_model"]
+__all__ = ["cpu_model", "run_record", "write_result"]
 
 
 def cpu_model() -> str:
@@ -17,3 +20,25 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def run_record(load_before: float) -> dict:
+    """What a result file records about its run: the CPU, torch's version, the 1-minute load average before and
+    after, and the time (UTC)."""
+    import torch
+
+    return {
+        "load_average": [load_before, os.getloadavg()[0]],
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def write_result(path: Path, result: dict) -> None:
+    """Write ``result`` as JSON, atomically (a killed run leaves the old file or the new one), and say where."""
+    from spikeforge._files import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
+    print(f"wrote {path}")

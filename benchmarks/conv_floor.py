@@ -13,18 +13,16 @@ the ratio of the minima to the floor's is printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _machine import cpu_model, run_record, write_result
 from torch import nn
 
 from spikeforge import LIF
-from spikeforge._files import atomic_path
 from spikeforge.nn import SequentialState
 
 T, B, C_IN, C_OUT, H, W = 20, 16, 2, 16, 34, 34
@@ -70,7 +68,7 @@ def main() -> None:
         rate = float(nets["lif"](x)[0].mean())
     print(
         f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}, {args.threads} torch threads, "
-        f"{platform.processor() or platform.machine()}; firing rate {rate:.3f}"
+        f"{cpu_model()}; firing rate {rate:.3f}"
     )
     for v in variants:
         med = sorted(times[v])[len(times[v]) // 2]
@@ -81,14 +79,9 @@ def main() -> None:
         "shape": {"T": T, "B": B, "in": C_IN, "out": C_OUT, "H": H, "W": W},
         "firing_rate": rate,
         "threads": args.threads,
-        "load_average": [load_before, os.getloadavg()[0]],
-        "cpu": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **run_record(load_before),
     }
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

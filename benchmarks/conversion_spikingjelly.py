@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import torch
+from _machine import cpu_model
 
 
 def _import_ann2snn():
@@ -135,7 +136,7 @@ def run(seeds: list[int], anns: list[str], timesteps: list[int], epochs: int) ->
             "torch": torch.__version__,
             "python": platform.python_version(),
             "machine": platform.machine(),
-            "processor": platform.processor(),
+            "processor": cpu_model(),
             "threads": torch.get_num_threads(),
         },
     }

@@ -24,9 +24,7 @@ quotes).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -38,8 +36,9 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from _machine import cpu_model, run_record, write_result  # noqa: E402
+
 from formats import write_heidelberg  # noqa: E402  (the tests' SHD-layout writer)
-from spikeforge._files import atomic_path  # noqa: E402
 from spikeforge.data._spike_series import spike_series  # noqa: E402
 from spikeforge.data._spikes import load_shd  # noqa: E402
 from spikeforge.learning import TrainConfig  # noqa: E402
@@ -112,10 +111,7 @@ def main() -> None:
     best = {n: min(v) for n, v in seconds.items()}
     ratio = best["dense"] / best["auto"]
     paths = {n: synapse_paths(models[n]) for n in names}
-    print(
-        f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}, {args.threads} torch threads, "
-        f"{platform.processor() or platform.machine()}"
-    )
+    print(f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}, {args.threads} torch threads, {cpu_model()}")
     print(f"input density {density:.2%} ({'binary' if binary else 'NOT binary'}), T={T}, batch 32")
     for n in names:
         spread = ", ".join(f"{s:.1f}" for s in seconds[n])
@@ -135,14 +131,9 @@ def main() -> None:
         "n_test": args.test,
         "rounds": args.rounds,
         "threads": args.threads,
-        "load_average": [load_before, os.getloadavg()[0]],
-        "cpu": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **run_record(load_before),
     }
-    with atomic_path(args.out) as tmp_out:
-        tmp_out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

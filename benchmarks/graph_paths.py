@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_model
 
 
 def random_graph(m: int, degree: int, high: int, seed: int):
@@ -114,18 +115,10 @@ def measure(name: str, matrix, repeats: int) -> dict:
 
 
 def machine() -> dict:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import scipy
 
     return {
-        "cpu": model,
+        "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "threads": 1,  # numpy's and scipy's calls here are single-threaded
         "load_average": os.getloadavg(),
