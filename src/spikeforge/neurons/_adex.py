@@ -45,7 +45,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, decay, ms
-from ._base import CellModule, NeuronModule, SequenceModule, finite_float, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, fused_call_supports, scan
 from ._izhikevich import resolve_preset, spike
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
@@ -240,15 +240,11 @@ def _fused_supports(x=None, params=None, surrogate=None, requires_grad=False, ex
     device, and is not traced by ``torch.compile``. ``backend="auto"`` picks it for inference only: its backward
     (four vectorised passes through the reference's update, then the recursion in C) measured up to 2x slower than
     autograd through the reference scan (T = 500, B = 16, N = 512, one thread); ``backend="cpu"`` trains with it."""
-    if params is None:
-        return kernels.Refused("no parameters were given")
-    if requires_grad and not explicit:
+    if params is not None and requires_grad and not explicit:
         return kernels.Refused("training: the fused AdEx backward is slower than the reference's autograd")
-    why = kernels.cpu.refusal(x)
-    if why is not None:
-        return kernels.Refused(why)
-    if not isinstance(surrogate, _surrogate.Surrogate):
-        return kernels.Refused(f"the surrogate is a {type(surrogate).__name__}, not a spikeforge Surrogate")
+    verdict = fused_call_supports(x, params, surrogate)
+    if not verdict:
+        return verdict
     if kernels.cpu.scalar(params.V_peak) is None:
         return kernels.Refused("V_peak is a tensor; the kernel takes one number")
     values = [p for p in params[: len(NAMES)] if isinstance(p, torch.Tensor)]

@@ -38,14 +38,13 @@ def check_reset(reset: str) -> str:
     return reset
 
 
-def fused_supports(
+def fused_call_supports(
     x: Any, params: Any, surrogate: Any, device: str = "cpu", *, compiles: bool = False
 ) -> bool | kernels.Refused:
-    """What every fused spiking kernel asks of a call: a tensor it runs on (:func:`kernels.cpu.refusal`; under
-    ``torch.compile`` only kernels registered as custom operators, ``compiles=True``), a surrogate (any surrogate on
-    the CPU, where the backward evaluates a custom one's derivative over the stored sequence; one with a kernel id
-    on the GPU), one number for ``v_reset`` (and ``v_leak`` where the model has one) and a known reset mode. Each
-    neuron file adds its own conditions (:func:`also`). Returns True or a :class:`kernels.Refused` with the reason."""
+    """What every fused spiking kernel asks of a call: parameters, a tensor it runs on (:func:`kernels.cpu.refusal`;
+    under ``torch.compile`` only kernels registered as custom operators, ``compiles=True``) and a surrogate (any
+    surrogate on the CPU, where the backward evaluates a custom one's derivative over the stored sequence; one with
+    a kernel id on the GPU). Returns True or a :class:`kernels.Refused` with the reason."""
     if params is None:
         return kernels.Refused("no parameters were given")
     why = kernels.cpu.refusal(x, device, compiles=compiles)
@@ -58,6 +57,17 @@ def fused_supports(
             return kernels.Refused(f"surrogate {surrogate!r} has no kernel id, which the GPU kernels need")
         if torch.compiler.is_compiling() and kernels.cpu.derivative_handle(surrogate, register=False) is None:
             return kernels.Refused(f"surrogate {surrogate!r} was not given to a layer before torch.compile")
+    return True
+
+
+def fused_supports(
+    x: Any, params: Any, surrogate: Any, device: str = "cpu", *, compiles: bool = False
+) -> bool | kernels.Refused:
+    """:func:`fused_call_supports`, and for the LIF family one number for ``v_reset`` (and ``v_leak`` where the
+    model has one) and a known reset mode. Each neuron file adds its own conditions (:func:`also`)."""
+    verdict = fused_call_supports(x, params, surrogate, device, compiles=compiles)
+    if not verdict:
+        return verdict
     for name in ("v_leak", "v_reset"):
         if kernels.cpu.scalar(getattr(params, name, 0.0)) is None:
             return kernels.Refused(f"{name} is a per-neuron or learned tensor; the kernels take one number")

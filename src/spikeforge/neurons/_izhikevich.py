@@ -35,7 +35,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
-from ._base import CellModule, NeuronModule, SequenceModule, finite_float, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, fused_call_supports, scan
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = [
@@ -242,13 +242,9 @@ def _fused_supports(x=None, params=None, surrogate=None, **_) -> bool | kernels.
     """The fused kernel takes a CPU float tensor, a spikeforge surrogate (any: a custom one's derivative is
     evaluated over the stored sequence), a state of the input's dtype, one number for ``v_peak`` above every
     ``c`` (its spike test is ``h >= v_peak``), and is not traced by ``torch.compile``."""
-    if params is None:
-        return kernels.Refused("no parameters were given")
-    why = kernels.cpu.refusal(x)
-    if why is not None:
-        return kernels.Refused(why)
-    if not isinstance(surrogate, _surrogate.Surrogate):
-        return kernels.Refused(f"the surrogate is a {type(surrogate).__name__}, not a spikeforge Surrogate")
+    verdict = fused_call_supports(x, params, surrogate)
+    if not verdict:
+        return verdict
     if kernels.cpu.scalar(params.v_peak) is None:
         return kernels.Refused("v_peak is a tensor; the kernel takes one number")
     values = [p for p in (params.a, params.b, params.c, params.d) if isinstance(p, torch.Tensor)]
