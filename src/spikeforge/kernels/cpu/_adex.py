@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ._common import kernel, per_neuron, ptr, threads, torch_threads
+from ._common import kernel, per_neuron, ptr, step_rows, threads, torch_threads
 
 __all__ = ["adex"]
 
@@ -36,9 +36,7 @@ class _FusedAdEx(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, w0, cf, cfg, *params):  # type: ignore[override]
         steps, n = x.shape
-        constant = x.stride(0) == 0 and x[0].is_contiguous()
-        if not constant:
-            x = x.contiguous()
+        x, row_stride = step_rows(x)
         train = cfg["grad"] and (any(ctx.needs_input_grad[:3]) or any(ctx.needs_input_grad[5:]))
         z = torch.empty((steps, n), dtype=x.dtype)
         v, w = torch.empty_like(v0), torch.empty_like(w0)
@@ -46,7 +44,7 @@ class _FusedAdEx(torch.autograd.Function):
         ws = torch.empty((steps, n), dtype=x.dtype) if train else None
         kernel("adex_fwd", x.dtype)(
             x.data_ptr(),
-            0 if constant else n,
+            row_stride,
             *(t.data_ptr() for t in (v0, w0, cf, z)),
             ptr(vs),
             ptr(ws),

@@ -23,6 +23,7 @@ __all__ = [
     "ptr",
     "refusal",
     "scalar",
+    "step_rows",
     "surrogate_array",
     "threads",
     "torch_threads",
@@ -36,6 +37,14 @@ def kernel(name: str, dtype: torch.dtype) -> Any:
     """The compiled function ``sf_<name>_f32`` or ``_f64`` for ``dtype``, with its declared ctypes signature (which
     converts Python numbers to the C scalar types); builds the library on first use."""
     return getattr(library(required=True), f"sf_{name}_{'f64' if dtype == torch.float64 else 'f32'}")
+
+
+def step_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``x[T, N]`` and the stride between its steps for a kernel that reads one row per step: 0 where every step is
+    the same contiguous row (a constant input expanded over time, read from its one row), else ``N`` (contiguous)."""
+    if x.stride(0) == 0 and x[0].is_contiguous():
+        return x, 0
+    return x.contiguous(), x.shape[1]
 
 
 def available() -> bool:

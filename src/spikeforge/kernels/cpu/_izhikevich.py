@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 
 from .._settings import SURROGATE_ARRAY, Settings
-from ._common import kernel, per_neuron, ptr, surrogate_array, threads, torch_threads
+from ._common import kernel, per_neuron, ptr, step_rows, surrogate_array, threads, torch_threads
 
 __all__ = ["izhikevich"]
 
@@ -38,16 +38,14 @@ class _FusedIzhikevich(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, u0, du, b, c, d, cfg):  # type: ignore[override]
         steps, n = x.shape
-        constant = x.stride(0) == 0 and x[0].is_contiguous()
-        if not constant:
-            x = x.contiguous()
+        x, row_stride = step_rows(x)
         train = cfg["grad"] and any(ctx.needs_input_grad[:7])
         z, v, u = torch.empty((steps, n), dtype=x.dtype), torch.empty_like(v0), torch.empty_like(u0)
         hs = torch.empty((steps, n), dtype=x.dtype) if train else None
         us = torch.empty((steps, n), dtype=x.dtype) if train else None
         kernel("izh_fwd", x.dtype)(
             x.data_ptr(),
-            0 if constant else n,
+            row_stride,
             *(t.data_ptr() for t in (v0, u0, du, b, c, d, z)),
             ptr(hs),
             ptr(us),
