@@ -29,8 +29,8 @@ BACKENDS = ("torch", "auto")
 TOL = {torch.float32: {"rtol": 1e-4, "atol": 1e-5}, torch.float64: {"rtol": 1e-9, "atol": 1e-11}}
 
 #: models whose fused kernel ``backend="auto"`` takes for inference only (its backward measured slower than autograd
-#: through the reference; tests/kernels/test_adex_kernel.py checks that choice)
-INFERENCE_ONLY_AUTO = {"adex"}
+#: through the reference); none at present, the field stays for a kernel whose backward is not yet faster
+INFERENCE_ONLY_AUTO: set[str] = set()
 
 each = pytest.mark.parametrize("spec", SPECS, ids=[spec.name for spec in SPECS])
 

@@ -1,5 +1,4 @@
-r"""The fused CPU kernel of the AdEx neuron (the maths of ``spikeforge.neurons.AdEx``), forward in C, backward by
-local derivatives and an adjoint recursion in C.
+r"""The fused CPU kernel of the AdEx neuron (the maths of ``spikeforge.neurons.AdEx``), forward and backward in C.
 
 **Forward** (``sf_adex_fwd``): per step and neuron the exponential Rosenbrock-Euler step of the membrane, the cap at
 ``V_peak``, the exact ``w`` update and, where the neuron fired, the restart from ``V_r`` over the rest of the step;
@@ -7,24 +6,51 @@ the coefficients ``rate = dt g_L / C``, ``cap = (V_peak - V_T) / Delta_T`` and `
 reference's own (computed by the caller with the reference's code). Inference stores nothing; training keeps the state
 after every step (8 bytes per neuron and step in float32).
 
-**Backward.** One step is an elementwise map ``(x_t, v_t, w_t) -> (z_t, v_{t+1}, w_{t+1})``. The caller passes the
-neuron's own torch update (``update(x, v, w, *params) -> (z, v', w')``); the backward evaluates it once over all the
-stored steps at once (a ``[T, N]`` batch, no loop over time) and takes its local partial derivatives
-``dz/dv, dz/dw, dv'/dv, dv'/dw, dw'/dv, dw'/dw`` (elementwise, so each is the gradient of a sum). The adjoint
-recursion ``c_{t-1} = dL/dz_t \cdot \partial z_t/\partial s_t + J_t^\top c_t`` over the two state variables then runs
-in C (``sf_adjoint2``), and one more vector-Jacobian product of the same batched update with the cotangents
-``(dL/dz_t, c_t)`` gives ``dL/dx`` and every parameter's gradient. These are the reference's gradients (autograd through
-its per-step update) up to rounding, for any surrogate (the update calls the surrogate itself).
+**Backward** (``sf_adex_bwd``), the exact BPTT recursion of that step, written out by hand. With ``e = (v - V_T) /
+Delta_T``, ``G = exp(min(e, cap))``, slope ``s = (G - 1) rate``, drive ``D = (Delta_T G - (v - E_L) + (x - w) / g_L)
+rate`` and ``phi1(s) = (e^s - 1) / s``, one step from ``(v, w)`` is
+
+.. math::
+    h = \min(v + \varphi_1(s) D,\ V_{peak}), \quad u = \frac{h - V_{peak}}{V_{peak} - V_T}, \quad z = H(u), \quad
+    w' = a(v - E_L)(1 - \rho) + w \rho + b z, \quad v' = h - z (h - V_r'),
+
+    V_r' = V_r + \varphi_1(s_r) D_r, \quad s_r = (G_r - 1)\,rate\,r, \quad
+    D_r = (\Delta_T G_r - (V_r - E_L) + (x - w') / g_L)\,rate\,r
+
+where ``r`` (the part of the step left after the linearised crossing) carries no gradient, the cap at ``V_peak``
+passes the gradient straight through (as in the reference), and ``z`` is replaced by the surrogate ``g(u)`` in the
+derivatives. The local partial derivatives, per step and neuron (``G_v = G / Delta_T`` below the cap, else 0;
+``phi1'(s) = e^s / s - (e^s - 1) / s^2``):
+
+.. math::
+    h_v = 1 + \varphi_1'(s)\,rate\,G_v D + \varphi_1(s)\,rate\,(\Delta_T G_v - 1), \quad
+    h_w = -\varphi_1(s)\,rate / g_L = -h_x,
+
+    z_\bullet = \frac{g(u)}{V_{peak} - V_T} h_\bullet, \quad
+    w'_v = a (1 - \rho) + b z_v, \quad w'_w = \rho + b z_w, \quad w'_x = b z_x,
+
+    v'_\bullet = (1 - z) h_\bullet + z\,\partial_{w'} V_r'\,w'_\bullet + (V_r' - h) z_\bullet
+    \;(+\, z\,\varphi_1(s_r)\,rate\,r / g_L \text{ for } x), \quad \partial_{w'} V_r' = -\varphi_1(s_r)\,rate\,r / g_L
+
+(``z_bullet`` in the reset terms is 0 with ``detach_reset``). The adjoints ``a_v = dL/dv``, ``a_w = dL/dw`` run from
+the last step to the first, ``a_v \leftarrow \partial_z L\,z_v + a_v v'_v + a_w w'_v`` (likewise ``a_w``), and
+``dL/dx_t = \partial_z L\,z_x + a_v v'_x + a_w w'_x``. The step's intermediate values are rebuilt from the stored
+state before it. The gradients of the ten coefficients (``rate, cap, rho, E_L, V_T, Delta_T, g_L, a, b, V_r``) are
+the step's tangent along each coefficient (forward mode, the state held), contracted with the same adjoints and
+summed over steps; autograd carries them on to the parameters (``C`` and ``tau_w`` through ``rate`` and ``rho``).
+
+A built-in surrogate's derivative is computed in the kernel. Any other surrogate's is evaluated by the surrogate
+itself over every step's ``u`` (a first pass of the same kernel writes ``u``) and read back from that array.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ._common import kernel, per_neuron, ptr, step_rows, threads, torch_threads
+from .._settings import SURROGATE_ARRAY, Settings
+from ._common import kernel, per_neuron, ptr, step_rows, surrogate_array, threads, torch_threads
 
 __all__ = ["adex"]
 
@@ -34,10 +60,10 @@ COEFFICIENTS = ("rate", "cap", "rho", "E_L", "V_T", "Delta_T", "g_L", "a", "b", 
 
 class _FusedAdEx(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, v0, w0, cf, cfg, *params):  # type: ignore[override]
+    def forward(ctx, x, v0, w0, cf, cfg):  # type: ignore[override]
         steps, n = x.shape
         x, row_stride = step_rows(x)
-        train = cfg["grad"] and (any(ctx.needs_input_grad[:3]) or any(ctx.needs_input_grad[5:]))
+        train = cfg["grad"] and any(ctx.needs_input_grad[:4])
         z = torch.empty((steps, n), dtype=x.dtype)
         v, w = torch.empty_like(v0), torch.empty_like(w0)
         vs = torch.empty((steps, n), dtype=x.dtype) if train else None
@@ -57,67 +83,63 @@ class _FusedAdEx(torch.autograd.Function):
             threads(steps * n),
         )
         if train:
-            ctx.save_for_backward(x, v0, w0, vs, ws, *params)
-            ctx.cfg = cfg
+            ctx.save_for_backward(x, v0, w0, vs, ws, cf)
+            ctx.cfg, ctx.row_stride = cfg, row_stride
         return z, v, w
 
     @staticmethod
     def backward(ctx, dz, dv, dw):  # type: ignore[override]
-        x, v0, w0, vs, ws, *params = ctx.saved_tensors
-        steps, n = vs.shape
-        update: Callable[..., Any] = ctx.cfg["update"]
-        with torch.enable_grad():
-            xl = x.detach().expand(steps, n).clone().requires_grad_()
-            vl = torch.cat([v0.detach().unsqueeze(0), vs[:-1]]).requires_grad_()
-            wl = torch.cat([w0.detach().unsqueeze(0), ws[:-1]]).requires_grad_()
-            pl = [p.detach().requires_grad_() for p in params]
-            z, vn, wn = update(xl, vl, wl, *pl)
-            local = []
-            for out in (z, vn, wn):  # elementwise in (t, neuron): the gradient of the sum is the local derivative
-                local += torch.autograd.grad(out.sum(), (vl, wl), retain_graph=True, allow_unused=True)
-            local = [torch.zeros_like(vl) if g is None else g.contiguous() for g in local]
-            dz, dv, dw = (None if t is None else t.contiguous() for t in (dz, dv, dw))  # alive during the call
-            cv, cw = torch.empty_like(vl), torch.empty_like(wl)
-            dv0, dw0 = torch.empty_like(v0), torch.empty_like(w0)
-            kernel("adjoint2", vs.dtype)(
+        x, v0, w0, vs, ws, cf = ctx.saved_tensors
+        cfg, steps, n = ctx.cfg, *vs.shape
+        dz, dv, dw = (None if t is None else t.contiguous() for t in (dz, dv, dw))  # alive during the calls
+        dx, dv0, dw0 = torch.empty_like(vs), torch.empty_like(v0), torch.empty_like(w0)
+        dcf = torch.empty_like(cf) if ctx.needs_input_grad[3] else None
+        run = kernel("adex_bwd", vs.dtype)
+
+        def call(gs, uo):
+            run(
                 ptr(dz),
                 ptr(dv),
                 ptr(dw),
-                *(t.data_ptr() for t in local),
-                cv.data_ptr(),
-                cw.data_ptr(),
-                dv0.data_ptr(),
-                dw0.data_ptr(),
+                x.data_ptr(),
+                ctx.row_stride,
+                *(t.data_ptr() for t in (vs, ws, v0, w0, cf)),
+                ptr(gs),
+                *(t.data_ptr() for t in (dx, dv0, dw0)),
+                ptr(dcf),
+                ptr(uo),
                 steps,
                 n,
+                cfg["V_peak"],
+                int(cfg["detach"]),
+                cfg["surrogate"][0],
+                float(cfg["surrogate"][1]),
                 threads(steps * n),
             )
-            grads = torch.autograd.grad(
-                (z, vn, wn),
-                (xl, *pl),
-                grad_outputs=(torch.zeros_like(z) if dz is None else dz, cv, cw),
-                allow_unused=True,
-            )
-        dx, dparams = grads[0], grads[1:]
-        return dx, dv0, dw0, None, None, *dparams
+
+        gs = None
+        if cfg["surrogate"][0] == SURROGATE_ARRAY:  # any other surrogate: its own derivative over every step's u
+            u = torch.empty_like(vs)
+            call(None, u)
+            gs = surrogate_array(cfg["custom"], lambda lo, hi: u[lo:hi], steps, n, vs.dtype)
+            del u
+        call(gs, None)
+        return dx, dv0, dw0, dcf, None
 
 
-def adex(x_seq, v0, w0, coefficients: dict[str, Any], params, update, *, v_peak: float, grad: bool):
+def adex(x_seq, v0, w0, coefficients: dict[str, Any], *, v_peak: float, settings: Settings):
     """Fused AdEx neurons over ``x_seq[T, B, ...]`` from ``(v0, w0)[B, ...]``.
 
-    ``coefficients``: the values of :data:`COEFFICIENTS` (numbers or tensors broadcasting to ``[B, ...]``; the
-    forward's constants, no gradient through them); ``params``: tensors the gradient should reach (each
-    broadcasting to ``[B, ...]``), passed to ``update(x, v, w, *params) -> (z, v', w')``, the neuron's own one-step
-    update over ``[T, N]`` batches, which the backward differentiates; ``v_peak`` one number; ``grad``: whether a
-    backward will be asked for. Returns ``(z_seq, v_T, w_T)``.
+    ``coefficients``: the values of :data:`COEFFICIENTS` (numbers or tensors broadcasting to ``[B, ...]``; gradients
+    reach them, and through them the neuron's parameters); ``v_peak`` one number; ``settings`` gives ``detach`` and
+    the surrogate. Returns ``(z_seq, v_T, w_T)``.
     """
     shape = x_seq.shape
     step = shape[1:]
     with torch_threads(threads(x_seq.numel())):
-        cf = torch.stack([per_neuron(coefficients[k], step, x_seq).detach() for k in COEFFICIENTS])
-        flat = [per_neuron(p, step, x_seq) for p in params]
-        cfg = {"grad": bool(grad), "V_peak": float(v_peak), "update": update}
+        cf = torch.stack([per_neuron(coefficients[k], step, x_seq) for k in COEFFICIENTS])
+        cfg = settings.codes(torch.is_grad_enabled()) | {"V_peak": float(v_peak)}
         z, v, w = _FusedAdEx.apply(
-            x_seq.reshape(shape[0], -1), per_neuron(v0, step, x_seq), per_neuron(w0, step, x_seq), cf, cfg, *flat
+            x_seq.reshape(shape[0], -1), per_neuron(v0, step, x_seq), per_neuron(w0, step, x_seq), cf, cfg
         )
     return z.view(shape), v.view(step), w.view(step)

@@ -32,7 +32,7 @@ SIGNATURES: dict[str, tuple[str, str]] = {
     "sf_izh_fwd": ("void", "ptr long " + "ptr " * 11 + "long long real real int int"),
     "sf_izh_bwd": ("void", "ptr " * 19 + "long long real real int int real int"),
     "sf_adex_fwd": ("void", "ptr long " + "ptr " * 8 + "long long real int int"),
-    "sf_adjoint2": ("void", "ptr " * 13 + "long long int"),
+    "sf_adex_bwd": ("void", "ptr " * 4 + "long " + "ptr " * 11 + "long long real int int real int"),
 }
 
 _CTYPES = {"ptr": ctypes.c_void_p, "long": ctypes.c_long, "int": ctypes.c_int}

@@ -722,7 +722,7 @@ DEFINE_IZH(double, sf_izh_fwd_f64, sf_izh_bwd_f64)
    Rosenbrock-Euler step, the cap at V_peak, the exact w update, and for a neuron that fired the restart from V_r
    over the part of the step after the linearised crossing, in the reference's order of operations (its exp,
    expm1 and log1p may differ from torch's in the last bit). x is read at t * xs + j (xs = 0: constant input).
-   The forward keeps the state after every step (vs, ws) for the backward of _adex.py (sf_adjoint2). */
+   The forward keeps the state after every step (vs, ws) for the backward (sf_adex_bwd below). */
 static inline float sf_exp_float(float a) { return expf(a); }
 static inline double sf_exp_double(double a) { return exp(a); }
 static inline float sf_expm1_float(float a) { return expm1f(a); }
@@ -782,32 +782,110 @@ void FWD(const T *x, long xs, const T *v0, const T *w0, const T *cf, T *z, T *vs
 DEFINE_ADEX(float, sf_adex_fwd_f32)
 DEFINE_ADEX(double, sf_adex_fwd_f64)
 
-/* The adjoint recursion of any two-variable neuron whose one-step map (v, s) -> (z, v', s') is elementwise: the
-   caller evaluated its local partial derivatives at every stored step (zv = dz/dv, zs, vv = dv'/dv, vs_ = dv'/ds,
-   sv = ds'/dv, ss = ds'/ds; [T, n] each) with the neuron's own torch update. With cv_t, cs_t the adjoints of the state
-   after step t (cv_{T-1} = dvT), cv_{t-1} = dz_t zv_t + cv_t vv_t + cs_t sv_t and likewise for s; dv0, ds0 are the
-   adjoints of the initial state. */
-#define DEFINE_ADJ2(T, NAME) \
-void NAME(const T *dz, const T *dvT, const T *dsT, const T *zv, const T *zs, const T *vv, const T *vs_, const T *sv, \
-          const T *ss, T *cv, T *cs, T *dv0, T *ds0, long nt_, long n, int threads) { \
+/* The AdEx backward, the exact BPTT recursion of the step above with its local derivatives written out by hand
+   (derivation in _adex.py). Per step it rebuilds the step's intermediate values from the stored state before it
+   (v0, w0 at t = 0, else vs, ws of step t - 1) and x, then carries a_v = dL/dv and a_w = dL/dw from the last step to
+   the first. dx is written at t * n + j (one value per step and neuron, also for a constant input). cv, cw, when
+   not NULL, receive the adjoints of the state after every step (for the caller's parameter gradients). With uo not
+   NULL it only writes the surrogate's argument u = (h - V_peak) / (V_peak - V_T) of every step (a custom surrogate's
+   derivative is then evaluated over it by the caller and passed back as gs). */
+/* The gradients of the coefficients cf (rows as above) of one step, accumulated into dcf: for each coefficient c the
+   step's tangent along c with the state held (forward mode, one-hot seeds), contracted with dL/dz and the adjoints of
+   the state after the step. The chain from the coefficients to the neuron's parameters is left to autograd. */
+#define ADEX_COEFFICIENT_GRADS(T) do { \
+    _Pragma("GCC unroll 10") \
+    for (int c = 0; c < 10; c++) { \
+        T drt = c == 0, dcp = c == 1, drh = c == 2, del = c == 3, dvt = c == 4, ddT = c == 5, dgl = c == 6; \
+        T daa = c == 7, dbb = c == 8, dvr = c == 9; \
+        T dg = e < cap ? growth * (-dvt - e * ddT) / dT : growth * dcp; \
+        T dsl = rate * dg + (growth - (T)1) * drt; \
+        T din = growth * ddT + dT * dg + del - (X - ww) / (gl * gl) * dgl; \
+        T ddrive = rate * din + inner * drt; \
+        T dh = dp1 * dsl * drive + p1 * ddrive; \
+        T dzc = gsur * (dh / den + (h - vp) / (den * den) * dvt), drc = detach ? (T)0 : dzc; \
+        T dwn = ((T)1 - rho) * ((vv - el) * daa - aa * del) + (ww - target) * drh + zz * dbb + bb * drc; \
+        T dvres = dvr; \
+        if (rest > 0) { \
+            T dgr = er < cap ? gr * (dvr - dvt - er * ddT) / dT : gr * dcp; \
+            T drr = rest * drt, dsr = rr * dgr + (gr - (T)1) * drr; \
+            T dinr = gr * ddT + dT * dgr - dvr + del - dwn / gl - (X - wn) / (gl * gl) * dgl; \
+            dvres += dp1r * dsr * dr + p1r * (rr * dinr + innr * drr); \
+        } \
+        dcf[c * n + j] += gz * dzc + av * (nz * dh + zz * dvres + jump * drc) + aw * dwn; \
+    } \
+} while (0)
+#define DEFINE_ADEX_BWD(T, BWD) \
+void BWD(const T *dz, const T *dvT, const T *dwT, const T *x, long xs, const T *vs, const T *ws, const T *v0, \
+         const T *w0, const T *cf, const T *gs, T *dx, T *dv0, T *dw0, T *dcf, T *uo, long nt_, long n, T vp, \
+         int detach, int surr, T k, int threads) { \
     if (threads < 1) threads = 1; \
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + SF_BLK - 1) / SF_BLK; blk++) { \
         long lo = blk * SF_BLK, hi = lo + SF_BLK < n ? lo + SF_BLK : n; \
-        for (long j = lo; j < hi; j++) { \
-            T av = dvT ? dvT[j] : (T)0, as_ = dsT ? dsT[j] : (T)0; \
-            for (long t = nt_ - 1; t >= 0; t--) { \
+        T avb[SF_BLK], awb[SF_BLK]; \
+        for (long j = lo; j < hi; j++) { avb[j - lo] = dvT ? dvT[j] : (T)0; awb[j - lo] = dwT ? dwT[j] : (T)0; } \
+        if (dcf) for (int c = 0; c < 10; c++) for (long j = lo; j < hi; j++) dcf[c * n + j] = 0; \
+        for (long t = uo ? 0 : nt_ - 1; uo ? t < nt_ : t >= 0; t += uo ? 1 : -1) { \
+            const T *vp_ = t ? vs + (t - 1) * n : v0, *wp_ = t ? ws + (t - 1) * n : w0, *xt = x + t * xs; \
+            for (long j = lo; j < hi; j++) { \
                 long q = t * n + j; \
-                cv[q] = av; cs[q] = as_; \
-                T g = dz ? dz[q] : (T)0; \
-                T nv = g * zv[q] + av * vv[q] + as_ * sv[q]; \
-                T ns = g * zs[q] + av * vs_[q] + as_ * ss[q]; \
-                av = nv; as_ = ns; \
+                T rate = cf[j], cap = cf[n + j], rho = cf[2 * n + j], el = cf[3 * n + j], vt = cf[4 * n + j]; \
+                T dT = cf[5 * n + j], gl = cf[6 * n + j], den = vp - vt; \
+                T vv = vp_[j], ww = wp_[j], X = xt[j]; \
+                T e = (vv - vt) / dT; \
+                T growth = sf_exp_##T(e < cap ? e : cap), g_v = e < cap ? growth / dT : (T)0; \
+                T slope = (growth - (T)1) * rate, s_v = g_v * rate; \
+                T inner = dT * growth - (vv - el) + (X - ww) / gl, drive = inner * rate; \
+                T p1, dp1; /* phi1(slope) as in ADEX_PHI1 and its derivative from the same expm1 */ \
+                if (ABS(slope) < (T)1e-6) { p1 = (T)1 + slope / (T)2; dp1 = (T)0.5; } \
+                else { \
+                    T sc = slope < (T)30 ? slope : (T)30, em = sf_expm1_##T(sc); \
+                    p1 = em / sc; dp1 = slope > (T)30 ? (T)0 : (em + (T)1) / sc - em / (sc * sc); \
+                } \
+                T h = vv + p1 * drive, over = h - vp; \
+                h = h - (over > 0 ? over : (T)0); \
+                T u = (h - vp) / den; \
+                if (uo) { uo[q] = u; continue; } \
+                T aa = cf[7 * n + j], bb = cf[8 * n + j], vr = cf[9 * n + j]; \
+                T d_v = (dT * g_v - (T)1) * rate, d_w = -rate / gl; \
+                T h_v = (T)1 + dp1 * s_v * drive + p1 * d_v, h_w = p1 * d_w, h_x = -h_w; \
+                T zz = u >= 0 ? (T)1 : (T)0, gsur = SURR_AT(T, u, surr, k, gs, q), g = gsur / den; \
+                T zv = g * h_v, zw = g * h_w, zx = g * h_x; \
+                T rv = detach ? (T)0 : zv, rw = detach ? (T)0 : zw, rx = detach ? (T)0 : zx; \
+                T target = aa * (vv - el), wn = target + (ww - target) * rho + zz * bb; \
+                T wv = aa * ((T)1 - rho) + bb * rv, wwn = rho + bb * rw, wx = bb * rx; \
+                T gap = vp - vv, dd = drive > 0 ? drive : (T)1, ratio = slope * gap / dd; \
+                T sigma = ABS(slope) < (T)1e-6 ? gap / dd : \
+                    sf_log1p_##T(ratio > (T)-0.999999 ? ratio : (T)-0.999999) / slope; \
+                T rest = (T)1 - sigma; \
+                rest = rest > 0 ? rest : (T)0; rest = rest < 1 ? rest : (T)1; \
+                T vreset = vr, vr_w = (T)0, vr_x = (T)0, er = (vr - vt) / dT, gr = (T)0, rr = (T)0, sr = (T)0; \
+                T p1r = (T)1, dp1r = (T)0.5, innr = (T)0, dr = (T)0; \
+                if (rest > 0) { \
+                    gr = sf_exp_##T(er < cap ? er : cap); rr = rate * rest; sr = (gr - (T)1) * rr; \
+                    if (ABS(sr) < (T)1e-6) p1r = (T)1 + sr / (T)2; \
+                    else { \
+                        T sc = sr < (T)30 ? sr : (T)30, em = sf_expm1_##T(sc); \
+                        p1r = em / sc; dp1r = sr > (T)30 ? (T)0 : (em + (T)1) / sc - em / (sc * sc); \
+                    } \
+                    innr = dT * gr - (vr - el) + (X - wn) / gl; dr = innr * rr; \
+                    vreset = vr + p1r * dr; vr_x = p1r * rr / gl; vr_w = -vr_x; \
+                } \
+                T nz = (T)1 - zz, jump = vreset - h; \
+                T vnv = nz * h_v + zz * vr_w * wv + jump * rv; \
+                T vnw = nz * h_w + zz * vr_w * wwn + jump * rw; \
+                T vnx = nz * h_x + zz * (vr_w * wx + vr_x) + jump * rx; \
+                T av = avb[j - lo], aw = awb[j - lo]; \
+                T gz = dz ? dz[q] : (T)0; \
+                if (dcf) ADEX_COEFFICIENT_GRADS(T); \
+                dx[q] = gz * zx + av * vnx + aw * wx; \
+                avb[j - lo] = gz * zv + av * vnv + aw * wv; \
+                awb[j - lo] = gz * zw + av * vnw + aw * wwn; \
             } \
-            dv0[j] = av; ds0[j] = as_; \
         } \
+        if (!uo) for (long j = lo; j < hi; j++) { dv0[j] = avb[j - lo]; dw0[j] = awb[j - lo]; } \
     } \
 }
 
-DEFINE_ADJ2(float, sf_adjoint2_f32)
-DEFINE_ADJ2(double, sf_adjoint2_f64)
+DEFINE_ADEX_BWD(float, sf_adex_bwd_f32)
+DEFINE_ADEX_BWD(double, sf_adex_bwd_f64)

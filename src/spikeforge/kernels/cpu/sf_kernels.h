@@ -44,8 +44,8 @@ void sf_izh_bwd_f32(const float *dz, const float *dvT, const float *duT, const f
 void sf_izh_bwd_f64(const double *dz, const double *dvT, const double *duT, const double *hs, const double *us, const double *gs, const double *v0, const double *u0, const double *du, const double *b, const double *c, const double *d, double *dx, double *dv0, double *du0, double *ddu, double *db, double *dc, double *dd, long nt_, long n, double dt, double vp, int detach, int surr, double k, int threads);
 void sf_adex_fwd_f32(const float *x, long xs, const float *v0, const float *w0, const float *cf, float *z, float *vs, float *ws, float *v, float *w, long nt_, long n, float vp, int store, int threads);
 void sf_adex_fwd_f64(const double *x, long xs, const double *v0, const double *w0, const double *cf, double *z, double *vs, double *ws, double *v, double *w, long nt_, long n, double vp, int store, int threads);
-void sf_adjoint2_f32(const float *dz, const float *dvT, const float *dsT, const float *zv, const float *zs, const float *vv, const float *vs_, const float *sv, const float *ss, float *cv, float *cs, float *dv0, float *ds0, long nt_, long n, int threads);
-void sf_adjoint2_f64(const double *dz, const double *dvT, const double *dsT, const double *zv, const double *zs, const double *vv, const double *vs_, const double *sv, const double *ss, double *cv, double *cs, double *dv0, double *ds0, long nt_, long n, int threads);
+void sf_adex_bwd_f32(const float *dz, const float *dvT, const float *dwT, const float *x, long xs, const float *vs, const float *ws, const float *v0, const float *w0, const float *cf, const float *gs, float *dx, float *dv0, float *dw0, float *dcf, float *uo, long nt_, long n, float vp, int detach, int surr, float k, int threads);
+void sf_adex_bwd_f64(const double *dz, const double *dvT, const double *dwT, const double *x, long xs, const double *vs, const double *ws, const double *v0, const double *w0, const double *cf, const double *gs, double *dx, double *dv0, double *dw0, double *dcf, double *uo, long nt_, long n, double vp, int detach, int surr, double k, int threads);
 
 long sf_scratch_f32(long nt_);
 long sf_scratch_f64(long nt_);

@@ -1,0 +1,85 @@
+"""Training step of the simulation models' fused CPU kernels against autograd through the torch reference.
+
+    python benchmarks/sim_models.py [--rounds 7] [--threads 1] [--T 500] [--B 16] [--N 512]
+
+One forward + backward of Izhikevich and AdEx layers over ``x[T, B, N]`` (a random current around the neurons'
+firing range), loss ``z.sum() + 0.01 v_T.sum()``, with ``backend="torch"`` and ``backend="cpu"``, timed round-robin
+in one process (every round times every configuration once), with the parameters fixed and with every parameter
+learned. Prints the minimum and the median per configuration and the ratio of the minima (fused / reference), and
+writes the results to the system's temporary folder (``--out FILE`` elsewhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from _machine import cpu_model, run_record, write_result
+
+from spikeforge.neurons import AdExParams, IzhikevichParams, adex_seq, izhikevich_seq
+from spikeforge.units import ms
+
+MODELS = {
+    # model: (sequence function, parameter tuple, number of learnable fields, current range, dt)
+    "izhikevich": (izhikevich_seq, IzhikevichParams, 4, (5.0, 15.0), 0.5 * ms),
+    "adex": (adex_seq, AdExParams, 9, (350.0, 750.0), 0.1 * ms),
+}
+
+
+def step(model: str, backend: str, learn: bool, x0: torch.Tensor) -> None:
+    fn, params_cls, n_learn, _, dt = MODELS[model]
+    params = params_cls()
+    if learn:
+        params = params_cls(*(torch.tensor(float(v)).requires_grad_() for v in params[:n_learn]))
+    x = x0.clone().requires_grad_()
+    z, state = fn(x, None, params, dt=dt, backend=backend)
+    (z.sum() + 0.01 * state.v.sum()).backward()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--T", type=int, default=500)
+    ap.add_argument("--B", type=int, default=16)
+    ap.add_argument("--N", type=int, default=512)
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-sim_models.json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
+    g = torch.Generator().manual_seed(0)
+    inputs = {}
+    for model, (*_, (lo, hi), _dt) in MODELS.items():
+        inputs[model] = lo + (hi - lo) * torch.rand(args.T, args.B, args.N, generator=g)
+    configs = [(m, b, learn) for m in MODELS for learn in (False, True) for b in ("torch", "cpu")]
+    for c in configs:  # warm-up: compile the kernels, fill the caches
+        step(*c, inputs[c[0]])
+    seconds: dict[tuple, list[float]] = {c: [] for c in configs}
+    for _ in range(args.rounds):
+        for c in configs:
+            t0 = time.perf_counter()
+            step(*c, inputs[c[0]])
+            seconds[c].append(time.perf_counter() - t0)
+    print(f"{cpu_model()}, {args.threads} torch threads, load {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"T={args.T}, B={args.B}, N={args.N}, {args.rounds} rounds; forward + backward, ms (min / median)")
+    rows = []
+    for model in MODELS:
+        for learn in (False, True):
+            ref, fused = (seconds[(model, b, learn)] for b in ("torch", "cpu"))
+            ratio = min(fused) / min(ref)
+            label = f"{model}, {'learned' if learn else 'fixed'} parameters"
+            print(
+                f"{label:>34}: reference {min(ref) * 1e3:7.1f} / {statistics.median(ref) * 1e3:7.1f}, "
+                f"fused {min(fused) * 1e3:7.1f} / {statistics.median(fused) * 1e3:7.1f}, fused / reference x{ratio:.2f}"
+            )
+            rows.append({"model": model, "learn": learn, "reference_s": ref, "fused_s": fused, "ratio": ratio})
+    write_result(args.out, {**run_record(load_before), "args": vars(args) | {"out": str(args.out)}, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
