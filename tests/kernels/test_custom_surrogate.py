@@ -85,7 +85,7 @@ def test_lif_lean_storage_and_detached_reset_with_a_user_surrogate(monkeypatch):
     assert cos >= 0.9999, f"lean storage (argument in half precision): cosine {float(cos):.6f}"
 
 
-@pytest.mark.parametrize("name", ["if", "cubalif", "alif", "rlif"])
+@pytest.mark.parametrize("name", ["if", "cubalif", "alif", "rlif", "ralif"])
 @pytest.mark.parametrize("block", [None, 20], ids=["one-call", "blocks-of-steps"])
 def test_other_fused_neurons_with_a_user_surrogate(name, block, monkeypatch):
     if block is not None:  # the derivative evaluated over blocks of 20 // 12 = 1 step (or 20 // 6 = 3 steps)
@@ -96,10 +96,11 @@ def test_other_fused_neurons_with_a_user_surrogate(name, block, monkeypatch):
         "cubalif": lambda b: sf.CubaLIF(6, learn=("tau_mem", "threshold"), surrogate=Gaussian(), backend=b),
         "alif": lambda b: sf.ALIF(6, learn=("tau_adapt", "beta"), surrogate=Gaussian(), backend=b),
         "rlif": lambda b: sf.RLIF(6, learn=("tau_mem",), surrogate=Gaussian(), backend=b),
+        "ralif": lambda b: sf.RALIF(6, learn=("tau_adapt", "beta"), surrogate=Gaussian(), backend=b),
     }
     ref, fused = layers[name]("torch"), layers[name]("auto")
     fused.load_state_dict(ref.state_dict())
-    x = torch.rand(30, 2, 6, dtype=torch.float64) * (3.0 if name in ("cubalif", "alif") else 0.8)
+    x = torch.rand(30, 2, 6, dtype=torch.float64) * (3.0 if name in ("cubalif", "alif", "ralif") else 0.8)
     out = []
     for layer in (ref.double(), fused.double()):
         xg = x.clone().requires_grad_()

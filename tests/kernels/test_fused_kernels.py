@@ -410,6 +410,41 @@ def test_rlif_fused_matches_reference(dtype, reset, detach):
         _close(a, b, TOL[dtype] * 5, "grad")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("detach", [False, True])
+def test_ralif_fused_matches_reference(dtype, reset, detach):
+    """The recurrent ALIF through the one-step ALIF kernel: the reference's spikes and states exactly, and its
+    gradients (input, recurrent weight, every ALIF parameter, the initial membrane, adaptation and spikes)."""
+    from spikeforge.neurons import ALIFParams, RALIFState, ralif_seq
+
+    out = []
+    for backend in ("torch", "cpu"):
+        g = torch.Generator().manual_seed(1)
+        x = (torch.rand(30, 4, 9, generator=g, dtype=dtype) * 3.0).requires_grad_()
+        weight = (torch.randn(9, 9, generator=g, dtype=dtype) * 0.3).requires_grad_()
+        leaves = {
+            "tau_mem": torch.full((9,), 0.02, dtype=dtype),
+            "tau_adapt": torch.full((9,), 0.2, dtype=dtype),
+            "threshold": torch.full((9,), 1.0, dtype=dtype),
+            "beta": torch.full((9,), 0.5, dtype=dtype),
+        }
+        leaves = {k: v.requires_grad_() for k, v in leaves.items()}
+        v0, a0 = (torch.rand(4, 9, generator=g, dtype=dtype).requires_grad_() for _ in range(2))
+        z0 = (torch.rand(4, 9, generator=g, dtype=dtype) < 0.3).to(dtype).requires_grad_()
+        params = ALIFParams(**leaves, reset=reset, detach_reset=detach, v_reset=0.1)
+        with kernels.trace() as ran:
+            z, s = ralif_seq(x, RALIFState(v0, a0, z0), weight, params, surrogate=surrogate.ATan(), backend=backend)
+        loss = (z * torch.arange(30, dtype=dtype)[:, None, None]).sum() + (s.v**2).sum() + (s.a**2).sum() + s.z.sum()
+        out.append((ran, z.detach(), s, torch.autograd.grad(loss, (x, weight, *leaves.values(), v0, a0, z0))))
+    (_, z_ref, s_ref, g_ref), (ran, z, s, g) = out
+    assert ran == [("ralif", "cpu")]
+    assert 0 < z_ref.mean() < 1
+    assert torch.equal(z, z_ref) and torch.equal(s.v, s_ref.v) and torch.equal(s.a, s_ref.a)
+    for a, b in zip(g, g_ref):
+        _close(a, b, TOL[dtype] * 5, "grad")
+
+
 @pytest.mark.parametrize("model", ["cubalif", "alif"])
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -27,7 +27,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..units import check_dt, ms
 from ._alif import ALIFParams, ALIFState, _ALIFBase, _coefficients, _update, alif_init
-from ._base import CellModule, SequenceModule, scan
+from ._base import CellModule, SequenceModule, also, fused_supports, kernel_settings, scan
 from ._rlif import RecurrentWeights, check_recurrent_shape
 from ._spec import Drive, NeuronSpec, register
 
@@ -79,7 +79,33 @@ def _ralif_seq_torch(x_seq, state, weight, params, *, dt, surrogate, record=Fals
     return scan(lambda x, s: _update_rec(x, s, weight, params, beta_m, rho, surrogate), x_seq, state, record=record)
 
 
+def _ralif_seq_cpu(x_seq, state, weight, params, *, dt, surrogate):
+    beta_m, rho = _coefficients(params, dt, x_seq)  # the reference's own coefficients, bit for bit
+    z_seq, v, a, z = kernels.cpu.ralif(
+        x_seq,
+        state.v,
+        state.a,
+        state.z,
+        weight,
+        beta_m,
+        rho,
+        params.threshold,
+        params.beta,
+        kernel_settings(params, surrogate),
+    )
+    return z_seq, RALIFState(v, a, z)
+
+
+def _fused_supports(x=None, params=None, surrogate=None, **_) -> bool | kernels.Refused:
+    """As the ALIF kernel, for ``[T, B, N]`` input."""
+    return also(
+        fused_supports(x, params, surrogate),
+        (x.dim() == 3, f"the input has {x.dim()} dims; the fused recurrent kernel takes [T, B, N]"),
+    )
+
+
 kernels.register("ralif", "torch", _ralif_seq_torch)
+kernels.register("ralif", "cpu", _ralif_seq_cpu, available=kernels.cpu.available, supports=_fused_supports)
 
 
 def ralif_seq(

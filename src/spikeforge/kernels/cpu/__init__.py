@@ -20,6 +20,7 @@ from ._common import (
 from ._izhikevich import izhikevich
 from ._li import li
 from ._lif import lif
+from ._ralif import ralif
 from ._rlif import rlif
 from ._two_state import alif, cuba
 
@@ -38,6 +39,7 @@ __all__ = [
     "lif",
     "per_neuron",
     "ptr",
+    "ralif",
     "refusal",
     "rlif",
     "scalar",

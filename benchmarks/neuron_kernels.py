@@ -1,12 +1,13 @@
-"""Training step of the simulation models' fused CPU kernels against autograd through the torch reference.
+"""Training step of neuron models' fused CPU kernels against autograd through the torch reference.
 
-    python benchmarks/sim_models.py [--rounds 7] [--threads 1] [--T 500] [--B 16] [--N 512]
+    python benchmarks/neuron_kernels.py [--rounds 7] [--threads 1] [--T 500] [--B 16] [--N 512]
 
-One forward + backward of Izhikevich and AdEx layers over ``x[T, B, N]`` (a random current around the neurons'
-firing range), loss ``z.sum() + 0.01 v_T.sum()``, with ``backend="torch"`` and ``backend="cpu"``, timed round-robin
-in one process (every round times every configuration once), with the parameters fixed and with every parameter
-learned. Prints the minimum and the median per configuration and the ratio of the minima (fused / reference), and
-writes the results to the system's temporary folder (``--out FILE`` elsewhere).
+One forward + backward of Izhikevich, AdEx and recurrent ALIF (RALIF) layers over ``x[T, B, N]`` (a random current
+in the neurons' firing range), loss ``z.sum() + 0.01 v_T.sum()``, with ``backend="torch"`` and ``backend="cpu"``,
+timed round-robin in one process (every round times every configuration once), with the parameters fixed and with
+every parameter learned (RALIF: its recurrent weight is always learned). Prints the minimum and the median per
+configuration and the ratio of the minima (fused / reference), and writes the results to the system's temporary
+folder (``--out FILE`` elsewhere).
 """
 
 from __future__ import annotations
@@ -21,23 +22,33 @@ from pathlib import Path
 import torch
 from _machine import cpu_model, run_record, write_result
 
-from spikeforge.neurons import AdExParams, IzhikevichParams, adex_seq, izhikevich_seq
+from spikeforge.neurons import RALIF, AdExParams, IzhikevichParams, adex_seq, izhikevich_seq
 from spikeforge.units import ms
 
 MODELS = {
     # model: (sequence function, parameter tuple, number of learnable fields, current range, dt)
     "izhikevich": (izhikevich_seq, IzhikevichParams, 4, (5.0, 15.0), 0.5 * ms),
     "adex": (adex_seq, AdExParams, 9, (350.0, 750.0), 0.1 * ms),
+    "ralif": (None, None, 0, (0.0, 3.0), 1 * ms),
 }
+_LAYERS: dict[tuple, torch.nn.Module] = {}
 
 
 def step(model: str, backend: str, learn: bool, x0: torch.Tensor) -> None:
     fn, params_cls, n_learn, _, dt = MODELS[model]
-    params = params_cls()
-    if learn:
-        params = params_cls(*(torch.tensor(float(v)).requires_grad_() for v in params[:n_learn]))
     x = x0.clone().requires_grad_()
-    z, state = fn(x, None, params, dt=dt, backend=backend)
+    if model == "ralif":
+        key = (backend, learn, x0.shape[-1])
+        if key not in _LAYERS:
+            torch.manual_seed(0)
+            learned = ("tau_mem", "tau_adapt", "threshold", "beta") if learn else ()
+            _LAYERS[key] = RALIF(x0.shape[-1], learn=learned, backend=backend)
+        z, state = _LAYERS[key](x)
+    else:
+        params = params_cls()
+        if learn:
+            params = params_cls(*(torch.tensor(float(v)).requires_grad_() for v in params[:n_learn]))
+        z, state = fn(x, None, params, dt=dt, backend=backend)
     (z.sum() + 0.01 * state.v.sum()).backward()
 
 
@@ -48,7 +59,7 @@ def main() -> None:
     ap.add_argument("--T", type=int, default=500)
     ap.add_argument("--B", type=int, default=16)
     ap.add_argument("--N", type=int, default=512)
-    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-sim_models.json")
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-neuron_kernels.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
