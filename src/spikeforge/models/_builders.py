@@ -115,7 +115,7 @@ def _neuron(cfg: dict, size: int | tuple[int, ...], *, recurrent: bool = False) 
     if name is None:
         raise ValueError(f"neuron: {cfg['neuron']!r} has no recurrent form; use it in the 'mlp' model")
     spec = NEURONS[name]
-    # the configured backend names a LIF kernel; a layer that has no such kernel (RALIF) runs its default
+    # the configured backend names a LIF kernel (e.g. cpu_lean); a layer that has no kernel of that name runs its default
     backend = cfg["backend"] if cfg["backend"] in kernels.available(spec.name) else "auto"
     return spec.sequence(size, backend=backend, **common)
 
