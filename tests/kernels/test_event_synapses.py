@@ -116,21 +116,62 @@ def test_spike_indices_equal_the_nonzero_entries_row_by_row(monkeypatch, dtype, 
         assert not binary and int(width // 2) in cols[offsets[2] : offsets[3]].tolist()
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("n_threads", [1, 2, 3])
-def test_weight_gradient_scatter_on_several_threads_equals_the_dense_product(dtype, n_threads):
-    """The scatter kernel called directly with 1-3 threads (rows split, private sums added up): grad^T x."""
-    from spikeforge.kernels.cpu import library
+def _events(dtype, rows, width, seed):
     from spikeforge.synapses._event import _index
 
-    g = torch.Generator().manual_seed(n_threads)
-    x = (torch.rand(301, 90, generator=g) < 0.1).to(dtype)
-    grad = torch.randn(301, 37, generator=g, dtype=dtype)
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(rows, width, generator=g) < 0.1).to(dtype)
+    x[:, 5] = 0  # a column without events
     _, _, cols, offsets = _index(x)
-    gwt = torch.full((90, 37), float("nan"), dtype=dtype)  # every entry is written
+    return g, x, cols, offsets
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("out", [37, 300])
+def test_weight_gradient_scatter_adds_in_row_order_on_any_thread_count(dtype, n_threads, out):
+    """The scatter kernel called directly with 1-3 threads gives, bit for bit, one walk over the rows in order
+    adding each row's grad to its columns (out = 37: the scalar tail only; 300: vectors and a tail; 1000 rows: several
+    blocks of rows)."""
+    from spikeforge.kernels.cpu import library
+
+    g, x, cols, offsets = _events(dtype, 1000, 90, n_threads)
+    grad = torch.randn(1000, out, generator=g, dtype=dtype)
+    gwt = torch.full((90, out), float("nan"), dtype=dtype)  # every entry is written
     suffix = "f64" if dtype == torch.float64 else "f32"
     getattr(library(), f"sf_events_scatter_{suffix}")(
-        cols.data_ptr(), offsets.data_ptr(), grad.data_ptr(), gwt.data_ptr(), 301, 90, 37, n_threads
+        cols.data_ptr(), offsets.data_ptr(), grad.data_ptr(), gwt.data_ptr(), 1000, 90, out, n_threads
     )
-    expected = x.t() @ grad
-    assert torch.allclose(gwt, expected, rtol=0, atol=TOL[dtype] * float(expected.abs().max()))
+    sequential = torch.zeros(90, out, dtype=dtype)
+    for i in range(1000):  # a 0 entry adds a signed zero, which changes no sum
+        sequential += x[i][:, None] * grad[i]
+    assert torch.equal(gwt, sequential)
+    assert torch.allclose(gwt, x.t() @ grad, rtol=0, atol=TOL[dtype] * 10 * float(gwt.abs().max()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("out", [37, 300])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gather_adds_each_rows_weights_in_column_order(dtype, out, bias):
+    """The gather kernel gives, bit for bit, the bias plus the active inputs' weight rows added in column order."""
+    from spikeforge.kernels.cpu import library
+
+    g, x, cols, offsets = _events(dtype, 200, 90, 0)
+    wt = torch.randn(90, out, generator=g, dtype=dtype)
+    b = torch.randn(out, generator=g, dtype=dtype) if bias else None
+    y = torch.full((200, out), float("nan"), dtype=dtype)
+    suffix = "f64" if dtype == torch.float64 else "f32"
+    getattr(library(), f"sf_events_gather_{suffix}")(
+        cols.data_ptr(),
+        offsets.data_ptr(),
+        wt.data_ptr(),
+        None if b is None else b.data_ptr(),
+        y.data_ptr(),
+        200,
+        out,
+        2,
+    )
+    sequential = (b if bias else torch.zeros(out, dtype=dtype)).expand(200, out).clone()
+    for c in range(90):
+        sequential += x[:, c : c + 1] * wt[c]
+    assert torch.equal(y, sequential)

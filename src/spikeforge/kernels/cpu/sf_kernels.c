@@ -368,54 +368,99 @@ long INDEX(const T *x, long r, long in, int64_t *offsets, int32_t *cols, int *no
     return total; \
 }
 
-/* out[r, :] = bias + sum of wt[c, :] over the active inputs c of row r (wt = weight transposed, [I, O]). */
+/* out[r, :] = bias + sum of wt[c, :] over the active inputs c of row r (wt = weight transposed, [I, O]), in the
+   order of the events. A row's outputs are summed four 64-byte vectors at a time (GCC vector types: four AVX-512
+   registers, or what the target has) that stay in registers over the row's events, so each event costs loads only;
+   elementwise the same additions in the same order as the plain loop, so the same bits. (Written as a plain loop
+   over a local array, GCC vectorised the loop over events with hardware gathers instead, 2.7x slower.) */
+typedef float sf_vec_float __attribute__((vector_size(64), aligned(4), may_alias));
+typedef double sf_vec_double __attribute__((vector_size(64), aligned(8), may_alias));
+#define SF_LANES(T) ((long)(64 / sizeof(T)))
+#define SF_VLOAD(T, p) (*(const sf_vec_##T *)(p))
+#define SF_VSTORE(T, p, v) (*(sf_vec_##T *)(p) = (v))
+/* acc[0..3] += the 4 vectors at src + k0 */
+#define SF_VADD4(T, acc, src) do { \
+    const T *s_ = (src); long L_ = SF_LANES(T); \
+    acc[0] += SF_VLOAD(T, s_); acc[1] += SF_VLOAD(T, s_ + L_); \
+    acc[2] += SF_VLOAD(T, s_ + 2 * L_); acc[3] += SF_VLOAD(T, s_ + 3 * L_); \
+} while (0)
 #define DEFINE_GATHER(T, GATHER, SCATTER) \
 void GATHER(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, T *out, long r, long o, \
             int threads) { \
     if (threads < 1) threads = 1; \
+    const long W = 4 * SF_LANES(T); \
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 64)") \
     for (long i = 0; i < r; i++) { \
         T *dst = out + i * o; \
-        for (long k = 0; k < o; k++) dst[k] = bias ? bias[k] : (T)0; \
+        long k0 = 0; \
+        for (; k0 + W <= o; k0 += W) { \
+            sf_vec_##T acc[4] = {{0}, {0}, {0}, {0}}; \
+            if (bias) for (int q = 0; q < 4; q++) acc[q] = SF_VLOAD(T, bias + k0 + q * SF_LANES(T)); \
+            for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) SF_VADD4(T, acc, wt + (long)cols[e] * o + k0); \
+            for (int q = 0; q < 4; q++) SF_VSTORE(T, dst + k0 + q * SF_LANES(T), acc[q]); \
+        } \
+        for (long k = k0; k < o; k++) dst[k] = bias ? bias[k] : (T)0; \
         for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
             const T *src = wt + (long)cols[e] * o; \
-            for (long k = 0; k < o; k++) dst[k] += src[k]; \
+            for (long k = k0; k < o; k++) dst[k] += src[k]; \
         } \
     } \
 } \
-/* gwt[c, :] += grad[r, :] for every event (r, c). Threads split the rows (events) and sum into private copies of
-   gwt that are added up at the end (splitting the columns instead made every thread walk all events, which ran
-   slower on two threads than on one); without memory for the copies, one thread does it all. */ \
-static void SCATTER##_rows(const int32_t *cols, const int64_t *offsets, const T *grad, T *acc, long lo, long hi, \
-                           long o) { \
-    for (long i = lo; i < hi; i++) { \
-        const T *g = grad + i * o; \
-        for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) { \
-            T *dst = acc + (long)cols[e] * o; \
-            for (long k = 0; k < o; k++) dst[k] += g[k]; \
-        } \
-    } \
-} \
+/* gwt[c, :] = sum of grad[r, :] over the events (r, c), rows in increasing order: the order of one thread walking
+   the events, so the result does not depend on the thread count. The events are first regrouped by column (a
+   counting sort of their rows, two passes). Then the rows are taken in blocks whose grad (block x o values) fits in
+   about half a megabyte, so it stays in cache while every column adds its events from the block: threads split the
+   columns, and a column's sum is kept in registers four vectors at a time (as in the gather), picked up from gwt
+   where the previous block left it. Within a column the rows are increasing, so a block's events of a column follow
+   those of the block before (cursor pos[c]). Without memory for the regrouping, one thread adds every event's row
+   into gwt directly (the same order). On this project's Xeon, R = 3200, I = 700, O = 256 at 5 % density: 1.0 ms
+   on one thread, 0.7 ms on two (the earlier row-split scatter into per-thread copies: 1.9 and 1.3 ms). */ \
 void SCATTER(const int32_t *cols, const int64_t *offsets, const T *grad, T *gwt, long r, long in, long o, \
              int threads) { \
-    size_t size = (size_t)in * (size_t)o; \
-    memset(gwt, 0, sizeof(T) * size); \
-    T *extra = threads > 1 ? (T *)calloc((size_t)(threads - 1) * size, sizeof(T)) : (T *)0; \
-    if (!extra) { SCATTER##_rows(cols, offsets, grad, gwt, 0, r, o); return; } \
+    if (threads < 1) threads = 1; \
+    int64_t total = r > 0 ? offsets[r] : 0; \
+    size_t nin = (size_t)(in > 0 ? in : 1); \
+    int64_t *start = (int64_t *)calloc(nin + 1, sizeof(int64_t)), *pos = (int64_t *)malloc(sizeof(int64_t) * nin); \
+    int32_t *rows = (int32_t *)malloc(sizeof(int32_t) * (size_t)(total > 0 ? total : 1)); \
+    if (!start || !pos || !rows) { \
+        free(start); free(pos); free(rows); \
+        memset(gwt, 0, sizeof(T) * (size_t)in * (size_t)o); \
+        for (long i = 0; i < r; i++) \
+            for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) \
+                for (long k = 0; k < o; k++) gwt[(long)cols[e] * o + k] += grad[i * o + k]; \
+        return; \
+    } \
+    for (int64_t e = 0; e < total; e++) start[cols[e] + 1]++; \
+    for (long c = 0; c < in; c++) start[c + 1] += start[c]; \
+    memcpy(pos, start, sizeof(int64_t) * (size_t)in); \
+    for (long i = 0; i < r; i++) \
+        for (int64_t e = offsets[i]; e < offsets[i + 1]; e++) rows[pos[cols[e]]++] = (int32_t)i; \
+    memcpy(pos, start, sizeof(int64_t) * (size_t)in); \
+    long W = 4 * SF_LANES(T), full = o / W * W; \
+    long block = (1L << 19) / ((long)sizeof(T) * (o > 0 ? o : 1)); \
+    block = block < 16 ? 16 : block; \
+    long nblocks = r > 0 ? (r + block - 1) / block : 1; /* no rows: one empty block writes the zeros */ \
     _Pragma("omp parallel num_threads(threads)") \
-    { \
-        int id = SF_THREAD_NUM(), nt = SF_THREADS(); \
-        long lo = r * id / nt, hi = r * (id + 1) / nt; \
-        SCATTER##_rows(cols, offsets, grad, id ? extra + (size_t)(id - 1) * size : gwt, lo, hi, o); \
-        _Pragma("omp barrier") \
-        _Pragma("omp for schedule(static)") \
-        for (long q = 0; q < (long)size; q++) { \
-            T sum = gwt[q]; \
-            for (int c = 1; c < nt; c++) sum += extra[(size_t)(c - 1) * size + q]; \
-            gwt[q] = sum; \
+    for (long b = 0; b < nblocks; b++) { \
+        long lo = b * block, hi = lo + block < r ? lo + block : r; \
+        _Pragma("omp for schedule(dynamic, 16)") \
+        for (long c = 0; c < in; c++) { \
+            int64_t e0 = pos[c], e1 = e0; \
+            while (e1 < start[c + 1] && rows[e1] < hi) e1++; \
+            T *dst = gwt + c * o; \
+            for (long k0 = 0; k0 < full; k0 += W) { \
+                sf_vec_##T acc[4] = {{0}, {0}, {0}, {0}}; \
+                if (lo) for (int q = 0; q < 4; q++) acc[q] = SF_VLOAD(T, dst + k0 + q * SF_LANES(T)); \
+                for (int64_t e = e0; e < e1; e++) SF_VADD4(T, acc, grad + (long)rows[e] * o + k0); \
+                for (int q = 0; q < 4; q++) SF_VSTORE(T, dst + k0 + q * SF_LANES(T), acc[q]); \
+            } \
+            if (!lo) for (long k = full; k < o; k++) dst[k] = (T)0; \
+            for (int64_t e = e0; e < e1; e++) \
+                for (long k = full; k < o; k++) dst[k] += grad[(long)rows[e] * o + k]; \
+            pos[c] = e1; \
         } \
     } \
-    free(extra); \
+    free(start); free(pos); free(rows); \
 }
 
 DEFINE_EVENTS(float, sf_events_index_f32)
