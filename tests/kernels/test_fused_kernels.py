@@ -494,3 +494,21 @@ def test_two_state_recomputing_backward_equals_the_stored_one_bit_for_bit(monkey
     assert z_stored.sum() > 0 and torch.equal(z_stored, z_redo)
     for a, b in zip(g_stored, g_redo):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [1, 15, 16, 1003, 4096])
+def test_pack_bits_puts_element_k_of_each_byte_at_bit_k(dtype, n):
+    """The lean storage's spike bits (the AVX-512 path packs 16 values per compare, the rest one by one): element
+    8 b + k at bit k of byte b, a NaN counting as a spike, as numpy's little-endian packbits."""
+    import numpy as np
+
+    from spikeforge.kernels.cpu import kernel
+
+    g = torch.Generator().manual_seed(n)
+    z = (torch.rand(n, generator=g) < 0.3).to(dtype)
+    z[n // 2] = float("nan")
+    bits = torch.full(((n + 7) // 8,), 0xAA, dtype=torch.uint8)
+    kernel("pack_bits", dtype)(z.data_ptr(), bits.data_ptr(), n, 2)
+    expected = np.packbits((z != 0).numpy(), bitorder="little")
+    assert bits.numpy().tolist() == expected.tolist()

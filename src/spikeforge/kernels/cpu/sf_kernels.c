@@ -46,7 +46,14 @@
 static inline float sigm_float(float a) { return 1.0f / (1.0f + expf(-a)); }
 static inline double sigm_double(double a) { return 1.0 / (1.0 + exp(-a)); }
 
-/* half-precision storage of h (IEEE binary16, round to nearest even) */
+/* half-precision storage of h (IEEE binary16, round to nearest even). Where the compiler targets F16C it converts
+   with the hardware instructions (vcvtps2ph / vcvtph2ps); elsewhere by the bit arithmetic below. Both
+   round the same way; only a NaN's payload may differ. */
+#if defined(__F16C__)
+#include <immintrin.h>
+static inline uint16_t f2h(float f) { return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+static inline float h2f(uint16_t u) { return _cvtsh_ss(u); }
+#else
 static inline uint16_t f2h(float f) {
     uint32_t x; memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000u;
@@ -76,6 +83,7 @@ static inline float h2f(uint16_t h) {
     else { x = sign | ((e + 112) << 23) | (m << 13); }
     float f; memcpy(&f, &x, 4); return f;
 }
+#endif
 
 /* work is handed out in blocks, dynamically: on a shared machine a descheduled thread delays one block */
 #define SF_BLK 256
@@ -134,6 +142,9 @@ void NAME(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, 
         case 3: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 0, 1, lo, hi); break; \
         case 4: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 1, 1, lo, hi); break; \
         case 5: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 2, 1, lo, hi); break; \
+        case 6: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 0, 2, lo, hi); break; \
+        case 7: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 1, 2, lo, hi); break; \
+        case 8: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 2, 2, lo, hi); break; \
         default: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, reset, store, lo, hi); \
         } \
     } \
@@ -142,8 +153,8 @@ void NAME(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, 
 /* Backward of the sequence. a = dL/dv_t carried backwards, starting from dL/dv_T.
    dh_t = dz_t * g_t + a * dv_t/dh_t ; dthr += -dz_t * g_t + a * dv_t/dthr ; dx_t = dh_t ;
    dbeta += dh_t * (v_{t-1} - vl) ; a = beta * dh_t. Spikes are recomputed from h (store 1) or kept as bits.
-   Specialised (constant flags) for the training default: h stored in the same dtype, spike gradients present, no
-   learnable beta or threshold; every surrogate and reset. */
+   Specialised (constant flags) for the training default: h stored or recomputed in the same dtype, or lean storage,
+   spike gradients present, no learnable beta or threshold; every surrogate and reset. */
 #define DEFINE_BWD(T, NAME) \
 SF_INLINE void NAME##_redo_r(const T *x, const T *v0, const T *beta, const T *thr, T *h_out, long nt_, long n, T vl, \
                              T vr, const int reset, long lo, long hi) { \
@@ -215,7 +226,8 @@ void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const
           int detach, int store, int surr, T k, T *scratch, int threads) { \
     if (threads < 1) threads = 1; \
     int st = store == 3 ? 1 : store; /* recomputed h is read like stored h */ \
-    int fast = st == 1 && dz && !dbeta && !dthr && surr >= 0 && surr <= SF_SURR_ARRAY && reset >= 0 && reset <= 2; \
+    int fast = (st == 1 || st == 2) && dz && !dbeta && !dthr && surr >= 0 && surr <= SF_SURR_ARRAY && reset >= 0 && \
+               reset <= 2; \
     long bs = sf_block(nt_, n, threads, store == 3); \
     _Pragma("omp parallel num_threads(threads)") \
     { \
@@ -228,32 +240,48 @@ void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const
             NAME##_redo(hs, v0, beta, thr, scr, nt_, n, vl, vr, reset, lo, hi); \
             h = scr; hn = hi - lo; hoff = lo; \
         } \
-        switch (fast ? surr * 3 + reset : -1) { \
-        SF_BWD_CASES(T, NAME, 0) SF_BWD_CASES(T, NAME, 1) SF_BWD_CASES(T, NAME, 2) \
-        SF_BWD_CASES(T, NAME, 3) SF_BWD_CASES(T, NAME, 4) SF_BWD_CASES(T, NAME, 5) SF_BWD_CASES(T, NAME, 6) \
+        switch (fast ? (st == 2 ? 21 : 0) + surr * 3 + reset : -1) { \
+        SF_BWD_CASES(T, NAME, 0, 1) SF_BWD_CASES(T, NAME, 1, 1) SF_BWD_CASES(T, NAME, 2, 1) \
+        SF_BWD_CASES(T, NAME, 3, 1) SF_BWD_CASES(T, NAME, 4, 1) SF_BWD_CASES(T, NAME, 5, 1) \
+        SF_BWD_CASES(T, NAME, 6, 1) SF_BWD_CASES(T, NAME, 0, 2) SF_BWD_CASES(T, NAME, 1, 2) \
+        SF_BWD_CASES(T, NAME, 2, 2) SF_BWD_CASES(T, NAME, 3, 2) SF_BWD_CASES(T, NAME, 4, 2) \
+        SF_BWD_CASES(T, NAME, 5, 2) SF_BWD_CASES(T, NAME, 6, 2) \
         default: NAME##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
                             st, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff); \
         } \
     } \
     } \
 }
-#define SF_BWD_CASE(T, NAME, SURRID, RESET) \
-        case SURRID * 3 + RESET: NAME##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, \
-                                            detach, 1, SURRID, k, 1, 0, 0, lo, hi, hn, hoff); break;
-#define SF_BWD_CASES(T, NAME, SURRID) \
-    SF_BWD_CASE(T, NAME, SURRID, 0) SF_BWD_CASE(T, NAME, SURRID, 1) SF_BWD_CASE(T, NAME, SURRID, 2)
+/* STORE 1: h in the input dtype (stored or recomputed); 2: half precision plus spike bits (lean) */
+#define SF_BWD_CASE(T, NAME, SURRID, RESET, STORE) \
+        case (STORE == 2 ? 21 : 0) + SURRID * 3 + RESET: \
+            NAME##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, detach, STORE, SURRID, \
+                       k, 1, 0, 0, lo, hi, hn, hoff); break;
+#define SF_BWD_CASES(T, NAME, SURRID, STORE) \
+    SF_BWD_CASE(T, NAME, SURRID, 0, STORE) SF_BWD_CASE(T, NAME, SURRID, 1, STORE) SF_BWD_CASE(T, NAME, SURRID, 2, STORE)
 
 DEFINE_FWD(float, sf_lif_fwd_f32)
 DEFINE_FWD(double, sf_lif_fwd_f64)
 DEFINE_BWD(float, sf_lif_bwd_f32)
 DEFINE_BWD(double, sf_lif_bwd_f64)
 
-/* pack spikes (0/1 values) of n elements into bits, parallel over bytes */
+/* pack spikes (0/1 values) of n elements into bits (element k of byte b at bit k), parallel over bytes; with
+   AVX-512 sixteen floats per compare, whose mask is two bytes */
 void sf_pack_bits_f32(const float *z, uint8_t *bits, long n, int threads) {
-    long nb = (n + 7) / 8;
+    long nb = (n + 7) / 8, done = 0;
     if (threads < 1) threads = 1;
+#ifdef __AVX512F__
+    long pairs = n / 16;
     _Pragma("omp parallel for num_threads(threads) schedule(static)")
-    for (long b = 0; b < nb; b++) {
+    for (long c = 0; c < pairs; c++) {
+        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(z + 16 * c), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        bits[2 * c] = (uint8_t)(m & 0xff);
+        bits[2 * c + 1] = (uint8_t)(m >> 8);
+    }
+    done = 2 * pairs;
+#endif
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (long b = done; b < nb; b++) {
         uint8_t byte = 0;
         for (int k = 0; k < 8 && b * 8 + k < n; k++) byte |= (uint8_t)((z[b * 8 + k] != 0.0f) << k);
         bits[b] = byte;
@@ -831,8 +859,8 @@ DEFINE_ADEX(double, sf_adex_fwd_f64)
 /* The AdEx backward, the exact BPTT recursion of the step above with its local derivatives written out by hand
    (derivation in _adex.py). Per step it rebuilds the step's intermediate values from the stored state before it
    (v0, w0 at t = 0, else vs, ws of step t - 1) and x, then carries a_v = dL/dv and a_w = dL/dw from the last step to
-   the first. dx is written at t * n + j (one value per step and neuron, also for a constant input). cv, cw, when
-   not NULL, receive the adjoints of the state after every step (for the caller's parameter gradients). With uo not
+   the first. dx is written at t * n + j (one value per step and neuron, also for a constant input). dcf, when not
+   NULL, receives the gradients of the ten coefficients (ADEX_COEFFICIENT_GRADS). With uo not
    NULL it only writes the surrogate's argument u = (h - V_peak) / (V_peak - V_T) of every step (a custom surrogate's
    derivative is then evaluated over it by the caller and passed back as gs). */
 /* The gradients of the coefficients cf (rows as above) of one step, accumulated into dcf: for each coefficient c the
