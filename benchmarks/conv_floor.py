@@ -5,7 +5,10 @@ Workload: event frames ``[T, B, 2, 34, 34]`` (N-MNIST's size; binary, 5 % densit
 ``SequentialState`` does), then LIF neurons over time (fused kernel, ``backend="auto"``, or lean storage
 ``"cpu_lean"``), and a scalar loss (mean squared output). The floor is the same convolution and loss without the
 neurons. A training step is forward + backward. Variants are timed round-robin in one process (same load), and
-the ratio of the minima to the floor's is printed.
+the ratio of the minima to the floor's is printed. A fourth timing, ``pass``, clones a tensor of the convolution
+output's size (one read and one write of 23.7 MB into fresh memory, as a kernel's output is): the least a LIF layer
+adds is two such passes (forward: read the input and write the spikes; backward: read the spikes' gradient and write
+the input's), printed as the bandwidth floor of the ratio, with the passes the fused LIF layer adds.
 
     python benchmarks/conv_floor.py [--rounds 20] [--threads 2]
 """
@@ -53,14 +56,18 @@ def main() -> None:
     torch.manual_seed(0)
     weight = torch.randn(C_OUT, C_IN, 3, 3) * 1.5
     x = (torch.rand(T, B, C_IN, H, W) < 0.05).float()
-    variants = ["floor", "lif", "lif lean"]
-    nets = {v: build(v, weight) for v in variants}
+    variants = ["floor", "lif", "lif lean", "pass"]
+    nets = {v: build(v, weight) for v in variants[:3]}
+    big = torch.rand(T * B, C_OUT, H, W)
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(args.rounds + 1):  # round 0 warms up
         for v in variants:
             t0 = time.perf_counter()
-            step(nets[v], x)
+            if v == "pass":
+                big.clone()
+            else:
+                step(nets[v], x)
             if r:
                 times[v].append(time.perf_counter() - t0)
     best = {v: min(t) for v, t in times.items()}
@@ -73,9 +80,14 @@ def main() -> None:
     for v in variants:
         med = sorted(times[v])[len(times[v]) // 2]
         print(f"{v:>9}: min {best[v] * 1e3:.1f} ms, median {med * 1e3:.1f} ms -> x{best[v] / best['floor']:.2f} floor")
+    bound = 1 + 2 * best["pass"] / best["floor"]
+    added = (best["lif"] - best["floor"]) / best["pass"]
+    print(f"bandwidth floor of a LIF layer's ratio: x{bound:.2f} (2 passes); the fused LIF adds {added:.1f} passes")
     result = {
         "step_ms": {v: [t * 1e3 for t in ts] for v, ts in times.items()},
         "ratio_to_floor": {v: best[v] / best["floor"] for v in variants},
+        "bandwidth_floor_ratio": bound,
+        "lif_added_passes": added,
         "shape": {"T": T, "B": B, "in": C_IN, "out": C_OUT, "H": H, "W": W},
         "firing_rate": rate,
         "threads": args.threads,
