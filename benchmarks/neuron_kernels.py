@@ -8,6 +8,9 @@ timed round-robin in one process (every round times every configuration once), w
 every parameter learned (RALIF: its recurrent weight is always learned). Prints the minimum and the median per
 configuration and the ratio of the minima (fused / reference), and writes the results to the system's temporary
 folder (``--out FILE`` elsewhere).
+
+Last, what recomputing the recurrent layers' state in the backward would cost (why ``RLIF`` keeps ``h``): the ``T``
+products ``z_{t-1} W^T`` that rebuilding ``x'_t`` takes, against an ``RLIF`` training step (T = 100, B = 32, N = 256).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 import torch
 from _machine import cpu_model, run_record, write_result
 
-from spikeforge.neurons import RALIF, AdExParams, IzhikevichParams, adex_seq, izhikevich_seq
+from spikeforge.neurons import RALIF, RLIF, AdExParams, IzhikevichParams, adex_seq, izhikevich_seq
 from spikeforge.units import ms
 
 MODELS = {
@@ -89,7 +92,43 @@ def main() -> None:
                 f"fused {min(fused) * 1e3:7.1f} / {statistics.median(fused) * 1e3:7.1f}, fused / reference x{ratio:.2f}"
             )
             rows.append({"model": model, "learn": learn, "reference_s": ref, "fused_s": fused, "ratio": ratio})
-    write_result(args.out, {**run_record(load_before), "args": vars(args) | {"out": str(args.out)}, "rows": rows})
+    recompute = recompute_cost(args.rounds)
+    print(
+        f"RLIF (T=100, B=32, N=256): training step {recompute['step_ms']:.2f} ms; the recurrent products a recomputing "
+        f"backward would add {recompute['products_ms']:.2f} ms (+{100 * recompute['fraction']:.0f}%)"
+    )
+    write_result(
+        args.out,
+        {**run_record(load_before), "args": vars(args) | {"out": str(args.out)}, "rows": rows, "rlif": recompute},
+    )
+
+
+def recompute_cost(rounds: int, steps: int = 100, batch: int = 32, n: int = 256) -> dict:
+    """Minimum time of an RLIF training step and of the ``steps`` products ``[B, N] @ [N, N]`` (plus the input)
+    that recomputing its ``h`` in the backward would add, timed alternately."""
+    torch.manual_seed(0)
+    layer = RLIF(n)
+    x0 = torch.rand(steps, batch, n) * 0.5
+    z, wt = torch.rand(batch, n), layer.recurrent.weight.detach().t()
+
+    def train() -> None:
+        x = x0.clone().requires_grad_()
+        out, _ = layer(x)
+        out.sum().backward()
+
+    def products() -> None:
+        for t in range(steps):
+            torch.addmm(x0[t], z, wt)
+
+    times: dict[str, list[float]] = {"step": [], "products": []}
+    for r in range(3 * rounds + 1):
+        for name, fn in (("step", train), ("products", products)):
+            t0 = time.perf_counter()
+            fn()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+    step, prod = min(times["step"]), min(times["products"])
+    return {"step_ms": step * 1e3, "products_ms": prod * 1e3, "fraction": prod / step}
 
 
 if __name__ == "__main__":
