@@ -45,7 +45,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, decay, ms
-from ._base import CellModule, NeuronModule, SequenceModule, finite_float, fused_call_supports, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, fused_call_supports, scan, surrogate_settings
 from ._izhikevich import resolve_preset, spike
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
@@ -214,12 +214,7 @@ def _adex_seq_cpu(x_seq, state, params, *, dt, surrogate):
     rate, cap, rho = _coefficients(params, dt, x_seq)  # the reference's own coefficients (autograd reaches params)
     values = dict(zip(NAMES, params[: len(NAMES)]))
     coefficients = {"rate": rate, "cap": cap, "rho": rho, **{k: values[k] for k in kernels.cpu._adex.COEFFICIENTS[3:]}}
-    code = surrogate.kernel_code()
-    settings = kernels.Settings(
-        detach=bool(params.detach_reset),
-        surrogate=code if code is not None else (kernels.SURROGATE_ARRAY, 0.0),
-        custom=None if code is not None else surrogate,
-    )
+    settings = surrogate_settings(surrogate, detach=params.detach_reset)
     z, v, w = kernels.cpu.adex(x_seq, state.v, state.w, coefficients, v_peak=float(params.V_peak), settings=settings)
     return z, AdExState(v, w)
 
@@ -228,7 +223,7 @@ def _fused_supports(x=None, params=None, surrogate=None, **_):
     """The fused kernel takes a CPU float tensor, a spikeforge surrogate (any: a custom one's derivative is
     evaluated over every step's surrogate argument), one number for ``V_peak`` above every ``V_T``, parameters on
     the input's device, and is not traced by ``torch.compile``. Its backward (the recursion and every coefficient's
-    gradient in C) measured 0.52x the time of autograd through the reference scan at 1 thread and 0.25-0.27x at 2
+    gradient in C) measured 0.46-0.54x the time of autograd through the reference scan at 1 thread and 0.25-0.28x at 2
     (T = 500, B = 16, N = 512, learned parameters or not)."""
     verdict = fused_call_supports(x, params, surrogate)
     if not verdict:

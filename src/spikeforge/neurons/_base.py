@@ -90,14 +90,24 @@ def kernel_settings(params: Any, surrogate: _surrogate.Surrogate) -> kernels.Set
     """The :class:`kernels.Settings` of a call from a neuron's ``XParams`` (``v_leak`` where it has one, ``v_reset``,
     ``reset``, ``detach_reset``) and its surrogate (its kernel code, or for any other surrogate
     ``SURROGATE_ARRAY`` and the surrogate itself); call only after :func:`fused_supports` said yes."""
-    code = surrogate.kernel_code()
-    return kernels.Settings(
+    return surrogate_settings(
+        surrogate,
+        detach=params.detach_reset,
         v_leak=kernels.cpu.scalar(getattr(params, "v_leak", 0.0)),
         v_reset=kernels.cpu.scalar(params.v_reset),
         reset=params.reset,
-        detach=bool(params.detach_reset),
+    )
+
+
+def surrogate_settings(surrogate: _surrogate.Surrogate, *, detach: bool, **fields: Any) -> kernels.Settings:
+    """:class:`kernels.Settings` with the surrogate's kernel code (for any other surrogate ``SURROGATE_ARRAY`` and
+    the surrogate itself), ``detach`` and any other ``fields`` of it."""
+    code = surrogate.kernel_code()
+    return kernels.Settings(
+        detach=bool(detach),
         surrogate=code if code is not None else (kernels.SURROGATE_ARRAY, 0.0),
         custom=None if code is not None else surrogate,
+        **fields,
     )
 
 

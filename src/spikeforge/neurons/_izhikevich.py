@@ -35,7 +35,7 @@ from .. import kernels
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, ms
-from ._base import CellModule, NeuronModule, SequenceModule, finite_float, fused_call_supports, scan
+from ._base import CellModule, NeuronModule, SequenceModule, finite_float, fused_call_supports, scan, surrogate_settings
 from ._spec import Drive, NeuronSpec, SimulateInfo, register
 
 __all__ = [
@@ -217,12 +217,7 @@ def _izhikevich_seq_torch(x_seq, state, params, *, dt, surrogate, record=False):
 
 def _izhikevich_seq_cpu(x_seq, state, params, *, dt, surrogate):
     dt_ms = dt / ms
-    code = surrogate.kernel_code()
-    settings = kernels.Settings(
-        detach=bool(params.detach_reset),
-        surrogate=code if code is not None else (kernels.SURROGATE_ARRAY, 0.0),
-        custom=None if code is not None else surrogate,
-    )
+    settings = surrogate_settings(surrogate, detach=params.detach_reset)
     z, v, u = kernels.cpu.izhikevich(
         x_seq,
         state.v,
