@@ -234,6 +234,12 @@ def _free_cores(wanted: int) -> int:
     return max(1, min(wanted, cpus - others))
 
 
+def reset_args(cfg: dict[str, Any]) -> tuple[float, float, int, int]:
+    """``(v_leak, v_reset, reset code, detach)`` of :meth:`~spikeforge.kernels.Settings.codes`, in the order the
+    spiking kernels take them."""
+    return cfg["v_leak"], cfg["v_reset"], cfg["reset"], int(cfg["detach"])
+
+
 def per_neuron(value: Any, step_shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
     """A number or a tensor broadcast to one value per neuron of a step, flat and contiguous, in ``like``'s dtype."""
     t = torch.as_tensor(value, dtype=like.dtype, device=like.device)

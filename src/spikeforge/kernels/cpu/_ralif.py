@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from .._settings import SURROGATE_ARRAY, Settings
-from ._common import kernel, per_neuron, ptr, surrogate_array, threads
+from ._common import kernel, per_neuron, ptr, reset_args, surrogate_array, threads
 
 __all__ = ["ralif"]
 
@@ -118,10 +118,7 @@ class _FusedRALIF(torch.autograd.Function):
                 *(ptr(g) for g in per_step),
                 1,
                 m,
-                cfg["v_leak"],
-                cfg["v_reset"],
-                cfg["reset"],
-                int(cfg["detach"]),
+                *reset_args(cfg),
                 cfg["surrogate"][0],
                 cfg["surrogate"][1],
                 ptr(scratch),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .._settings import SURROGATE_ARRAY, Settings
-from ._common import kernel, per_neuron, ptr, surrogate_array, threads
+from ._common import kernel, per_neuron, ptr, reset_args, surrogate_array, threads
 
 __all__ = ["rlif"]
 
@@ -100,10 +100,7 @@ class _FusedRLIF(torch.autograd.Function):
                 ptr(dthr_t),
                 1,
                 m,
-                cfg["v_leak"],
-                cfg["v_reset"],
-                cfg["reset"],
-                int(cfg["detach"]),
+                *reset_args(cfg),
                 1,
                 cfg["surrogate"][0],
                 cfg["surrogate"][1],
