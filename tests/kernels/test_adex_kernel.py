@@ -1,9 +1,9 @@
 """The fused AdEx kernel: its forward follows the torch reference (same operations; C's exp/expm1/log1p may differ
-from torch's in the last bit), its backward (local derivatives of the reference's own update over all steps at once,
-the adjoint recursion in C) gives the reference's gradients (autograd through the per-step update) for a built-in
+from torch's in the last bit), its backward (the BPTT recursion and the step coefficients' gradients, written out in
+C) gives the reference's gradients (autograd through the per-step update) for a built-in
 and a user-defined surrogate, the detached reset and per-neuron parameters; a constant input read through a stride-0
-view equals the materialised one; a parameter's gradient agrees with a finite difference where the spike count does
-not change. ``backend="auto"`` takes the kernel for inference and for training."""
+view equals the materialised one; the gradient of each parameter that acts below threshold agrees with a finite
+difference where no neuron fires. ``backend="auto"`` takes the kernel for inference and for training."""
 
 from __future__ import annotations
 
@@ -103,11 +103,12 @@ class Flat(surrogate.Surrogate):
         return torch.zeros_like(x)
 
 
-@pytest.mark.parametrize("learn", NAMES)
+@pytest.mark.parametrize("learn", [n for n in NAMES if n not in ("b", "V_r")])
 def test_parameter_gradients_match_finite_differences(learn):
     """float64 below rheobase (no spikes, a surrogate of zero derivative, so the gradient is the derivative of the
     smooth update): the kernel's gradient of one neuron's parameter against a central difference of the reference's
-    forward. The reset terms are checked against autograd through the reference above."""
+    forward. ``b`` and ``V_r`` act only at a spike (their gradient here would be 0 either way); they and the reset
+    terms are checked against autograd through the reference above."""
     x, params, state = _inputs(torch.float64, steps=60, n=3)
     x = 0.3 * x  # 105-225 pA, under the 216 pA rheobase of g_L (V_T - E_L - Delta_T) for every neuron's draw
     value = getattr(params, learn)
@@ -127,4 +128,5 @@ def test_parameter_gradients_match_finite_differences(learn):
     ]
     with torch.no_grad():
         numeric = (loss(shifted[0], "torch") - loss(shifted[1], "torch")) / (2 * eps)
+    assert float(numeric) != 0  # the parameter moves the loss: the comparison can fail
     torch.testing.assert_close(leaf.grad[0], numeric, rtol=1e-5, atol=1e-12)

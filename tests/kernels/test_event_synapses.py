@@ -131,8 +131,8 @@ def _events(dtype, rows, width, seed):
 @pytest.mark.parametrize("out", [37, 300])
 def test_weight_gradient_scatter_adds_in_row_order_on_any_thread_count(dtype, n_threads, out):
     """The scatter kernel called directly with 1-3 threads gives, bit for bit, one walk over the rows in order
-    adding each row's grad to its columns (out = 37: the scalar tail only; 300: vectors and a tail; 1000 rows: several
-    blocks of rows)."""
+    adding each row's grad to its columns (out = 37: the scalar tail only, one block of rows; 300: vectors and a tail,
+    1000 rows in several blocks of rows)."""
     from spikeforge.kernels.cpu import library
 
     g, x, cols, offsets = _events(dtype, 1000, 90, n_threads)

@@ -499,8 +499,9 @@ def test_two_state_recomputing_backward_equals_the_stored_one_bit_for_bit(monkey
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n", [1, 15, 16, 1003, 4096])
 def test_pack_bits_puts_element_k_of_each_byte_at_bit_k(dtype, n):
-    """The lean storage's spike bits (the AVX-512 path packs 16 values per compare, the rest one by one): element
-    8 b + k at bit k of byte b, a NaN counting as a spike, as numpy's little-endian packbits."""
+    """The lean storage's spike bits: element 8 b + k at bit k of byte b, a NaN counting as a spike, as numpy's
+    little-endian packbits (float32 on an AVX-512 build runs the vector path, 16 values per compare, and the scalar
+    loop for the tail; elsewhere the scalar loop alone)."""
     import numpy as np
 
     from spikeforge.kernels.cpu import kernel

@@ -3,8 +3,8 @@ of an autograd graph, as :mod:`._rlif` does for LIF.
 
 Per step ``x'_t = x_t + z_{t-1} W^T`` (one ``addmm``), then the compiled ALIF kernel of ``_two_state.py`` over one
 step. The forward records nothing for autograd and keeps ``x'``, the membrane and the adaptation before every step
-(12 bytes per neuron and step in float32; with a surrogate that has no kernel code also ``h`` and ``a'``, for the
-surrogate's own derivative). The backward walks back with the kernel's one-step backward, which recomputes ``h`` from
+(12 bytes per neuron and step in float32; with a surrogate that has no kernel code also ``h``, over which the
+surrogate's own derivative is evaluated, and ``a'``, which the kernel writes beside it). The backward walks back with the kernel's one-step backward, which recomputes ``h`` from
 the kept state (bit for bit the forward's), carrying ``dL/dz_{t-1} = dL/dx'_t W`` into the step before, and
 computes the recurrent weight gradient at the end as one product over all steps
 (``dL/dW = sum_t dL/dx'_t^T z_{t-1}``). The maths of the ALIF step and its backward are in ``_two_state.py``.

@@ -105,8 +105,8 @@ static inline long sf_block(long nt_, long n, int threads, int scratch) {
 long sf_scratch_f32(long nt_) { return nt_ * sf_block(nt_, SF_BLK_MAX, 1, 1); }
 long sf_scratch_f64(long nt_) { return nt_ * sf_block(nt_, SF_BLK_MAX, 1, 1); }
 
-/* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference), 1 same dtype, 2 half, 3 none (training whose
-   backward recomputes h from x; the forward runs as inference).
+/* reset: 0 subtract, 1 zero, 2 none. store: 0 none (inference, and training whose backward recomputes h from x:
+   the caller passes 0 then), 1 same dtype, 2 half.
    The per-block bodies are always inlined into a dispatcher that passes the mode flags as literal constants, so the
    compiler emits one branch-free (vectorised) inner loop per common mode; rarer modes run the generic body. The
    arrays of one call never overlap (every output is a fresh tensor), which `ivdep` tells the compiler: without it
@@ -135,7 +135,7 @@ void NAME(const T *x, const T *v0, const T *beta, const T *thr, T *z, void *hs, 
     _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + bs - 1) / bs; blk++) { \
         long lo = blk * bs, hi = lo + bs < n ? lo + bs : n; \
-        switch ((store == 3 ? 0 : store) * 3 + reset) { /* 3, recompute: the forward stores nothing */ \
+        switch (store * 3 + reset) { \
         case 0: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 0, 0, lo, hi); break; \
         case 1: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 1, 0, lo, hi); break; \
         case 2: NAME##_blk(x, v0, beta, thr, z, hs, v, nt_, n, vl, vr, 2, 0, lo, hi); break; \
