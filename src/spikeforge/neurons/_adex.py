@@ -223,7 +223,7 @@ def _fused_supports(x=None, params=None, surrogate=None, **_):
     """The fused kernel takes a CPU float tensor, a spikeforge surrogate (any: a custom one's derivative is
     evaluated over every step's surrogate argument), one number for ``V_peak`` above every ``V_T``, parameters on
     the input's device, and is not traced by ``torch.compile``. Its backward (the recursion and every coefficient's
-    gradient in C) measured 0.46-0.54x the time of autograd through the reference scan at 1 thread and 0.25-0.28x at 2
+    gradient in C) measured 0.46-0.54x the time of autograd through the reference scan at 1 thread and 0.26-0.28x at 2
     (T = 500, B = 16, N = 512, learned parameters or not)."""
     verdict = fused_call_supports(x, params, surrogate)
     if not verdict:
