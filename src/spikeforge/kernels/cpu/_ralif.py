@@ -4,10 +4,11 @@ of an autograd graph, as :mod:`._rlif` does for LIF.
 Per step ``x'_t = x_t + z_{t-1} W^T`` (one ``addmm``), then the compiled ALIF kernel of ``_two_state.py`` over one
 step. The forward records nothing for autograd and keeps ``x'``, the membrane and the adaptation before every step
 (12 bytes per neuron and step in float32; with a surrogate that has no kernel code also ``h``, over which the
-surrogate's own derivative is evaluated, and ``a'``, which the kernel writes beside it). The backward walks back with the kernel's one-step backward, which recomputes ``h`` from
-the kept state (bit for bit the forward's), carrying ``dL/dz_{t-1} = dL/dx'_t W`` into the step before, and
-computes the recurrent weight gradient at the end as one product over all steps
-(``dL/dW = sum_t dL/dx'_t^T z_{t-1}``). The maths of the ALIF step and its backward are in ``_two_state.py``.
+surrogate's own derivative is evaluated, and ``a'``, which the kernel writes beside it). The backward walks back with
+the kernel's one-step backward, which recomputes ``h`` from the kept state (bit for bit the forward's), carrying
+``dL/dz_{t-1} = dL/dx'_t W`` into the step before, and computes the recurrent weight gradient at the end as one
+product over all steps (:func:`._rlif.recurrent_weight_grad`). The maths of the ALIF step and its backward are in
+``_two_state.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import torch
 
 from .._settings import SURROGATE_ARRAY, Settings
 from ._common import kernel, per_neuron, ptr, reset_args, surrogate_array, threads
+from ._rlif import recurrent_weight_grad
+from ._two_state import _surrogate_argument
 
 __all__ = ["ralif"]
 
@@ -84,16 +87,10 @@ class _FusedRALIF(torch.autograd.Function):
         dx = torch.empty_like(zs)
         carry = torch.zeros((batch, n), dtype=zs.dtype)
         n_threads = threads(m)
-        gs = None  # any other surrogate: its own derivative over the stored h and a'
+        gs = None  # any other surrogate: its own derivative over the stored h and a', as ALIF's
         if hs is not None:
-            thr, strength, rho = coefficients[2], coefficients[3], coefficients[1]
-            gs = surrogate_array(
-                cfg["custom"],
-                lambda lo, hi: (hs[lo:hi] - (thr + strength * (rho * as_[lo:hi]))) / thr,
-                steps,
-                m,
-                zs.dtype,
-            )
+            argument = _surrogate_argument("alif", (xs, hs, ss, vs[0], as_[0], *coefficients))
+            gs = surrogate_array(cfg["custom"], argument, steps, m, zs.dtype)
         scratch = (
             None if hs is not None else torch.empty(2 * n_threads * kernel("scratch", zs.dtype)(1), dtype=zs.dtype)
         )
@@ -130,10 +127,7 @@ class _FusedRALIF(torch.autograd.Function):
             carry = dx[t] @ weight
             av, av_prev = av_prev, av
             aa, aa_prev = aa_prev, aa
-        dweight = None
-        if ctx.needs_input_grad[4]:
-            z_prev = torch.cat([z0.unsqueeze(0), zs[:-1]]).reshape(steps * batch, n)
-            dweight = dx.reshape(steps * batch, n).t() @ z_prev
+        dweight = recurrent_weight_grad(dx, zs, z0) if ctx.needs_input_grad[4] else None
         return dx, av.reshape(batch, n), aa.reshape(batch, n), carry, dweight, *totals, None
 
 

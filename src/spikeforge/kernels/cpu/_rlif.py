@@ -115,11 +115,16 @@ class _FusedRLIF(torch.autograd.Function):
                 dthr += dthr_t
             carry = dx[t] @ weight
             a, a_prev = a_prev, a
-        dweight = None
-        if ctx.needs_input_grad[3]:
-            z_prev = torch.cat([z0.unsqueeze(0), zs[:-1]]).reshape(steps * batch, n)
-            dweight = dx.reshape(steps * batch, n).t() @ z_prev
+        dweight = recurrent_weight_grad(dx, zs, z0) if ctx.needs_input_grad[3] else None
         return dx, a.reshape(batch, n), carry, dweight, dbeta, dthr, None
+
+
+def recurrent_weight_grad(dx: torch.Tensor, zs: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
+    """``dL/dW = sum_t dL/dx'_t^T z_{t-1}`` of ``x'_t = x_t + z_{t-1} W^T`` as one product over all steps
+    (``dx``, ``zs``: ``[T, B, N]``; ``z0``: the spikes before the first step, ``[B, N]``)."""
+    steps, batch, n = zs.shape
+    z_prev = torch.cat([z0.unsqueeze(0), zs[:-1]]).reshape(steps * batch, n)
+    return dx.reshape(steps * batch, n).t() @ z_prev
 
 
 def _membrane_after(h: torch.Tensor, z: torch.Tensor, thr: torch.Tensor, cfg: dict) -> torch.Tensor:
