@@ -241,11 +241,7 @@ void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const
             h = scr; hn = hi - lo; hoff = lo; \
         } \
         switch (fast ? (st == 2 ? 21 : 0) + surr * 3 + reset : -1) { \
-        SF_BWD_CASES(T, NAME, 0, 1) SF_BWD_CASES(T, NAME, 1, 1) SF_BWD_CASES(T, NAME, 2, 1) \
-        SF_BWD_CASES(T, NAME, 3, 1) SF_BWD_CASES(T, NAME, 4, 1) SF_BWD_CASES(T, NAME, 5, 1) \
-        SF_BWD_CASES(T, NAME, 6, 1) SF_BWD_CASES(T, NAME, 0, 2) SF_BWD_CASES(T, NAME, 1, 2) \
-        SF_BWD_CASES(T, NAME, 2, 2) SF_BWD_CASES(T, NAME, 3, 2) SF_BWD_CASES(T, NAME, 4, 2) \
-        SF_BWD_CASES(T, NAME, 5, 2) SF_BWD_CASES(T, NAME, 6, 2) \
+        SF_BWD_STORE_CASES(T, NAME, 1) SF_BWD_STORE_CASES(T, NAME, 2) \
         default: NAME##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
                             st, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff); \
         } \
@@ -259,6 +255,11 @@ void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const
                        k, 1, 0, 0, lo, hi, hn, hoff); break;
 #define SF_BWD_CASES(T, NAME, SURRID, STORE) \
     SF_BWD_CASE(T, NAME, SURRID, 0, STORE) SF_BWD_CASE(T, NAME, SURRID, 1, STORE) SF_BWD_CASE(T, NAME, SURRID, 2, STORE)
+/* every surrogate id (0-6) with every reset, for one STORE */
+#define SF_BWD_STORE_CASES(T, NAME, STORE) \
+    SF_BWD_CASES(T, NAME, 0, STORE) SF_BWD_CASES(T, NAME, 1, STORE) SF_BWD_CASES(T, NAME, 2, STORE) \
+    SF_BWD_CASES(T, NAME, 3, STORE) SF_BWD_CASES(T, NAME, 4, STORE) SF_BWD_CASES(T, NAME, 5, STORE) \
+    SF_BWD_CASES(T, NAME, 6, STORE)
 
 DEFINE_FWD(float, sf_lif_fwd_f32)
 DEFINE_FWD(double, sf_lif_fwd_f64)
