@@ -206,8 +206,10 @@ def build_spikeforge(kind, w, backend="auto", synapse=None, chunk=None, user_sur
         ckpt_step.record = False
         return ckpt_step, fc1.weight
 
+    first = sf.SequentialState(fc1, hidden)  # as the model builders chain them (an event synapse fuses with LIF)
+
     def step(x, y):
-        z, _ = hidden(sf.Lift(fc1)(x))
+        z, _ = first(x)
         v, _ = readout(sf.Lift(fc2)(z))
         return _loss(kind, v.sum(0), y, z), z
 
@@ -351,12 +353,14 @@ def build(impl: str, kind: str, w):
     if impl in PEERS:
         return globals()[f"build_{impl}"](kind, w)
     if impl.startswith("spikeforge"):
-        # spikeforge[:backend][+event][+ckpt<chunk>][+usersurr][+compile]
+        # spikeforge[:backend][+event|+measure][+ckpt<chunk>][+usersurr][+compile]: "event" is EventLinear's density
+        # rule (mode "auto"), "measure" its timed choice, what the model builders use by default
         name, *options = impl.split("+")
         backend = name.split(":")[1] if ":" in name else "auto"
-        synapse = "auto" if "event" in options else None
+        synapse = "auto" if "event" in options else "measure" if "measure" in options else None
         chunk = next((int(o[4:]) for o in options if o.startswith("ckpt")), None)
-        unknown = [o for o in options if o not in ("event", "usersurr", "compile") and not o.startswith("ckpt")]
+        known = ("event", "measure", "usersurr", "compile")
+        unknown = [o for o in options if o not in known and not o.startswith("ckpt")]
         if unknown:
             raise ValueError(f"unknown option {unknown} in {impl!r}")
         user = "usersurr" in options

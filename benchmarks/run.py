@@ -54,14 +54,16 @@ IMPLS_W2 = [
     "spikeforge:cpu+event",
 ]
 PEERS = ("snntorch", "norse", "spikingjelly")
-#: peak training memory against T: the peers, spikeforge's backends, and the whole network checkpointed over
-#: chunks of 100 steps (``+ckpt100``: spikeforge.checkpoint_time)
+#: peak training memory against T: the peers, spikeforge's backends (``+measure``: the synapses the model builders
+#: make by default, each the path timed faster here; an event synapse on spikes then fuses with the LIF layer), and
+#: the whole network checkpointed over chunks of 100 steps (``+ckpt100``: spikeforge.checkpoint_time)
 IMPLS_MEMORY = [
     "snntorch",
     "norse",
     "spikingjelly",
     "spikeforge:torch",
     "spikeforge:cpu",
+    "spikeforge:cpu+measure",
     "spikeforge:cpu_lean+event",
     "spikeforge:cpu+ckpt100",
     "spikeforge:cpu_lean+event+ckpt100",
@@ -82,19 +84,24 @@ def worker(cfg: dict) -> dict:
 
     def once():
         if train:
-            loss, _ = step(x, y)
+            loss = step(x, y)[0]  # the hidden spikes are returned for the agreement check only: not kept here
             loss.backward()
         else:
             with torch.no_grad():
                 step(x, y)
 
-    # one short run first, so that one-time allocations (thread pools, lazy imports, caches) are not counted;
-    # then the peak is measured from the resting RSS (workers run with a fixed malloc mmap threshold, so freed
-    # tensors go back to the system and RSS follows live memory)
+    # one short run first, so that one-time allocations (thread pools, lazy imports, caches) are not counted; then the
+    # peak is measured from the resting RSS (workers run with a fixed malloc mmap threshold, so freed tensors go back
+    # to the system and RSS follows live memory). Not a full-length run: the heap would keep the small per-step
+    # tensors of a step-by-step peer, and its peak would be undercounted (snnTorch: 15 MiB instead of 134). Synapses
+    # that time their path (``+measure``) choose it in a first full-length run, as a training run does in its first
+    # batch, since their choice is made per shape.
     x_full = x
     x = x_full[: min(10, x_full.shape[0])]
     once()
     x = x_full
+    if "+measure" in cfg["impl"]:
+        once()
     reset_peak()
     base = rss_bytes()
     times = []

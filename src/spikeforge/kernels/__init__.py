@@ -25,6 +25,7 @@ __all__ = [
     "available",
     "backend_of",
     "layer",
+    "record",
     "register",
     "resolve",
     "trace",
@@ -93,6 +94,14 @@ def _compiling() -> bool:
 def _record(model: str, name: str) -> None:
     if _LAYERS and not _compiling():
         _LAYERS[-1].__dict__["_kernel_backend"] = name
+
+
+def record(model: str, name: str) -> None:
+    """Record that ``model`` ran backend ``name`` without :func:`resolve` (a kernel fused across two layers): on the
+    running layer (:func:`backend_of`) and in every open :func:`trace`."""
+    _record(model, name)
+    for ran in _TRACES:
+        ran.append((model, name))
 
 
 def _warn_fallback(model: str, refusals: list[tuple[str, Any]]) -> None:

@@ -38,6 +38,7 @@ from ._base import (
     ResetMode,
     SequenceModule,
     also,
+    check_finite,
     check_reset,
     finite_float,
     fused_supports,
@@ -352,6 +353,65 @@ class LIF(_LIFBase, SequenceModule):
         if absorbing:
             self._check_final(x_seq, final.v)
         return z, final
+
+    def forward_synapse(
+        self, synapse: torch.nn.Module, x_seq: torch.Tensor, state: LIFState | None = None
+    ) -> tuple[torch.Tensor, LIFState] | None:
+        """``self(synapse(x_seq), state)`` in one fused CPU kernel (:func:`spikeforge.kernels.cpu.event_lif`), or
+        None where that kernel does not apply (the caller then runs the two layers one after the other).
+
+        It applies to a training call on binary spikes ``x_seq[T, B, in]`` that need no gradient (data), when
+        ``synapse`` is an event-driven linear layer (``fused_events``, :class:`~spikeforge.synapses.EventLinear`) that
+        takes its event path for them, this layer runs a fused CPU backend (``"auto"`` or ``"cpu"``, no record, a
+        built-in surrogate, no ``tau_syn`` or ``t_ref``) and neither has hooks. The result is the unfused pair's
+        (the same spikes; gradients up to the order of additions), but no ``[T, B, out]`` current or gradient is
+        ever held: the backward recomputes the current from the events. :class:`~spikeforge.nn.SequentialState`
+        calls it for every synapse followed by a neuron layer; ``kernels.backend_of(self)`` then says
+        ``"cpu+events"``.
+        """
+        events_of = getattr(synapse, "fused_events", None)
+        weight, bias = getattr(synapse, "weight", None), getattr(synapse, "bias", None)
+        if events_of is None or not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+            return None
+        if self.record or self.backend not in ("auto", "cpu") or self._forward_hooks or self._forward_pre_hooks:
+            return None
+        if x_seq.dim() != 3 or x_seq.shape[0] == 0 or not kernels.cpu.available():
+            return None
+        if self.shape is not None and self.shape != (weight.shape[0],):
+            return None
+        params = self.params()
+        if (
+            not _fused_supports(x=weight, params=params, surrogate=self.surrogate)
+            or self.surrogate.kernel_code() is None
+        ):
+            return None
+        steps, batch = x_seq.shape[:2]
+        like = weight.new_empty((batch, weight.shape[0]))
+        if state is not None:
+            self._check_state(state, like)
+        with kernels.layer(self):
+            events = events_of(x_seq)
+            if events is None:
+                return None
+            kernels.record("lif", "cpu+events")
+            state = lif_init(like, params) if state is None else state
+            beta = decay(params.tau_mem, self.dt, like=like)
+            z, v = kernels.cpu.event_lif(
+                *events,
+                weight,
+                bias,
+                state.v,
+                beta,
+                params.threshold,
+                kernel_settings(params, self.surrogate),
+                steps,
+                batch,
+            )
+        if not torch.isfinite(v.sum()):  # spikes are finite: a non-finite membrane comes from the weights
+            check_finite("weight", weight)
+            if bias is not None:
+                check_finite("bias", bias)
+        return z, LIFState(v, torch.nn.functional.linear(x_seq[-1], weight, bias), state.ref)
 
 
 SPEC = register(

@@ -88,6 +88,15 @@ class Lift(nn.Module):
         return _fold_time(self.module, x_seq)
 
 
+def _fused_pair(synapse: nn.Module, neuron: nn.Module, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any] | None:
+    """``neuron(synapse(x), state)`` as one fused kernel where the neuron layer offers one for this synapse
+    (``forward_synapse``, e.g. ``LIF`` after an ``EventLinear`` on spikes) and it applies to this call; else None."""
+    fuse = getattr(neuron, "forward_synapse", None)
+    if fuse is None or is_stateful(synapse) or synapse._forward_hooks or synapse._forward_pre_hooks:
+        return None
+    return fuse(synapse, x, state)
+
+
 class SequentialState(nn.Sequential):
     """Chain neurons and stateless layers; returns ``(output, states)`` with one state entry per layer.
 
@@ -120,7 +129,18 @@ class SequentialState(nn.Sequential):
         elif len(state) != len(layers):
             raise ValueError(f"state: expected a list of {len(layers)} entries (one per layer), got {len(state)}")
         new_state: list[Any] = []
-        for layer, s in zip(layers, state):
+        fused_with_previous = False
+        for i, (layer, s) in enumerate(zip(layers, state)):
+            if fused_with_previous:  # this neuron layer ran inside the previous synapse's fused kernel
+                fused_with_previous = False
+                continue
+            if self.is_sequence and i + 1 < len(layers):
+                out = _fused_pair(layer, layers[i + 1], x, state[i + 1])
+                if out is not None:
+                    x, s_next = out
+                    new_state += [None, s_next]
+                    fused_with_previous = True
+                    continue
             if is_stateful(layer):
                 x, s = layer(x, s)
             elif self.is_sequence and not isinstance(layer, Lift):

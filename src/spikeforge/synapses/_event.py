@@ -238,27 +238,38 @@ def _event_linear(
             if path == "dense":
                 return nn.functional.linear(x, weight, bias), dense
         return out.reshape(shape), "event"
+    events = _train_events(x, x2, weight, bias, mode, crossover)
+    if events is None:
+        return nn.functional.linear(x, weight, bias), dense
+    out = _EventLinear.apply(x2, weight, bias, *events)
+    return out.reshape(shape), "event"
+
+
+def _train_events(
+    x: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, mode: Mode, crossover: float
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """For a training call that may take the event path: the events ``(cols, offsets)`` of ``x2 = x`` as rows where
+    ``mode`` takes the event path, None where it goes dense."""
     total, binary, cols, offsets = _index(x2)
     if not binary:
         if mode == "event":
             raise ValueError(
                 "EventLinear(mode='event'): input must hold only 0 and 1 (spikes); use mode='dense' for graded input"
             )
-        return nn.functional.linear(x, weight, bias), dense
+        return None
     if mode == "auto" and total > crossover * x2.numel():
-        return nn.functional.linear(x, weight, bias), dense
+        return None
     if mode == "measure":
         if total > MEASURE_MAX * x2.numel():
-            return nn.functional.linear(x, weight, bias), dense
+            return None
         grads = (x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
         key = _key(x2, weight, total / x2.numel(), grads)
         path = _choice.CHOOSER.cached(key)
         if path is None:
             path = _choice.CHOOSER.choose(key, _train_candidates(x2, weight, bias, cols, offsets, x.requires_grad))
         if path == "dense":
-            return nn.functional.linear(x, weight, bias), dense
-    out = _EventLinear.apply(x2, weight, bias, cols, offsets)
-    return out.reshape(shape), "event"
+            return None
+    return cols, offsets
 
 
 def event_linear(
@@ -325,6 +336,30 @@ class EventLinear(nn.Linear):
         if out.requires_grad:
             self.train_path = self.path
         return out
+
+    def fused_events(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """For a following neuron layer that fuses this synapse into its kernel (``LIF.forward_synapse``, called by
+        :class:`~spikeforge.nn.SequentialState`): the events ``(cols, offsets)`` of the spikes ``x[..., in]`` (rows
+        of ``x`` flattened, see :func:`spikeforge.kernels.cpu.event_lif`) when this layer would take the event path
+        of a training call and ``x`` needs no gradient; None otherwise (no hooks either: the fused kernel runs no
+        forward of this module), and then the layers run one after the other. Records the path like ``forward``."""
+        weight, bias = self.weight, self.bias
+        if self.mode == "dense" or self._forward_hooks or self._forward_pre_hooks or x.requires_grad:
+            return None
+        if not torch.is_grad_enabled() or not (weight.requires_grad or (bias is not None and bias.requires_grad)):
+            return None
+        if x.numel() == 0 or not _event_ok(x, weight) or library() is None:
+            return None
+        _check_shapes(x, weight, bias)
+        x2 = x.reshape(-1, x.shape[-1]).contiguous()
+        if self.mode == "measure":  # graded input shows in its first rows, as in forward
+            first = x2[:8]
+            if not bool(((first == 0) | (first == 1)).all()):
+                return None
+        events = _train_events(x, x2, weight, bias, self.mode, self.crossover)
+        if events is not None:
+            self.path = self.train_path = "event"
+        return events
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mode={self.mode!r}, crossover={self.crossover:g}"

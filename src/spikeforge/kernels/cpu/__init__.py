@@ -17,6 +17,7 @@ from ._common import (
     torch_threads,
     usable_threads,
 )
+from ._event_lif import event_lif
 from ._izhikevich import izhikevich
 from ._li import li
 from ._lif import lif
@@ -32,6 +33,7 @@ __all__ = [
     "build_error",
     "cuba",
     "derivative_handle",
+    "event_lif",
     "izhikevich",
     "kernel",
     "li",

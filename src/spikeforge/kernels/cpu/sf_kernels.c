@@ -182,7 +182,7 @@ SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8
                           const T *beta, const T *thr, T *dx, T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, \
                           T vr, const int reset, int detach, const int store, const int surr, T k, \
                           const int has_dz, const int has_dbeta, const int has_dthr, long lo, long hi, long hn, \
-                          long hoff) { \
+                          long hoff, long xn, long xoff) { \
     for (long j = lo; j < hi; j++) { \
         dv0[j] = dvT ? dvT[j] : (T)0; \
         if (has_dbeta) dbeta[j] = 0; \
@@ -205,7 +205,7 @@ SF_INLINE void NAME##_blk(const T *dz, const T *dvT, const void *hs, const uint8
             else { dvdh = (T)1; dvdth = (T)0; } \
             T dh = gz * g + a * dvdh; \
             if (has_dthr) dthr[j] += -gz * g + a * dvdth; \
-            dx[i] = dh; \
+            dx[t * xn + j - xoff] = dh; \
             if (has_dbeta) { \
                 T vp; \
                 if (t == 0) vp = v0[j]; \
@@ -235,7 +235,7 @@ void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const
     _Pragma("omp for schedule(dynamic, 1)") \
     for (long blk = 0; blk < (n + bs - 1) / bs; blk++) { \
         long lo = blk * bs, hi = lo + bs < n ? lo + bs : n; \
-        const void *h = hs; long hn = n, hoff = 0; \
+        const void *h = hs; long hn = n, hoff = 0, xn = n, xoff = 0; \
         if (store == 3) { /* hs is the input x: recompute this block's h over all steps into the scratch */ \
             NAME##_redo(hs, v0, beta, thr, scr, nt_, n, vl, vr, reset, lo, hi); \
             h = scr; hn = hi - lo; hoff = lo; \
@@ -243,7 +243,7 @@ void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const
         switch (fast ? (st == 2 ? 21 : 0) + surr * 3 + reset : -1) { \
         SF_BWD_STORE_CASES(T, NAME, 1) SF_BWD_STORE_CASES(T, NAME, 2) \
         default: NAME##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, \
-                            st, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff); \
+                            st, surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff, n, 0); \
         } \
     } \
     } \
@@ -252,7 +252,7 @@ void NAME(const T *dz, const T *dvT, const void *hs, const uint8_t *zbits, const
 #define SF_BWD_CASE(T, NAME, SURRID, RESET, STORE) \
         case (STORE == 2 ? 21 : 0) + SURRID * 3 + RESET: \
             NAME##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, 0, 0, nt_, n, vl, vr, RESET, detach, STORE, SURRID, \
-                       k, 1, 0, 0, lo, hi, hn, hoff); break;
+                       k, 1, 0, 0, lo, hi, hn, hoff, xn, xoff); break;
 #define SF_BWD_CASES(T, NAME, SURRID, STORE) \
     SF_BWD_CASE(T, NAME, SURRID, 0, STORE) SF_BWD_CASE(T, NAME, SURRID, 1, STORE) SF_BWD_CASE(T, NAME, SURRID, 2, STORE)
 /* every surrogate id (0-6) with every reset, for one STORE */
@@ -497,6 +497,122 @@ DEFINE_EVENTS(float, sf_events_index_f32)
 DEFINE_EVENTS(double, sf_events_index_f64)
 DEFINE_GATHER(float, sf_events_gather_f32, sf_events_scatter_f32)
 DEFINE_GATHER(double, sf_events_gather_f64, sf_events_scatter_f64)
+
+/* An event-driven linear synapse fused with LIF neurons (kernels/cpu/_event_lif.py): the input current is never
+   materialised. Events (cols, offsets) of rows r = t * nb + b; wt = weight transposed, [I, O]; neuron k of sample b
+   is column b * O + k of z [T, nb * O] and of the flat v0, beta, thr, v [nb * O]. Work goes in slices of one sample
+   and W = 4 vectors of neurons: the slice's current is summed in registers exactly as sf_events_gather sums it (bias,
+   then the events in order) and fed to sf_lif_fwd's update, so spikes and membranes have the same bits as the
+   unfused pair. The backward recomputes, per slice of neurons and sample, the slice's h over all steps into a
+   scratch (T x W values), runs sf_lif_bwd's recursion over it into a second scratch dL/dh, and adds that into the
+   gradient of wt at the slice's events (and of the bias): threads split the slices of neurons, samples run in
+   order, so the result does not depend on the thread count and no [T, nb * O] current or gradient exists. */
+#define SF_EW(T) (4 * SF_LANES(T))
+#define DEFINE_ELIF(T, FWD, BWD, SCR, LIFB) \
+SF_INLINE void FWD##_cur(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, T *cur, long row, \
+                         long o, long k0, long w) { \
+    const long L = SF_LANES(T); \
+    if (w == SF_EW(T)) { \
+        sf_vec_##T acc[4] = {{0}, {0}, {0}, {0}}; \
+        if (bias) for (int q = 0; q < 4; q++) acc[q] = SF_VLOAD(T, bias + k0 + q * L); \
+        for (int64_t e = offsets[row]; e < offsets[row + 1]; e++) SF_VADD4(T, acc, wt + (long)cols[e] * o + k0); \
+        for (int q = 0; q < 4; q++) SF_VSTORE(T, cur + q * L, acc[q]); \
+        return; \
+    } \
+    for (long j = 0; j < w; j++) cur[j] = bias ? bias[k0 + j] : (T)0; \
+    for (int64_t e = offsets[row]; e < offsets[row + 1]; e++) { \
+        const T *src = wt + (long)cols[e] * o + k0; \
+        for (long j = 0; j < w; j++) cur[j] += src[j]; \
+    } \
+} \
+/* the steps of slice [m0, m0 + w) of sample b: spikes into z (z != 0) and/or h into hs ([T, w], hs != 0) */ \
+SF_INLINE void FWD##_run(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, const T *v0, \
+                         const T *beta, const T *thr, T *z, T *hs, T *vout, long nt_, long nb, long o, T vl, T vr, \
+                         const int reset, long b, long k0, long w) { \
+    T v[SF_EW(T)], cur[SF_EW(T)]; \
+    long n = nb * o, m0 = b * o + k0; \
+    for (long j = 0; j < w; j++) v[j] = v0[m0 + j]; \
+    for (long t = 0; t < nt_; t++) { \
+        FWD##_cur(cols, offsets, wt, bias, cur, t * nb + b, o, k0, w); \
+        _Pragma("GCC ivdep") for (long j = 0; j < w; j++) { /* sf_lif_fwd's update, operation for operation */ \
+            T h = (vl + beta[m0 + j] * (v[j] - vl)) + cur[j]; \
+            T s = (T)(h - thr[m0 + j] >= 0); \
+            if (z) z[t * n + m0 + j] = s; \
+            if (hs) hs[t * w + j] = h; \
+            v[j] = reset == 0 ? h - s * thr[m0 + j] : reset == 1 ? h - s * (h - vr) : h; \
+        } \
+    } \
+    if (vout) for (long j = 0; j < w; j++) vout[m0 + j] = v[j]; \
+} \
+void FWD(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, const T *v0, const T *beta, \
+         const T *thr, T *z, T *v, long nt_, long nb, long o, T vl, T vr, int reset, int threads) { \
+    if (threads < 1) threads = 1; \
+    long ns = (o + SF_EW(T) - 1) / SF_EW(T); \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)") \
+    for (long task = 0; task < nb * ns; task++) { \
+        long b = task / ns, k0 = task % ns * SF_EW(T), w = o - k0 < SF_EW(T) ? o - k0 : SF_EW(T); \
+        switch (reset) { \
+        case 0: FWD##_run(cols, offsets, wt, bias, v0, beta, thr, z, 0, v, nt_, nb, o, vl, vr, 0, b, k0, w); break; \
+        case 1: FWD##_run(cols, offsets, wt, bias, v0, beta, thr, z, 0, v, nt_, nb, o, vl, vr, 1, b, k0, w); break; \
+        default: FWD##_run(cols, offsets, wt, bias, v0, beta, thr, z, 0, v, nt_, nb, o, vl, vr, 2, b, k0, w); \
+        } \
+    } \
+} \
+/* values of scratch per thread the backward takes: h and dL/dh of one slice over nt_ steps */ \
+long SCR(long nt_) { return 2 * nt_ * SF_EW(T); } \
+/* sf_lif_bwd's recursion over one slice (pointers already at its sample), specialised like sf_lif_bwd */ \
+static void BWD##_lif(const T *dz, const T *dvT, const T *h, const T *v0, const T *beta, const T *thr, T *dx, \
+                      T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, \
+                      long lo, long hi) { \
+    const uint8_t *zbits = 0; const T *gs = 0; long hn = hi - lo, hoff = lo, xn = hi - lo, xoff = lo; \
+    int fast = dz && !dbeta && !dthr && surr >= 0 && surr < SF_SURR_ARRAY && reset >= 0 && reset <= 2; \
+    switch (fast ? surr * 3 + reset : -1) { \
+    SF_BWD_STORE_CASES(T, LIFB, 1) \
+    default: LIFB##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, 1, \
+                        surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff, xn, xoff); \
+    } \
+} \
+void BWD(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, const T *v0, const T *beta, \
+         const T *thr, const T *dz, const T *dvT, T *dwt, T *dbias, T *dv0, T *dbeta, T *dthr, long nt_, long nb, \
+         long o, T vl, T vr, int reset, int detach, int surr, T k, T *scratch, int threads) { \
+    if (threads < 1) threads = 1; \
+    long ns = (o + SF_EW(T) - 1) / SF_EW(T), n = nb * o; \
+    _Pragma("omp parallel num_threads(threads)") \
+    { \
+    T *hs = scratch + (long)SF_THREAD_NUM() * SCR(nt_), *dh = hs + nt_ * SF_EW(T); \
+    _Pragma("omp for schedule(dynamic, 1)") \
+    for (long sl = 0; sl < ns; sl++) { \
+        long k0 = sl * SF_EW(T), w = o - k0 < SF_EW(T) ? o - k0 : SF_EW(T); \
+        for (long b = 0; b < nb; b++) { \
+            long m = b * o; \
+            FWD##_run(cols, offsets, wt, bias, v0, beta, thr, 0, hs, 0, nt_, nb, o, vl, vr, reset, b, k0, w); \
+            BWD##_lif(dz ? dz + m : 0, dvT ? dvT + m : 0, hs, v0 + m, beta + m, thr + m, dh, dv0 + m, \
+                      dbeta ? dbeta + m : 0, dthr ? dthr + m : 0, nt_, n, vl, vr, reset, detach, surr, k, k0, k0 + w); \
+            for (long t = 0; t < nt_; t++) { \
+                const T *g = dh + t * w; long row = t * nb + b; \
+                if (dbias) for (long j = 0; j < w; j++) dbias[k0 + j] += g[j]; \
+                if (w == SF_EW(T)) { \
+                    sf_vec_##T gv[4]; \
+                    for (int q = 0; q < 4; q++) gv[q] = SF_VLOAD(T, g + q * SF_LANES(T)); \
+                    for (int64_t e = offsets[row]; e < offsets[row + 1]; e++) { \
+                        T *dst = dwt + (long)cols[e] * o + k0; \
+                        for (int q = 0; q < 4; q++) \
+                            SF_VSTORE(T, dst + q * SF_LANES(T), SF_VLOAD(T, dst + q * SF_LANES(T)) + gv[q]); \
+                    } \
+                } else { \
+                    for (int64_t e = offsets[row]; e < offsets[row + 1]; e++) { \
+                        T *dst = dwt + (long)cols[e] * o + k0; \
+                        for (long j = 0; j < w; j++) dst[j] += g[j]; \
+                    } \
+                } \
+            } \
+        } \
+    } \
+    } \
+}
+
+DEFINE_ELIF(float, sf_elif_fwd_f32, sf_elif_bwd_f32, sf_elif_scratch_f32, sf_lif_bwd_f32)
+DEFINE_ELIF(double, sf_elif_fwd_f64, sf_elif_bwd_f64, sf_elif_scratch_f64, sf_lif_bwd_f64)
 
 /* Current-based LIF (exact integration, see neurons/_cubalif.py): j = i - x, w = v - vl - x,
    h = vl + x + w beta + j c, i' = x + j alpha, z = H(h - thr), v' = reset(h). The forward keeps h and i'
