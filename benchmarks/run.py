@@ -93,14 +93,14 @@ def worker(cfg: dict) -> dict:
     # one short run first, so that one-time allocations (thread pools, lazy imports, caches) are not counted; then the
     # peak is measured from the resting RSS (workers run with a fixed malloc mmap threshold, so freed tensors go back
     # to the system and RSS follows live memory). Not a full-length run: the heap would keep the small per-step
-    # tensors of a step-by-step peer, and its peak would be undercounted (snnTorch: 15 MiB instead of 134). Synapses
-    # that time their path (``+measure``) choose it in a first full-length run, as a training run does in its first
-    # batch, since their choice is made per shape.
+    # tensors of a step-by-step peer, and its peak would be undercounted (snnTorch: 15 MiB instead of 134). Event
+    # synapses (``+event``, ``+measure``) time their path, and whether to fuse with the LIF layer after them, once
+    # per shape: they do it in a first full-length run, as a training run does in its first batch.
     x_full = x
     x = x_full[: min(10, x_full.shape[0])]
     once()
     x = x_full
-    if "+measure" in cfg["impl"]:
+    if "+measure" in cfg["impl"] or "+event" in cfg["impl"]:
         once()
     reset_peak()
     base = rss_bytes()

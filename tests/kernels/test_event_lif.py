@@ -16,6 +16,14 @@ pytestmark = pytest.mark.skipif(not kernels.cpu.available(), reason="no C compil
 TOL = {torch.float32: 1e-4, torch.float64: 1e-11}
 
 
+@pytest.fixture(autouse=True)
+def tied_timing(monkeypatch):
+    """Every fused-or-separate decision timed as a tie (both candidates still run): the fused kernel is taken."""
+    from spikeforge.synapses import _choice
+
+    monkeypatch.setattr(_choice, "CHOOSER", _choice.PathChooser(measure=lambda fn: (fn(), 1.0)[1], reps=1))
+
+
 def _pair(n_in, n_out, dtype, *, fused=True, bias=True, learn=(), reset="subtract", detach=False, surrogate=None):
     """(synapse, LIF) from seed 3: the fused candidate (EventLinear + LIF on "auto"), or the torch reference (a plain
     nn.Linear and the LIF scan)."""
@@ -176,8 +184,72 @@ def test_only_the_spikes_are_kept_for_the_backward():
         saved.append(t.numel() * t.element_size())
         return t
 
+    _run(net, x)  # the first call of a shape times the fused kernel against the pair (whose tensors it saves)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         _, _, ran = _run(net, x)
     assert ran == [("lif", "cpu+events")]
     current = 200 * 4 * 128 * 4
     assert saved and max(saved) < current / 4, saved
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_if_fuses_too(reset):
+    x = _spikes(30, 3, 24, torch.float64)
+    nets = []
+    for fused in (True, False):
+        torch.manual_seed(8)
+        syn = (EventLinear if fused else torch.nn.Linear)(24, 40, dtype=torch.float64)
+        if fused:
+            syn.mode = "event"
+        if_layer = sf.IF(40, threshold=0.4, reset=reset, backend="auto" if fused else "torch", dtype=torch.float64)
+        nets.append(sf.SequentialState(syn, if_layer))
+    with kernels.trace() as ran:
+        z, st = nets[0](x)
+    z_ref, st_ref = nets[1](x)
+    assert ran == [("if", "cpu+events")] and kernels.backend_of(nets[0][1]) == "cpu+events"
+    assert 0.02 < float(z.detach().mean()) < 0.5
+    assert torch.equal(z, z_ref)
+    torch.testing.assert_close(st[1].v, st_ref[1].v, atol=1e-12, rtol=0)
+    gz = torch.randn(z.shape, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    got = torch.autograd.grad((z * gz).sum(), list(nets[0].parameters()))
+    want = torch.autograd.grad((z_ref * gz).sum(), list(nets[1].parameters()))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-11 * (1 + float(b.abs().max())), rtol=0)
+
+
+def test_the_pair_runs_separately_where_it_timed_faster(monkeypatch):
+    from spikeforge.synapses import _choice
+
+    chooser = _choice.PathChooser(measure=lambda fn: (fn(), 1.0 if fn.__name__ == "separate" else 2.0)[1], reps=1)
+    monkeypatch.setattr(_choice, "CHOOSER", chooser)
+    x = _spikes(30, 2, 20, torch.float64)
+    net, ref = _pair(20, 48, torch.float64), _pair(20, 48, torch.float64, fused=False)
+    calls = []
+    real_index = __import__("spikeforge.synapses._event", fromlist=["_index"])._index
+    monkeypatch.setattr("spikeforge.synapses._event._index", lambda x2: calls.append(1) or real_index(x2))
+    z, st, ran = _run(net, x)
+    assert ran == [("lif", "cpu")] and kernels.backend_of(net[1]) == "cpu"
+    assert [d["path"] for d in chooser.decisions.values()] == ["separate"]
+    assert len(calls) == 1, "the pair reuses the spike indices of the decision"
+    z_ref, st_ref, _ = _run(ref, x)
+    assert torch.equal(z, z_ref)
+    torch.testing.assert_close(st.i, st_ref.i, atol=1e-12, rtol=0)
+    got = torch.autograd.grad(z.sum(), list(net.parameters()))
+    want = torch.autograd.grad(z_ref.sum(), list(ref.parameters()))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-11 * (1 + float(b.abs().max())), rtol=0)
+
+
+def test_a_state_carried_from_an_earlier_call_keeps_its_graph():
+    """Truncated sequences: the second call (another length, so it is timed first) starts from the first call's
+    state, and the gradient flows back through both, as through the whole sequence."""
+    x = _spikes(40, 2, 20, torch.float64)
+    net, ref = _pair(20, 48, torch.float64), _pair(20, 48, torch.float64, fused=False)
+    z1, st1 = net(x[:15])
+    z2, _ = net(x[15:], st1)
+    z_ref, _ = ref(x)
+    assert torch.equal(torch.cat([z1, z2]), z_ref)
+    (z1.sum() + 2 * z2.sum()).backward()
+    (z_ref[:15].sum() + 2 * z_ref[15:].sum()).backward()
+    for p, q in zip(net.parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-11 * (1 + float(q.grad.abs().max())), rtol=0)

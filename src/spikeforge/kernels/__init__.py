@@ -29,6 +29,7 @@ __all__ = [
     "register",
     "resolve",
     "trace",
+    "train_backend_of",
 ]
 
 
@@ -85,6 +86,11 @@ def backend_of(module: Any) -> str | None:
     return getattr(module, "_kernel_backend", None)
 
 
+def train_backend_of(module: Any) -> str | None:
+    """As :func:`backend_of` for the last forward that recorded gradients (training), None before one."""
+    return getattr(module, "_kernel_train_backend", None)
+
+
 def _compiling() -> bool:
     import torch  # here: importing the registry stays free of torch at module level
 
@@ -93,7 +99,11 @@ def _compiling() -> bool:
 
 def _record(model: str, name: str) -> None:
     if _LAYERS and not _compiling():
+        import torch
+
         _LAYERS[-1].__dict__["_kernel_backend"] = name
+        if torch.is_grad_enabled():
+            _LAYERS[-1].__dict__["_kernel_train_backend"] = name
 
 
 def record(model: str, name: str) -> None:

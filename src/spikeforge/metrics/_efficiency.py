@@ -92,8 +92,9 @@ class SynapseCounts:
 @dataclass
 class NeuronCounts:
     """Totals for one neuron layer: ``updates`` neuron-steps, ``spikes`` emitted (``None`` for readouts), and the
-    ``backend`` its last forward ran (``"cpu"``, ``"cpu_lean"``, ``"triton"`` fused kernels or ``"torch"``, the
-    reference; None for a cell module or before any run: :func:`spikeforge.kernels.backend_of`)."""
+    ``backend`` its last training forward ran, else its last forward (``"cpu"``, ``"cpu_lean"``, ``"triton"`` fused
+    kernels, ``"cpu+events"`` fused with the event synapse before it, or ``"torch"``, the reference; None for a cell
+    module or before any run: :func:`spikeforge.kernels.train_backend_of`, :func:`~spikeforge.kernels.backend_of`)."""
 
     name: str
     layer: str
@@ -432,8 +433,8 @@ class EfficiencyCounter:
 
     def report(self, energy: EnergyModel | None = None) -> EfficiencyReport:
         modules = dict(self.model.named_modules())
-        for name, rec in self.neurons.items():  # the backend each neuron layer's last forward ran
-            rec.backend = kernels.backend_of(modules[name])
+        for name, rec in self.neurons.items():  # the backend each neuron layer trained with, else last ran
+            rec.backend = kernels.train_backend_of(modules[name]) or kernels.backend_of(modules[name])
         timesteps = round(self.steps / self.samples) if self.samples else 0
         return EfficiencyReport(
             self.samples,

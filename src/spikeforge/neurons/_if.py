@@ -30,7 +30,7 @@ from ._base import (
     kernel_settings,
     scan,
 )
-from ._lif import LIFParams, integrate_and_fire
+from ._lif import LIFParams, fused_synapse, integrate_and_fire
 from ._spec import Drive, NeuronSpec, register
 
 __all__ = ["IF", "IFCell", "IFParams", "IFState", "if_init", "if_seq", "if_step"]
@@ -212,6 +212,23 @@ class IF(_IFBase, SequenceModule):
         )
         self._check_final(x_seq, final.v)  # IF: v <- v + x, a non-finite input leaves a non-finite v_T
         return z, final
+
+    def forward_synapse(
+        self, synapse: torch.nn.Module, x_seq: torch.Tensor, state: IFState | None = None
+    ) -> tuple[torch.Tensor, IFState] | None:
+        """``self(synapse(x_seq), state)`` in one fused CPU kernel, or None where it does not apply (see
+        :func:`spikeforge.neurons._lif.fused_synapse`)."""
+        return fused_synapse(
+            self,
+            synapse,
+            x_seq,
+            state,
+            "if",
+            _as_lif(self.params()),
+            lambda like: 1.0,
+            lambda like, _: if_init(like),
+            lambda z, v, _: (z, IFState(v)),
+        )
 
 
 SPEC = register(

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 import torch
 
@@ -357,61 +357,97 @@ class LIF(_LIFBase, SequenceModule):
     def forward_synapse(
         self, synapse: torch.nn.Module, x_seq: torch.Tensor, state: LIFState | None = None
     ) -> tuple[torch.Tensor, LIFState] | None:
-        """``self(synapse(x_seq), state)`` in one fused CPU kernel (:func:`spikeforge.kernels.cpu.event_lif`), or
-        None where that kernel does not apply (the caller then runs the two layers one after the other).
-
-        It applies to a training call on binary spikes ``x_seq[T, B, in]`` that need no gradient (data), when
-        ``synapse`` is an event-driven linear layer (``fused_events``, :class:`~spikeforge.synapses.EventLinear`) that
-        takes its event path for them, this layer runs a fused CPU backend (``"auto"`` or ``"cpu"``, no record, a
-        built-in surrogate, no ``tau_syn`` or ``t_ref``) and neither has hooks. The result is the unfused pair's
-        (the same spikes; gradients up to the order of additions), but no ``[T, B, out]`` current or gradient is
-        ever held: the backward recomputes the current from the events. :class:`~spikeforge.nn.SequentialState`
-        calls it for every synapse followed by a neuron layer; ``kernels.backend_of(self)`` then says
-        ``"cpu+events"``.
-        """
-        events_of = getattr(synapse, "fused_events", None)
-        weight, bias = getattr(synapse, "weight", None), getattr(synapse, "bias", None)
-        if events_of is None or not isinstance(weight, torch.Tensor) or weight.dim() != 2:
-            return None
-        if self.record or self.backend not in ("auto", "cpu") or self._forward_hooks or self._forward_pre_hooks:
-            return None
-        if x_seq.dim() != 3 or x_seq.shape[0] == 0 or not kernels.cpu.available():
-            return None
-        if self.shape is not None and self.shape != (weight.shape[0],):
-            return None
+        """``self(synapse(x_seq), state)`` in one fused CPU kernel, or None where it does not apply (see
+        :func:`fused_synapse`); the state's ``i`` is the last step's current, as after the unfused pair."""
         params = self.params()
-        if (
-            not _fused_supports(x=weight, params=params, surrogate=self.surrogate)
-            or self.surrogate.kernel_code() is None
-        ):
+        dt = self.dt
+
+        def finish(z: torch.Tensor, v: torch.Tensor, start: LIFState) -> tuple[torch.Tensor, LIFState]:
+            return z, LIFState(v, torch.nn.functional.linear(x_seq[-1], synapse.weight, synapse.bias), start.ref)
+
+        beta = functools.partial(decay, params.tau_mem, dt)
+        return fused_synapse(self, synapse, x_seq, state, "lif", params, lambda like: beta(like=like), lif_init, finish)
+
+
+def fused_synapse(
+    neuron: NeuronModule,
+    synapse: torch.nn.Module,
+    x_seq: torch.Tensor,
+    state: NamedTuple | None,
+    model: str,
+    params: LIFParams,
+    beta: Callable[[torch.Tensor], Value],
+    init: Callable[[torch.Tensor, LIFParams], NamedTuple],
+    finish: Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, NamedTuple]],
+) -> tuple[torch.Tensor, NamedTuple] | None:
+    """``neuron(synapse(x_seq), state)`` for a LIF-family layer ``neuron`` (``model`` ``"lif"`` or ``"if"``, its
+    hyperparameters as ``params``, its decay ``beta(like)`` and resting state ``init(like, params)``) in one fused CPU
+    kernel (:func:`spikeforge.kernels.cpu.event_lif`): ``finish(z[T, B, out], v_T[B, out], initial state)``, the
+    neuron's ``(z, state)``; or None where that kernel does not apply, and the caller then runs the two layers one
+    after the other.
+
+    Where it applies, the fused kernel and the pair run one after the other are timed against each other once per
+    shape (``synapse.prefer_fused``), and the pair runs (from the same spike indices) where it is faster here.
+
+    It applies to a training call on binary spikes ``x_seq[T, B, in]`` that need no gradient (data), when
+    ``synapse`` is an event-driven linear layer (``fused_events``, :class:`~spikeforge.synapses.EventLinear`) that
+    takes its event path for them, ``neuron`` runs a fused CPU backend (``"auto"`` or ``"cpu"``, no record, a
+    built-in surrogate, no ``tau_syn`` or ``t_ref``) and neither has hooks. The result is the unfused pair's (the
+    same spikes; gradients up to the order of additions), but no ``[T, B, out]`` current or gradient is ever held:
+    the backward recomputes the current from the spikes. :class:`~spikeforge.nn.SequentialState` calls it (through
+    ``forward_synapse``) for every synapse followed by such a layer; ``kernels.backend_of(neuron)`` then says
+    ``"cpu+events"``.
+    """
+    events_of = getattr(synapse, "fused_events", None)
+    if events_of is None or torch.compiler.is_compiling():  # compiled graphs keep their own operators
+        return None
+    weight, bias = getattr(synapse, "weight", None), getattr(synapse, "bias", None)
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+        return None
+    if neuron.record or neuron.backend not in ("auto", "cpu") or neuron._forward_hooks or neuron._forward_pre_hooks:
+        return None
+    if x_seq.dim() != 3 or x_seq.shape[0] == 0 or not kernels.cpu.available():
+        return None
+    if neuron.shape is not None and neuron.shape != (weight.shape[0],):
+        return None
+    surrogate = neuron.surrogate
+    if not _fused_supports(x=weight, params=params, surrogate=surrogate) or surrogate.kernel_code() is None:
+        return None
+    steps, batch = x_seq.shape[:2]
+    like = weight.new_empty((batch, weight.shape[0]))
+    if state is not None:
+        neuron._check_state(state, like)
+    with kernels.layer(neuron):
+        events = events_of(x_seq)
+        if events is None:
             return None
-        steps, batch = x_seq.shape[:2]
-        like = weight.new_empty((batch, weight.shape[0]))
-        if state is not None:
-            self._check_state(state, like)
-        with kernels.layer(self):
-            events = events_of(x_seq)
-            if events is None:
-                return None
-            kernels.record("lif", "cpu+events")
-            state = lif_init(like, params) if state is None else state
-            beta = decay(params.tau_mem, self.dt, like=like)
-            z, v = kernels.cpu.event_lif(
-                *events,
-                weight,
-                bias,
-                state.v,
-                beta,
-                params.threshold,
-                kernel_settings(params, self.surrogate),
-                steps,
-                batch,
-            )
-        if not torch.isfinite(v.sum()):  # spikes are finite: a non-finite membrane comes from the weights
-            check_finite("weight", weight)
-            if bias is not None:
-                check_finite("bias", bias)
-        return z, LIFState(v, torch.nn.functional.linear(x_seq[-1], weight, bias), state.ref)
+        start = init(like, params) if state is None else state
+        settings = kernel_settings(params, surrogate)
+        decay_ = beta(like)
+
+        def fused(v0: Any, b: Any, thr: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            return kernels.cpu.event_lif(*events, weight, bias, v0, b, thr, settings, steps, batch)
+
+        # the timing runs see the state and the neuron parameters detached: their backward reaches only the
+        # synapse's weights, never the graph of an earlier chunk or batch that the state may carry
+        held = [_detached(t) for t in (start.v, decay_, params.threshold)]
+
+        def separate() -> torch.Tensor:
+            return kernels.cpu.lif(synapse.events_current(x_seq, events), *held, settings)[0]
+
+        if not synapse.prefer_fused(x_seq, events, lambda: fused(*held)[0], separate, model):
+            return neuron(synapse.events_current(x_seq, events), state)
+        kernels.record(model, "cpu+events")
+        z, v = fused(start.v, decay_, params.threshold)
+    if not torch.isfinite(v.sum()):  # spikes are finite: a non-finite membrane comes from the weights
+        check_finite("weight", weight)
+        if bias is not None:
+            check_finite("bias", bias)
+    return finish(z, v, start)
+
+
+def _detached(value: Any) -> Any:
+    return value.detach() if isinstance(value, torch.Tensor) else value
 
 
 SPEC = register(

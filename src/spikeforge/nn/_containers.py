@@ -105,6 +105,12 @@ class SequentialState(nn.Sequential):
     neurons walk over time. In step mode (the chain holds cells such as :class:`~spikeforge.LIFCell`) the input
     is one step ``[B, ...]``. Stateless layers get ``None`` in ``states``.
 
+    A synapse layer followed by a neuron layer that can take it into its own kernel runs as one fused call: in
+    training, an :class:`~spikeforge.synapses.EventLinear` on spike input (data, no gradient into it) that takes its
+    event path, then a :class:`~spikeforge.LIF` or ``IF`` on a fused CPU backend (``LIF.forward_synapse``). The
+    results are the pair's, and the ``[T, B, out]`` input current of the neurons is never held (nor its gradient):
+    the backward recomputes it from the spikes. Hooks on either layer keep them apart.
+
     >>> import torch
     >>> from spikeforge import LIF, LI
     >>> net = SequentialState(torch.nn.Flatten(), torch.nn.Linear(16, 8), LIF(8), torch.nn.Linear(8, 3), LI(3))

@@ -129,11 +129,16 @@ class PathChooser:
         entry = self.decisions.get(key)
         return None if entry is None else entry["path"]
 
-    def choose(self, key: str, candidates: dict[str, Callable[[], Any]]) -> str:
+    def choose(self, key: str, candidates: dict[str, Callable[[], Any]], *, margin: float | None = None) -> str:
         """The name of the fastest of ``candidates`` for ``key`` (the first one is the default; see module doc).
+        ``margin`` overrides the chooser's for this decision (0: the default unless another is faster at all).
 
         Only candidates whose name was decided are returned from the cache: a cached name that is not among
         ``candidates`` is measured again."""
+        if margin is None:
+            margin = self.margin
+        elif not 0.0 <= margin < 1.0:
+            raise ValueError(f"margin: expected a fraction in [0, 1), got {margin!r}")
         if not candidates:
             raise ValueError("candidates: expected at least one {name: callable}, got none")
         hit = self.cached(key)
@@ -149,7 +154,7 @@ class PathChooser:
         best = {n: min(v) for n, v in times.items()}
         default = names[0]
         fastest = min(names, key=lambda n: best[n])
-        path = fastest if best[fastest] < (1.0 - self.margin) * best[default] else default
+        path = fastest if best[fastest] < (1.0 - margin) * best[default] else default
         self.decisions[key] = {"path": path, "seconds": best}
         self._save()
         return path

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -164,6 +165,13 @@ def _key(x2: torch.Tensor, weight: torch.Tensor, density: float, grads: tuple[bo
     )
 
 
+def _choose(key: str, candidates: dict, margin: float | None = None) -> str:
+    """:data:`_choice.CHOOSER`'s choice among ``candidates``, their timing runs kept out of any enclosing saved-tensor
+    hooks (``checkpoint_time`` recomputes a chunk and expects the tensors it saved the first time, not the timing's)."""
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        return _choice.CHOOSER.choose(key, candidates, margin=margin)
+
+
 def _train_candidates(x2, weight, bias, cols, offsets, x_grad: bool) -> dict:
     """Forward + backward of each path on copies (the layer's own gradients are not touched)."""
     w = weight.detach().clone().requires_grad_(weight.requires_grad)
@@ -266,7 +274,7 @@ def _train_events(
         key = _key(x2, weight, total / x2.numel(), grads)
         path = _choice.CHOOSER.cached(key)
         if path is None:
-            path = _choice.CHOOSER.choose(key, _train_candidates(x2, weight, bias, cols, offsets, x.requires_grad))
+            path = _choose(key, _train_candidates(x2, weight, bias, cols, offsets, x.requires_grad))
         if path == "dense":
             return None
     return cols, offsets
@@ -360,6 +368,43 @@ class EventLinear(nn.Linear):
         if events is not None:
             self.path = self.train_path = "event"
         return events
+
+    def events_current(self, x: torch.Tensor, events: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """This layer's output for the spikes ``x[..., in]`` from their events (as :meth:`fused_events` gave them):
+        the event path of ``forward`` without a second index pass."""
+        x2 = x.reshape(-1, x.shape[-1])
+        self.path = self.train_path = "event"
+        return _EventLinear.apply(x2, self.weight, self.bias, *events).reshape(*x.shape[:-1], self.out_features)
+
+    def prefer_fused(
+        self,
+        x: torch.Tensor,
+        events: tuple[torch.Tensor, torch.Tensor],
+        fused: Callable[[], torch.Tensor],
+        separate: Callable[[], torch.Tensor],
+        tag: str,
+    ) -> bool:
+        """Whether the fused kernel of this layer and the neuron layer after it (``fused()``, its spikes) trains at
+        least as fast here as the two run one after the other (``separate()``): both are timed forward and backward,
+        interleaved, once per shape, density octave and neuron kind ``tag`` (:mod:`._choice`, no margin: the fused
+        kernel, which keeps no ``[T, B, out]`` current, is taken unless the pair is faster at all). The first call
+        of a shape runs each path four times, so its memory peak is the unfused pair's."""
+        x2 = x.reshape(-1, x.shape[-1])
+        params = [p for p in (self.weight, self.bias) if p is not None and p.requires_grad]
+        density = int(events[1][-1]) / max(1, x2.numel())
+        grads = (False, self.weight.requires_grad, self.bias is not None and self.bias.requires_grad)
+        key = f"fused {tag} steps={x.shape[0]} " + _key(x2, self.weight, density, grads)
+
+        def timed(name: str, run: Callable[[], torch.Tensor]) -> Callable[[], None]:
+            def step() -> None:
+                torch.autograd.grad(run().sum(), params)
+
+            step.__name__ = name
+            return step
+
+        candidates = {"fused": timed("fused", fused), "separate": timed("separate", separate)}
+        path = _choose(key, candidates, margin=0.0)
+        return path == "fused"
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mode={self.mode!r}, crossover={self.crossover:g}"

@@ -98,6 +98,7 @@ class _EventLIF(torch.autograd.Function):
             ptr(dthr),
             steps,
             batch,
+            wt.shape[0],
             wt.shape[1],
             v_leak,
             v_reset,

@@ -26,7 +26,7 @@ SIGNATURES: dict[str, tuple[str, str]] = {
     "sf_events_scatter": ("void", _4P + "long long long int"),
     "sf_events_direct": ("long", _4P + "long long long ptr int"),
     "sf_elif_fwd": ("void", "ptr " * 9 + "long long long real real int int"),
-    "sf_elif_bwd": ("void", "ptr " * 14 + "long long long real real int int int real ptr int"),
+    "sf_elif_bwd": ("void", "ptr " * 14 + "long long long long real real int int int real ptr int"),
     "sf_elif_scratch": ("long", "long"),
     "sf_cuba_fwd": ("void", "ptr " * 12 + "long long real real int int int"),
     "sf_cuba_bwd": ("void", "ptr " * 20 + "long long real real int int int real ptr int"),

@@ -572,11 +572,59 @@ static void BWD##_lif(const T *dz, const T *dvT, const T *h, const T *v0, const 
                         surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff, xn, xoff); \
     } \
 } \
+/* dL/dh of one slice [k0, k0 + w) of sample b over all steps (dh, [T, w]) added into dwt at the sample's events: \
+   with the events regrouped (by, for each column c, the steps ts[bs[c] .. bs[c + 1]] of sample b at which c fired, \
+   increasing) a column's sum stays in registers over its events; without (bs NULL), event by event. */ \
+SF_INLINE void BWD##_scatter(const int32_t *cols, const int64_t *offsets, const int64_t *bs, const int32_t *ts, \
+                             const T *dh, T *dwt, long nt_, long nb, long in, long o, long b, long k0, long w) { \
+    const long L = SF_LANES(T); \
+    if (bs && w == SF_EW(T)) { \
+        for (long c = 0; c < in; c++) { \
+            if (bs[c] == bs[c + 1]) continue; \
+            T *dst = dwt + c * o + k0; \
+            sf_vec_##T acc[4]; \
+            for (int q = 0; q < 4; q++) acc[q] = SF_VLOAD(T, dst + q * L); \
+            for (int64_t e = bs[c]; e < bs[c + 1]; e++) SF_VADD4(T, acc, dh + (long)ts[e] * w); \
+            for (int q = 0; q < 4; q++) SF_VSTORE(T, dst + q * L, acc[q]); \
+        } \
+        return; \
+    } \
+    if (bs) { \
+        for (long c = 0; c < in; c++) \
+            for (int64_t e = bs[c]; e < bs[c + 1]; e++) \
+                for (long j = 0; j < w; j++) dwt[c * o + k0 + j] += dh[(long)ts[e] * w + j]; \
+        return; \
+    } \
+    for (long t = 0; t < nt_; t++) { \
+        long row = t * nb + b; \
+        for (int64_t e = offsets[row]; e < offsets[row + 1]; e++) \
+            for (long j = 0; j < w; j++) dwt[(long)cols[e] * o + k0 + j] += dh[t * w + j]; \
+    } \
+} \
 void BWD(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, const T *v0, const T *beta, \
          const T *thr, const T *dz, const T *dvT, T *dwt, T *dbias, T *dv0, T *dbeta, T *dthr, long nt_, long nb, \
-         long o, T vl, T vr, int reset, int detach, int surr, T k, T *scratch, int threads) { \
+         long in, long o, T vl, T vr, int reset, int detach, int surr, T k, T *scratch, int threads) { \
     if (threads < 1) threads = 1; \
-    long ns = (o + SF_EW(T) - 1) / SF_EW(T), n = nb * o; \
+    long ns = (o + SF_EW(T) - 1) / SF_EW(T), n = nb * o, r = nt_ * nb; \
+    /* the events regrouped by (sample, column), steps increasing: a counting sort, two passes */ \
+    int64_t total = r > 0 ? offsets[r] : 0; \
+    size_t nbk = (size_t)(nb * in > 0 ? nb * in : 1); \
+    int64_t *bs = (int64_t *)calloc(nbk + 1, sizeof(int64_t)), *pos = (int64_t *)malloc(sizeof(int64_t) * nbk); \
+    int32_t *ts = (int32_t *)malloc(sizeof(int32_t) * (size_t)(total > 0 ? total : 1)); \
+    if (!bs || !pos || !ts) { free(bs); free(pos); free(ts); bs = 0; pos = 0; ts = 0; } \
+    else { /* samples own disjoint buckets: threads split the samples in both passes */ \
+        _Pragma("omp parallel for num_threads(threads) schedule(static)") \
+        for (long b = 0; b < nb; b++) \
+            for (long t = 0; t < nt_; t++) \
+                for (int64_t e = offsets[t * nb + b]; e < offsets[t * nb + b + 1]; e++) bs[b * in + cols[e] + 1]++; \
+        for (size_t q = 0; q < nbk; q++) bs[q + 1] += bs[q]; \
+        memcpy(pos, bs, sizeof(int64_t) * nbk); \
+        _Pragma("omp parallel for num_threads(threads) schedule(static)") \
+        for (long b = 0; b < nb; b++) \
+            for (long t = 0; t < nt_; t++) \
+                for (int64_t e = offsets[t * nb + b]; e < offsets[t * nb + b + 1]; e++) \
+                    ts[pos[b * in + cols[e]]++] = (int32_t)t; \
+    } \
     _Pragma("omp parallel num_threads(threads)") \
     { \
     T *hs = scratch + (long)SF_THREAD_NUM() * SCR(nt_), *dh = hs + nt_ * SF_EW(T); \
@@ -588,27 +636,14 @@ void BWD(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias
             FWD##_run(cols, offsets, wt, bias, v0, beta, thr, 0, hs, 0, nt_, nb, o, vl, vr, reset, b, k0, w); \
             BWD##_lif(dz ? dz + m : 0, dvT ? dvT + m : 0, hs, v0 + m, beta + m, thr + m, dh, dv0 + m, \
                       dbeta ? dbeta + m : 0, dthr ? dthr + m : 0, nt_, n, vl, vr, reset, detach, surr, k, k0, k0 + w); \
-            for (long t = 0; t < nt_; t++) { \
-                const T *g = dh + t * w; long row = t * nb + b; \
-                if (dbias) for (long j = 0; j < w; j++) dbias[k0 + j] += g[j]; \
-                if (w == SF_EW(T)) { \
-                    sf_vec_##T gv[4]; \
-                    for (int q = 0; q < 4; q++) gv[q] = SF_VLOAD(T, g + q * SF_LANES(T)); \
-                    for (int64_t e = offsets[row]; e < offsets[row + 1]; e++) { \
-                        T *dst = dwt + (long)cols[e] * o + k0; \
-                        for (int q = 0; q < 4; q++) \
-                            SF_VSTORE(T, dst + q * SF_LANES(T), SF_VLOAD(T, dst + q * SF_LANES(T)) + gv[q]); \
-                    } \
-                } else { \
-                    for (int64_t e = offsets[row]; e < offsets[row + 1]; e++) { \
-                        T *dst = dwt + (long)cols[e] * o + k0; \
-                        for (long j = 0; j < w; j++) dst[j] += g[j]; \
-                    } \
-                } \
-            } \
+            if (dbias) \
+                for (long t = 0; t < nt_; t++) \
+                    for (long j = 0; j < w; j++) dbias[k0 + j] += dh[t * w + j]; \
+            BWD##_scatter(cols, offsets, bs ? bs + b * in : 0, ts, dh, dwt, nt_, nb, in, o, b, k0, w); \
         } \
     } \
     } \
+    free(bs); free(pos); free(ts); \
 }
 
 DEFINE_ELIF(float, sf_elif_fwd_f32, sf_elif_bwd_f32, sf_elif_scratch_f32, sf_lif_bwd_f32)
