@@ -253,3 +253,15 @@ def test_a_state_carried_from_an_earlier_call_keeps_its_graph():
     (z_ref[:15].sum() + 2 * z_ref[15:].sum()).backward()
     for p, q in zip(net.parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, atol=1e-11 * (1 + float(q.grad.abs().max())), rtol=0)
+
+
+def test_the_backend_a_layer_trained_with_outlives_an_inference_pass():
+    """The training summary reports ``train_backend_of``: an evaluation pass afterwards (no gradients, the pair
+    unfused) does not overwrite it."""
+    x = _spikes(20, 2, 16, torch.float32)
+    net = _pair(16, 32, torch.float32)
+    net(x)
+    with torch.no_grad():
+        net(x)
+    assert kernels.backend_of(net[1]) == "cpu"
+    assert kernels.train_backend_of(net[1]) == "cpu+events"

@@ -386,9 +386,6 @@ def fused_synapse(
     neuron's ``(z, state)``; or None where that kernel does not apply, and the caller then runs the two layers one
     after the other.
 
-    Where it applies, the fused kernel and the pair run one after the other are timed against each other once per
-    shape (``synapse.prefer_fused``), and the pair runs (from the same spike indices) where it is faster here.
-
     It applies to a training call on binary spikes ``x_seq[T, B, in]`` that need no gradient (data), when
     ``synapse`` is an event-driven linear layer (``fused_events``, :class:`~spikeforge.synapses.EventLinear`) that
     takes its event path for them, ``neuron`` runs a fused CPU backend (``"auto"`` or ``"cpu"``, no record, a
@@ -397,6 +394,10 @@ def fused_synapse(
     the backward recomputes the current from the spikes. :class:`~spikeforge.nn.SequentialState` calls it (through
     ``forward_synapse``) for every synapse followed by such a layer; ``kernels.backend_of(neuron)`` then says
     ``"cpu+events"``.
+
+    Where it applies, the fused kernel and the pair run one after the other are timed against each other once per
+    shape (``synapse.prefer_fused``: recomputing the current costs about one more gather, which short sequences
+    that fit in cache do not win back), and the pair runs, from the same spike indices, where it is faster here.
     """
     events_of = getattr(synapse, "fused_events", None)
     if events_of is None or torch.compiler.is_compiling():  # compiled graphs keep their own operators

@@ -10,10 +10,13 @@ For spikes ``x_t[B, I] \in \{0, 1\}`` the layer computes, per neuron (``W[O, I]`
 without ever holding the current ``c`` ``[T, B, O]``: the forward sums it per slice of neurons in registers and
 feeds it to the LIF update (the same additions in the same order as ``EventLinear`` followed by ``LIF``, so the same
 spikes and membranes bit for bit). A training forward keeps only the spike indices, the weight and the initial
-state. The backward recomputes ``c`` and ``h`` per slice of neurons and sample into a scratch of ``T x 64`` values,
-runs the LIF recursion of :mod:`._lif` over it, and adds ``dL/dh_t`` straight into ``dL/dW[:, i]`` at the events
-(and into ``dL/db``). So the memory a layer adds to training is the spikes it outputs (plus the events), against
-its current, its spikes and two ``[T, B, O]`` gradients for the unfused pair.
+state. The backward recomputes ``c`` and ``h`` per slice of 64 neurons (float32; 32 in float64) and sample into a
+scratch of ``T x 64`` values, runs the LIF recursion of :mod:`._lif` over it into a second such scratch
+``dL/dh``, and adds that into ``dL/dW[:, i]`` at the events (and into ``dL/db``): the events are first regrouped by
+(sample, input) with their steps increasing, so each input's sum over its events stays in registers. So the memory
+a layer adds to training is the spikes it outputs (plus the events: about 8 bytes per input spike in the backward),
+against its current, its spikes and two ``[T, B, O]`` gradients for the unfused pair. Threads split the slices of
+neurons (so at most ``ceil(O / 64)`` threads work in the backward).
 
 Gradients reach the weight, the bias, the initial membrane, ``beta`` and the threshold; not the input (spikes from
 data; a layer whose input needs a gradient runs unfused). Built-in surrogates only (a custom surrogate's derivative
