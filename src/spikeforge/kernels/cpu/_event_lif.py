@@ -45,13 +45,7 @@ class _EventLIF(torch.autograd.Function):
         v = torch.empty(batch * out, dtype=wt.dtype)
         v_leak, v_reset, reset, _ = reset_args(cfg)
         kernel("elif_fwd", wt.dtype)(
-            cols.data_ptr(),
-            offsets.data_ptr(),
-            wt.data_ptr(),
-            ptr(b),
-            v0.data_ptr(),
-            beta.data_ptr(),
-            thr.data_ptr(),
+            *(ptr(t) for t in (cols, offsets, wt, b, v0, beta, thr)),  # the layer: the backward's first arguments too
             z.data_ptr(),
             v.data_ptr(),
             steps,
@@ -85,13 +79,7 @@ class _EventLIF(torch.autograd.Function):
         n_threads = threads(steps * batch * wt.shape[1])
         scratch = torch.empty(n_threads * kernel("elif_scratch", dtype)(steps), dtype=dtype)
         kernel("elif_bwd", dtype)(
-            cols.data_ptr(),
-            offsets.data_ptr(),
-            wt.data_ptr(),
-            ptr(b),
-            v0.data_ptr(),
-            beta.data_ptr(),
-            thr.data_ptr(),
+            *(ptr(t) for t in (cols, offsets, wt, b, v0, beta, thr)),
             ptr(dz),
             ptr(dv),
             dwt.data_ptr(),
