@@ -399,8 +399,11 @@ def fused_synapse(
     shape (``synapse.prefer_fused``: recomputing the current costs about one more gather, which short sequences
     that fit in cache do not win back), and the pair runs, from the same spike indices, where it is faster here.
     """
-    events_of = getattr(synapse, "fused_events", None)
-    if events_of is None or torch.compiler.is_compiling():  # compiled graphs keep their own operators
+    # the synapse's side of the protocol (EventLinear): its events, its current from them, and the timed choice
+    events_of, current_of, prefer_fused = (
+        getattr(synapse, name, None) for name in ("fused_events", "events_current", "prefer_fused")
+    )
+    if None in (events_of, current_of, prefer_fused) or torch.compiler.is_compiling():  # compiled graphs: own ops
         return None
     weight, bias = getattr(synapse, "weight", None), getattr(synapse, "bias", None)
     if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
@@ -434,10 +437,10 @@ def fused_synapse(
         held = [_detached(t) for t in (start.v, decay_, params.threshold)]
 
         def separate() -> torch.Tensor:
-            return kernels.cpu.lif(synapse.events_current(x_seq, events), *held, settings)[0]
+            return kernels.cpu.lif(current_of(x_seq, events), *held, settings)[0]
 
-        if not synapse.prefer_fused(x_seq, events, lambda: fused(*held)[0], separate, model):
-            return neuron(synapse.events_current(x_seq, events), state)
+        if not prefer_fused(x_seq, events, lambda: fused(*held)[0], separate, model):
+            return neuron(current_of(x_seq, events), state)
         kernels.record(model, "cpu+events")
         z, v = fused(start.v, decay_, params.threshold)
     if not torch.isfinite(v.sum()):  # spikes are finite: a non-finite membrane comes from the weights

@@ -505,8 +505,9 @@ DEFINE_GATHER(double, sf_events_gather_f64, sf_events_scatter_f64)
    then the events in order) and fed to sf_lif_fwd's update, so spikes and membranes have the same bits as the
    unfused pair. The backward recomputes, per slice of neurons and sample, the slice's h over all steps into a
    scratch (T x W values), runs sf_lif_bwd's recursion over it into a second scratch dL/dh, and adds that into the
-   gradient of wt at the slice's events (and of the bias): threads split the slices of neurons, samples run in
-   order, so the result does not depend on the thread count and no [T, nb * O] current or gradient exists. */
+   gradient of wt at the slice's events (and of the bias), the events regrouped by (sample, input) first so that an
+   input's sum stays in registers: threads split the slices of neurons, samples run in order, so the result does
+   not depend on the thread count and no [T, nb * O] current or gradient exists. */
 #define SF_EW(T) (4 * SF_LANES(T))
 #define DEFINE_ELIF(T, FWD, BWD, SCR, LIFB) \
 SF_INLINE void FWD##_cur(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias, T *cur, long row, \
