@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .. import kernels
+from .. import state as _state
 from .. import surrogate as _surrogate
 from ..init import Distribution
 from ..units import check_dt, decay, ms
@@ -434,7 +435,7 @@ def fused_synapse(
 
         # the timing runs see the state and the neuron parameters detached: their backward reaches only the
         # synapse's weights, never the graph of an earlier chunk or batch that the state may carry
-        held = [_detached(t) for t in (start.v, decay_, params.threshold)]
+        held = _state.detach([start.v, decay_, params.threshold])
 
         def separate() -> torch.Tensor:
             return kernels.cpu.lif(current_of(x_seq, events), *held, settings)[0]
@@ -448,10 +449,6 @@ def fused_synapse(
         if bias is not None:
             check_finite("bias", bias)
     return finish(z, v, start)
-
-
-def _detached(value: Any) -> Any:
-    return value.detach() if isinstance(value, torch.Tensor) else value
 
 
 SPEC = register(

@@ -135,18 +135,16 @@ class SequentialState(nn.Sequential):
         elif len(state) != len(layers):
             raise ValueError(f"state: expected a list of {len(layers)} entries (one per layer), got {len(state)}")
         new_state: list[Any] = []
-        fused_with_previous = False
-        for i, (layer, s) in enumerate(zip(layers, state)):
-            if fused_with_previous:  # this neuron layer ran inside the previous synapse's fused kernel
-                fused_with_previous = False
+        i = 0
+        while i < len(layers):
+            layer, s = layers[i], state[i]
+            pair = self.is_sequence and i + 1 < len(layers)
+            out = _fused_pair(layer, layers[i + 1], x, state[i + 1]) if pair else None
+            if out is not None:  # this synapse and the neuron layer after it ran as one fused kernel
+                x, s_next = out
+                new_state += [None, s_next]
+                i += 2
                 continue
-            if self.is_sequence and i + 1 < len(layers):
-                out = _fused_pair(layer, layers[i + 1], x, state[i + 1])
-                if out is not None:
-                    x, s_next = out
-                    new_state += [None, s_next]
-                    fused_with_previous = True
-                    continue
             if is_stateful(layer):
                 x, s = layer(x, s)
             elif self.is_sequence and not isinstance(layer, Lift):
@@ -154,6 +152,7 @@ class SequentialState(nn.Sequential):
             else:
                 x, s = layer(x), None
             new_state.append(s)
+            i += 1
         return x, new_state
 
 

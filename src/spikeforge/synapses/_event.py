@@ -165,6 +165,13 @@ def _key(x2: torch.Tensor, weight: torch.Tensor, density: float, grads: tuple[bo
     )
 
 
+def _graded_head(x2: torch.Tensor) -> bool:
+    """Whether the first rows of ``x2[R, I]`` hold a value other than 0 and 1: graded input (images, pooled spikes)
+    shows there, and ``mode="measure"`` then goes dense without the full index pass."""
+    first = x2[:8]
+    return not bool(((first == 0) | (first == 1)).all())
+
+
 def _choose(key: str, candidates: dict, margin: float | None = None) -> str:
     """:data:`_choice.CHOOSER`'s choice among ``candidates``, their timing runs kept out of any enclosing saved-tensor
     hooks (``checkpoint_time`` recomputes a chunk and expects the tensors it saved the first time, not the timing's)."""
@@ -213,10 +220,8 @@ def _event_linear(
         x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
     )
     shape = (*x.shape[:-1], weight.shape[0])
-    if mode == "measure":  # graded input (images, pooled spikes) shows in its first rows: skip the full scan
-        first = x2[:8]
-        if not bool(((first == 0) | (first == 1)).all()):
-            return nn.functional.linear(x, weight, bias), dense
+    if mode == "measure" and _graded_head(x2):
+        return nn.functional.linear(x, weight, bias), dense
     if not needs_grad:
         # inference: estimate the density (from a few rows unless timing), then one pass that scans and adds
         head = x2 if mode == "measure" else x2[:64]
@@ -360,10 +365,8 @@ class EventLinear(nn.Linear):
             return None
         _check_shapes(x, weight, bias)
         x2 = x.reshape(-1, x.shape[-1]).contiguous()
-        if self.mode == "measure":  # graded input shows in its first rows, as in forward
-            first = x2[:8]
-            if not bool(((first == 0) | (first == 1)).all()):
-                return None
+        if self.mode == "measure" and _graded_head(x2):
+            return None
         events = _train_events(x, x2, weight, bias, self.mode, self.crossover)
         if events is not None:
             self.path = self.train_path = "event"
