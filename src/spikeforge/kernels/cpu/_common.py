@@ -183,55 +183,67 @@ def _probe(lib: Any, wanted: int) -> int:
     return best
 
 
-def _running_elsewhere() -> int:
-    """Threads of other processes that are runnable now (state ``R`` in ``/proc/PID/task/TID/stat``). This
-    process's own threads (OpenMP or torch workers still spinning after a parallel region) are not load, and
-    neither is what ``/proc/loadavg``'s runnable count adds on some virtual machines (it read 2 more than the
-    tasks in state R on this project's VM, which made every run single-threaded). That count still bounds the
-    answer: where it is no more than this process's own runnable threads, nothing else runs and the scan of every
-    task (a few ms on a desktop, more on a server with thousands of threads) is skipped."""
+def _running_elsewhere() -> set[str]:
+    """The threads of other processes that are runnable now (state ``R`` in ``/proc/PID/task/TID/stat``), as the
+    paths of their ``stat`` files. This process's own threads (OpenMP or torch workers still spinning after a
+    parallel region) are not load, and neither is what ``/proc/loadavg``'s runnable count adds on some virtual
+    machines (it read 2 more than the tasks in state R on this project's VM, which made every run
+    single-threaded). That count still bounds the answer: where it is no more than this process's own runnable
+    threads, nothing else runs and the scan of every task (about 0.7 ms on this project's VM, more on a server with
+    thousands of threads) is skipped."""
     with open("/proc/loadavg") as f:
         runnable = int(f.read().split()[3].split("/")[0])
-    if runnable <= _runnable_threads(f"/proc/{os.getpid()}"):
-        return 0
-    me, count = os.getpid(), 0
+    if runnable <= len(_runnable_threads(f"/proc/{os.getpid()}")):
+        return set()
+    me, found = os.getpid(), set()
     for proc in os.scandir("/proc"):
         if proc.name.isdigit() and int(proc.name) != me:
-            count += _runnable_threads(proc.path)
-    return count
+            found |= _runnable_threads(proc.path)
+    return found
 
 
-def _runnable_threads(process: str) -> int:
-    """Threads of the process at ``/proc/PID`` in state ``R`` (0 where it ended while we looked)."""
-    count = 0
+def _runnable_threads(process: str) -> set[str]:
+    """The ``stat`` files of the threads of the process at ``/proc/PID`` in state ``R`` (none where it ended while
+    we looked)."""
+    found = set()
     try:
         for task in os.scandir(f"{process}/task"):
-            with open(f"{task.path}/stat", "rb") as f:
-                count += f.read().rsplit(b")", 1)[1].split()[0] == b"R"
+            if _is_running(f"{task.path}/stat"):
+                found.add(f"{task.path}/stat")
+    except OSError:
+        pass  # the process ended while we looked
+    return found
+
+
+def _is_running(stat: str) -> bool:
+    """The task whose ``stat`` file is at ``stat`` is in state ``R`` (False where it ended)."""
+    try:
+        with open(stat, "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"R"
     except (OSError, IndexError):
-        pass  # the process or one of its threads ended while we looked
-    return count
+        return False
 
 
 def _free_cores(wanted: int) -> int:
-    """Cores not running another task right now: the machine's CPUs minus the runnable threads of other processes
-    (:func:`_running_elsewhere`), the least of 3 readings 1 ms apart (a task busy for the whole time, not one that
-    ran for a moment); ``wanted`` where they cannot be read (not Linux) or do not describe this process's CPUs (an
-    affinity mask smaller than the machine, e.g. a container pinned to some cores of a larger host: the probe alone
-    decides there)."""
+    """Cores not running another task right now: the machine's CPUs minus the threads of other processes that are
+    runnable (:func:`_running_elsewhere`) and still are 1 ms and 2 ms later (a task busy for the whole time, not one
+    that ran for a moment; the later looks read only the tasks the first found, and none are taken where it found
+    none); ``wanted`` where they cannot be read (not Linux) or do not describe this process's CPUs (an affinity mask
+    smaller than the machine, e.g. a container pinned to some cores of a larger host: the probe alone decides
+    there)."""
     try:
         cpus = len(os.sched_getaffinity(0))
         if cpus != os.cpu_count() or not os.path.isdir("/proc/self/task"):
             return wanted
-        counts = []
-        for k in range(3):
-            if k:
-                time.sleep(0.001)
-            counts.append(_running_elsewhere())
-        others = min(counts)
+        busy = _running_elsewhere()
+        for _ in range(2):
+            if not busy:
+                break
+            time.sleep(0.001)
+            busy = {task for task in busy if _is_running(task)}
     except (OSError, ValueError, AttributeError):
         return wanted
-    return max(1, min(wanted, cpus - others))
+    return max(1, min(wanted, cpus - len(busy)))
 
 
 def reset_args(cfg: dict[str, Any]) -> tuple[float, float, int, int]:
