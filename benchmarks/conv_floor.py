@@ -8,9 +8,10 @@ neurons. A training step is forward + backward. Variants are timed round-robin i
 the ratio of the minima to the floor's is printed. A fourth timing, ``pass``, clones a tensor of the convolution
 output's size (one read and one write of 23.7 MB into fresh memory, as a kernel's output is): the least a LIF layer
 adds is two such passes (forward: read the input and write the spikes; backward: read the spikes' gradient and write
-the input's), printed as the bandwidth floor of the ratio, with the passes the fused LIF layer adds.
+the input's), printed as the bandwidth floor of the ratio, with the passes the fused LIF layer adds. ``--profile`` also prints, for the floor and the LIF step, the torch profiler's
+self time per step by operation (the least of 3 profiles of 5 steps each).
 
-    python benchmarks/conv_floor.py [--rounds 20] [--threads 2]
+    python benchmarks/conv_floor.py [--rounds 20] [--threads 2] [--profile]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -46,10 +48,34 @@ def step(net: nn.Module, x: torch.Tensor) -> None:
     out.square().mean().backward()
 
 
+def profile_steps(variants: dict[str, Callable[[], None]], steps: int = 5, repeats: int = 3, rows: int = 14) -> None:
+    """Print the torch profiler's self CPU time per step (ms) of each operation, one column per variant: the least
+    over ``repeats`` profiles of ``steps`` steps (variants profiled in turn), the largest ``rows`` operations."""
+    from torch.profiler import ProfilerActivity, profile
+
+    per_op: dict[str, dict[str, float]] = {name: {} for name in variants}
+    for _ in range(repeats):
+        for name, run in variants.items():
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(steps):
+                    run()
+            for event in prof.key_averages():
+                ms = event.self_cpu_time_total / steps / 1e3
+                per_op[name][event.key] = min(ms, per_op[name].get(event.key, ms))
+    ops = sorted(
+        {op for table in per_op.values() for op in table}, key=lambda op: -max(t.get(op, 0) for t in per_op.values())
+    )
+    print("self CPU time per step (ms), torch profiler: " + " | ".join(variants))
+    for op in ops[:rows]:
+        print(f"{op[:60]:>60}: " + " | ".join(f"{per_op[name].get(op, 0.0):6.2f}" for name in variants))
+    print(f"{'total':>60}: " + " | ".join(f"{sum(per_op[name].values()):6.2f}" for name in variants))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="also print the profiler's time per operation")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-conv_floor.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -94,6 +120,8 @@ def main() -> None:
         **run_record(load_before),
     }
     write_result(args.out, result)
+    if args.profile:
+        profile_steps({v: (lambda v=v: step(nets[v], x)) for v in ("floor", "lif")})
 
 
 if __name__ == "__main__":
