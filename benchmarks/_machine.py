@@ -6,9 +6,10 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["cpu_model", "run_record", "write_result"]
+__all__ = ["cpu_model", "round_robin", "run_record", "write_result"]
 
 
 def cpu_model() -> str:
@@ -42,3 +43,17 @@ def write_result(path: Path, result: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result, indent=1))
     print(f"wrote {path}")
+
+
+def round_robin(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds of each variant's call over ``rounds`` rounds, every round calling every variant once in turn (so a
+    change of the shared machine's load hits all alike), after one untimed round that warms up (kernel builds,
+    allocator, first-call costs)."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for r in range(rounds + 1):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            run()
+            if r:
+                times[name].append(time.perf_counter() - start)
+    return times

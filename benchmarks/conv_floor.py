@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from _machine import cpu_model, run_record, write_result
+from _machine import cpu_model, round_robin, run_record, write_result
 from torch import nn
 
 from spikeforge import LIF
@@ -86,16 +85,8 @@ def main() -> None:
     nets = {v: build(v, weight) for v in variants[:3]}
     big = torch.rand(T * B, C_OUT, H, W)
     load_before = os.getloadavg()[0]
-    times: dict[str, list[float]] = {v: [] for v in variants}
-    for r in range(args.rounds + 1):  # round 0 warms up
-        for v in variants:
-            t0 = time.perf_counter()
-            if v == "pass":
-                big.clone()
-            else:
-                step(nets[v], x)
-            if r:
-                times[v].append(time.perf_counter() - t0)
+    runs = {v: (lambda v=v: step(nets[v], x)) for v in variants[:3]}
+    times = round_robin({**runs, "pass": big.clone}, args.rounds)
     best = {v: min(t) for v, t in times.items()}
     with torch.no_grad():
         rate = float(nets["lif"](x)[0].mean())
@@ -121,7 +112,7 @@ def main() -> None:
     }
     write_result(args.out, result)
     if args.profile:
-        profile_steps({v: (lambda v=v: step(nets[v], x)) for v in ("floor", "lif")})
+        profile_steps({v: runs[v] for v in ("floor", "lif")})
 
 
 if __name__ == "__main__":

@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 import torch
 import torch.nn.functional as F
-from _machine import cpu_model
+from _machine import cpu_model, round_robin
 from conv_floor import C_IN, C_OUT, B, H, T, W, build, profile_steps, step
 
 from spikeforge.kernels.cpu._common import kernel
@@ -128,14 +127,8 @@ def main() -> None:
     variants = {"floor": lambda: step(floor, x), "lif": lambda: step(lif_net, x)}
     for chunk in chunks:
         variants[f"streamed, chunk {chunk}"] = lambda c=chunk: streamed(c).square().mean().backward()
-    times: dict[str, list[float]] = {v: [] for v in variants}
     load_before = os.getloadavg()[0]
-    for r in range(args.rounds + 1):  # round 0 warms up
-        for name, run in variants.items():
-            start = time.perf_counter()
-            run()
-            if r:
-                times[name].append(time.perf_counter() - start)
+    times = round_robin(variants, args.rounds)
     print(
         f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}, {args.threads} torch threads, {cpu_model()}, "
         f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}"

@@ -16,11 +16,10 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
-from _machine import cpu_model, run_record, write_result
+from _machine import cpu_model, round_robin, run_record, write_result
 
 from spikeforge.kernels import Settings
 from spikeforge.kernels.cpu import event_lif, lif
@@ -65,13 +64,7 @@ def main() -> None:
     for shape in args.shapes.split(","):
         steps, batch = (int(v) for v in shape.split("x"))
         runs = passes(steps, batch)
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        for r in range(args.rounds + 1):  # round 0 warms up
-            for name, fn in runs.items():
-                t0 = time.perf_counter()
-                fn()
-                if r:
-                    times[name].append(time.perf_counter() - t0)
+        times = round_robin(runs, args.rounds)
         best = {name: min(t) for name, t in times.items()}
         row = {
             "T": steps,
