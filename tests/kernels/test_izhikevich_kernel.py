@@ -130,6 +130,39 @@ def test_thread_probe_stays_within_the_request_and_is_cached(monkeypatch):
     assert torch.get_num_threads() == before
 
 
+def test_thread_probe_stops_early_only_when_the_answer_is_clear_cut(monkeypatch):
+    """The probe's runs take the scripted times (a fake kernel advancing a fake clock): 2 threads always at 0.6 of
+    1 thread's time stop it after 3 rounds with 2 threads; times that straddle the 0.85 line take all 5 rounds."""
+
+    class Clock:
+        now = 0.0
+
+        def perf_counter(self) -> float:
+            return self.now
+
+    def fake_lib(script: dict[int, list[float]]):
+        calls: list[int] = []
+
+        class Lib:
+            def sf_izh_fwd_f32(self, *args):
+                threads = args[-1]
+                clock.now += script[threads][sum(c == threads for c in calls)]
+                calls.append(threads)
+
+        return Lib(), calls
+
+    clock = Clock()
+    monkeypatch.setattr(_common, "time", clock)
+    lib, calls = fake_lib({1: [1.0] * 5, 2: [0.6] * 5})
+    assert _common._probe(lib, 2) == 2 and calls == [1, 2] * 3
+    lib, calls = fake_lib({1: [1.0] * 5, 2: [0.8, 0.9, 0.8, 0.9, 0.8]})  # straddles 0.85: not clear, all 5 rounds
+    assert _common._probe(lib, 2) == 2 and calls == [1, 2] * 5
+    lib, calls = fake_lib({1: [1.0] * 5, 2: [1.3] * 5})  # oversubscribed: clearly slower, 3 rounds, 1 thread
+    assert _common._probe(lib, 2) == 1 and calls == [1, 2] * 3
+    assert _common._choose({1: [1.0, 1.0, 1.0], 2: [0.5, 0.5, 0.5], 4: [0.3, 0.3, 0.3]}) == (4, True)
+    assert _common._choose({1: [1.0, 1.0, 1.0], 2: [0.5, 0.5, 0.5], 4: [0.45, 0.4, 0.44]}) == (2, False)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads task states under /proc (Linux)")
 def test_free_cores_count_only_tasks_that_stay_runnable(monkeypatch):
     """A task runnable at the first look but not 1 ms later ran for a moment: it is not load; one still runnable

@@ -126,7 +126,7 @@ def torch_threads(count: int) -> Iterator[None]:
 
 #: seconds a thread-count measurement stays valid; the probe's shape: neurons x steps of the Izhikevich kernel
 PROBE_TTL_S = 10.0
-_PROBE_NEURONS, _PROBE_STEPS, _PROBE_ROUNDS = 1 << 15, 64, 5
+_PROBE_NEURONS, _PROBE_STEPS, _PROBE_ROUNDS, _PROBE_MIN_ROUNDS = 1 << 15, 64, 5, 3
 _GAIN = 0.85  # more threads must bring the probe below this fraction of the time with fewer (ideal: 1/2 for 2x)
 _PROBED: dict[int, tuple[float, int]] = {}
 
@@ -138,12 +138,16 @@ def usable_threads(wanted: int) -> int:
     More threads than free cores (other processes busy on the machine: oversubscription) make every parallel
     region wait at its barrier for a descheduled thread, which measured 4-10x slower than one thread on a loaded
     2-core machine. First the cores that no other task is running on (:func:`_free_cores`, from the task states
-    under ``/proc``, a few ms): one free core answers 1. Otherwise the probe runs the Izhikevich forward kernel (inference, 32768
-    neurons x 64 steps, about 0.9 ms on one thread of this project's Xeon; long enough that waking the other threads
-    does not decide the outcome, as it did at 16 steps) alternately with 1, half and all of the free cores,
-    ``_PROBE_ROUNDS`` times each, and keeps the count with the lowest median time; more threads only where they
-    bring the median below 0.85 of the next smaller count's (a short probe is noisier than a long run, so only a
-    clear gain counts; oversubscription makes the probe several times slower, far above that line). ``SPIKEFORGE_THREAD_PROBE=0`` turns the probe off (always ``wanted``)."""
+    under ``/proc``, about 3 ms beside a busy process): one free core answers 1. Otherwise the probe runs the
+    Izhikevich forward kernel (inference, 32768 neurons x 64 steps, about 1 ms on one thread of this project's Xeon;
+    long enough that waking the other threads does not decide the outcome, as it did at 16 steps) alternately with
+    1, half and all of the free cores, ``_PROBE_ROUNDS`` (5) times each, and keeps the count with the lowest median
+    time; more threads only where they bring the median below 0.85 of the next smaller count's (a short probe is
+    noisier than a long run, so only a clear gain counts; oversubscription makes the probe several times slower, far
+    above that line). It stops after 3 rounds where every comparison is already clear-cut (:func:`_choose`): on this
+    project's idle VM 2 threads ran the probe in 0.6-0.7 ms against 1.0 ms, and the whole decision took about 6 ms
+    instead of 9-10.
+    ``SPIKEFORGE_THREAD_PROBE=0`` turns the probe off (always ``wanted``)."""
     if os.environ.get("SPIKEFORGE_THREAD_PROBE", "1") == "0" or torch.compiler.is_compiling():
         return wanted
     now = time.monotonic()
@@ -168,19 +172,31 @@ def _probe(lib: Any, wanted: int) -> int:
     fixed = [t.data_ptr() for t in (v0, u0, *coefficients, z)]
     counts = sorted({1, max(1, wanted // 2), wanted})
     times: dict[int, list[float]] = {c: [] for c in counts}
-    for _ in range(_PROBE_ROUNDS):
+    for r in range(_PROBE_ROUNDS):
         for c in counts:
             start = time.perf_counter()
             lib.sf_izh_fwd_f32(
                 x.data_ptr(), 0, *fixed, None, None, v.data_ptr(), u.data_ptr(), steps, n, 0.5, 30.0, 0, c
             )
             times[c].append(time.perf_counter() - start)
-    best, best_time = counts[0], statistics.median(times[counts[0]])
+        if r + 1 >= _PROBE_MIN_ROUNDS and _choose(times)[1]:
+            break
+    return _choose(times)[0]
+
+
+def _choose(times: dict[int, list[float]]) -> tuple[int, bool]:
+    """The thread count the probe's ``times`` (seconds per run, by count, counts ascending) pick: more threads only
+    where their median is below ``_GAIN`` of the count kept so far; and whether every comparison is clear-cut (all
+    runs with more threads below ``_GAIN`` of every run with the count kept, or none below it), so that more rounds
+    could not change the pick."""
+    counts = sorted(times)
+    best, clear = counts[0], True
     for c in counts[1:]:
-        t = statistics.median(times[c])
-        if t < _GAIN * best_time:
-            best, best_time = c, t
-    return best
+        line = [_GAIN * t for t in times[best]]
+        clear = clear and (max(times[c]) < min(line) or min(times[c]) >= max(line))
+        if statistics.median(times[c]) < _GAIN * statistics.median(times[best]):
+            best = c
+    return best, clear
 
 
 def _running_elsewhere() -> set[str]:
