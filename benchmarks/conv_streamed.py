@@ -29,12 +29,13 @@ from conv_floor import C_IN, C_OUT, B, H, T, W, build, profile_steps, step
 from spikeforge.kernels.cpu._common import kernel
 from spikeforge.neurons._lif import decay
 
-_SUBTRACT, _EXACT = 0, 1  # the kernel's codes: subtract reset, h stored in the input dtype
+_SUBTRACT, _EXACT, _UNIFORM = 0, 1, 1  # the kernel's codes: subtract reset, h stored, one beta and threshold
 
 
 class StreamedConvLIF(torch.autograd.Function):
-    """``LIF(conv2d(x))`` over ``x[T, B, C, H, W]``, chunk by chunk of steps (subtract reset, no detach, uniform
-    ``beta`` and threshold given per neuron, the surrogate as ``(code, slope)``)."""
+    """``LIF(conv2d(x))`` over ``x[T, B, C, H, W]``, chunk by chunk of steps (subtract reset, no detach, one
+    ``beta`` and one threshold for all neurons, passed as whole arrays in the kernels' uniform mode, as the fused
+    layer passes them; the surrogate as ``(code, slope)``)."""
 
     @staticmethod
     def forward(ctx, x, weight, v0, beta, thr, chunk, surrogate, threads):  # type: ignore[override]
@@ -46,7 +47,7 @@ class StreamedConvLIF(torch.autograd.Function):
             c = min(chunk, steps - t0)
             y = F.conv2d(x[t0 : t0 + c].reshape(c * batch, *x.shape[2:]), weight, padding=1)
             ptrs = (y, v, beta, thr, z[t0], hs[t0], v)
-            fwd(*(p.data_ptr() for p in ptrs), c, n, 0.0, 0.0, _SUBTRACT, _EXACT, threads)
+            fwd(*(p.data_ptr() for p in ptrs), c, n, 0.0, 0.0, _SUBTRACT, _EXACT, _UNIFORM, threads)
         ctx.save_for_backward(x, weight, hs, v0, beta, thr)
         ctx.setup = (chunk, surrogate, threads)
         return z, v
@@ -80,6 +81,7 @@ class StreamedConvLIF(torch.autograd.Function):
                 code,
                 slope,
                 None,
+                _UNIFORM,
                 threads,
             )
             carry, spare = spare, carry  # dL/dv before this chunk: the next (earlier) chunk's dL/dv_T

@@ -100,10 +100,12 @@ def test_a_user_surrogate_and_the_li_readout_compile_too(monkeypatch):
     assert ran == {"sf_lif_fwd": 1, "sf_lif_bwd": 1, "sf_li_fwd": 1, "sf_li_bwd": 1}, ran
 
 
-def test_fake_implementations_give_the_shapes_of_the_real_ones():
+@pytest.mark.parametrize("uniform", [True, False])
+def test_fake_implementations_give_the_shapes_of_the_real_ones(uniform):
+    beta = torch.full((6,), 0.9) if uniform else torch.linspace(0.8, 0.95, 6)
     torch.library.opcheck(
         torch.ops.spikeforge.lif_fwd.default,
-        (torch.rand(5, 6), torch.zeros(6), torch.full((6,), 0.9), torch.ones(6), 0.0, 0.0, 0, False, 2, 0, 25.0, -1),
+        (torch.rand(5, 6), torch.zeros(6), beta, torch.ones(6), 0.0, 0.0, 0, False, 2, 0, 25.0, -1, uniform),
     )
 
 

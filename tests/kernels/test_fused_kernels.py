@@ -89,6 +89,57 @@ def test_lif_lean_storage_within_stated_tolerance(dtype, reset):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("detach", [False, True])
+@pytest.mark.parametrize("surr", SURROGATES[:6], ids=repr)
+@pytest.mark.parametrize("store", ["recompute", "exact"])
+def test_uniform_parameters_read_once_with_the_same_bits(monkeypatch, dtype, reset, detach, surr, store):
+    """A number for tau_mem and the threshold reaches the kernels as uniform (one value of each read, not the
+    per-neuron arrays); spikes, membrane and the input's gradient are bit for bit those of the same values given
+    per neuron, which take the array path, and the gradient is the reference's."""
+    from spikeforge.kernels.cpu import _lif
+
+    monkeypatch.setattr(_lif, "TRAIN_STORE", _lif._RECOMPUTE if store == "recompute" else _lif._EXACT)
+    passed: list[tuple[str, int]] = []
+    real = _lif.kernel
+
+    def recording(name, dt):
+        fn = real(name, dt)
+        if name not in ("lif_fwd", "lif_bwd"):
+            return fn
+        return lambda *args: passed.append((name, args[-2])) or fn(*args)  # (..., uni, threads)
+
+    monkeypatch.setattr(_lif, "kernel", recording)
+    torch.set_num_threads(2)
+    n = 300  # two blocks per thread and a partial one
+    out = {}
+    for uniform in (True, False):
+        g = torch.Generator().manual_seed(5)
+        x = (torch.rand(25, 3, n, generator=g, dtype=dtype) * 0.7 - 0.05).requires_grad_()
+        tau, thr = (
+            (0.012, 0.9) if uniform else (torch.full((n,), 0.012, dtype=dtype), torch.full((n,), 0.9, dtype=dtype))
+        )
+        params = LIFParams(tau_mem=tau, threshold=thr, reset=reset, detach_reset=detach, v_reset=0.1, v_leak=0.05)
+        z, s = lif_seq(x, None, params, surrogate=surr, backend="cpu")
+        w = torch.randn(z.shape, generator=g, dtype=dtype)
+        out[uniform] = z, s.v, torch.autograd.grad((z * w).sum() + (s.v**2).sum(), x)[0]
+        flags = dict(passed)
+        assert flags == {"lif_fwd": int(uniform), "lif_bwd": int(uniform)}, flags
+        passed.clear()
+    assert out[True][0].sum() > 0, "the case must spike"
+    for a, b in zip(out[True], out[False]):
+        assert torch.equal(a, b)
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(25, 3, n, generator=g, dtype=dtype) * 0.7 - 0.05).requires_grad_()
+    params = LIFParams(tau_mem=0.012, threshold=0.9, reset=reset, detach_reset=detach, v_reset=0.1, v_leak=0.05)
+    z, s = lif_seq(x, None, params, surrogate=surr, backend="torch")
+    w = torch.randn(z.shape, generator=g, dtype=dtype)
+    ref = torch.autograd.grad((z * w).sum() + (s.v**2).sum(), x)[0]
+    assert torch.equal(z.detach(), out[True][0])
+    _close(out[True][2], ref, TOL[dtype], "grad x")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("detach", [False, True])
 @pytest.mark.parametrize("learned", [False, True], ids=["fixed", "learned"])
 def test_recomputing_backward_equals_the_stored_one_bit_for_bit(monkeypatch, dtype, reset, detach, learned):
     """The default training forward keeps only its input; the backward recomputes h per block of 256 neurons.

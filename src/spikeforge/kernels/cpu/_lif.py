@@ -71,9 +71,11 @@ def _lif_fwd(
     surr: int,
     k: float,
     handle: int,
+    uniform: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(x[T, N], v0[N], beta[N], thr[N]) -> (z[T, N], v_T[N], stored h, spike bits)``; the last three settings
-    (surrogate code, parameter, derivative handle) are for the backward only."""
+    """``(x[T, N], v0[N], beta[N], thr[N]) -> (z[T, N], v_T[N], stored h, spike bits)``; the surrogate's code,
+    parameter and derivative handle are for the backward only; ``uniform``: every entry of ``beta`` is the same
+    value and so is every entry of ``thr`` (the kernels then read one of each)."""
     x, v0, beta, thr = (t.contiguous() for t in (x, v0, beta, thr))
     steps, n = x.shape
     z, v = torch.empty_like(x), torch.empty_like(v0)
@@ -95,6 +97,7 @@ def _lif_fwd(
         v_reset,
         reset,
         store if store != _RECOMPUTE else _NONE,
+        int(uniform),
         n_threads,
     )
     if store == _HALF:
@@ -103,7 +106,7 @@ def _lif_fwd(
 
 
 @_lif_fwd.register_fake
-def _lif_fwd_fake(x, v0, beta, thr, v_leak, v_reset, reset, detach, store, surr, k, handle):
+def _lif_fwd_fake(x, v0, beta, thr, v_leak, v_reset, reset, detach, store, surr, k, handle, uniform):
     hs_shape, bits_shape = _stored_shape(store, *x.shape)
     return (
         torch.empty_like(x),
@@ -132,10 +135,11 @@ def _lif_bwd(
     k: float,
     need_beta: bool,
     need_thr: bool,
+    uniform: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``-> (dL/dx[T, N], dL/dv0[N], dL/dbeta[N], dL/dthr[N])`` (the last two empty when not needed); ``gs`` holds
     the surrogate derivative per step with ``surr == SURROGATE_ARRAY`` and is empty otherwise; ``dz`` or ``dv``
-    None: that output's gradient is zero."""
+    None: that output's gradient is zero; ``uniform`` as for the forward."""
     dz, dv = (None if t is None else t.contiguous() for t in (dz, dv))
     hs, bits, gs, v0, beta, thr = (t.contiguous() for t in (hs, bits, gs, v0, beta, thr))
     steps, n = hs.shape
@@ -169,13 +173,14 @@ def _lif_bwd(
         surr,
         k,
         scratch.data_ptr() if store == _RECOMPUTE else None,
+        int(uniform),
         n_threads,
     )
     return dx, dv0, dbeta, dthr
 
 
 @_lif_bwd.register_fake
-def _lif_bwd_fake(dz, dv, hs, bits, gs, v0, beta, thr, v_leak, v_reset, reset, detach, store, surr, k, nb, nt):
+def _lif_bwd_fake(dz, dv, hs, bits, gs, v0, beta, thr, v_leak, v_reset, reset, detach, store, surr, k, nb, nt, uni):
     return (
         hs.new_empty(hs.shape, dtype=v0.dtype),
         torch.empty_like(v0),
@@ -196,7 +201,7 @@ def _setup_context(ctx, inputs, output) -> None:
 
 def _backward(ctx, dz, dv, _dhs, _dbits):
     hs, bits, v0, beta, thr = ctx.saved_tensors
-    v_leak, v_reset, reset, detach, store, surr, k, handle = ctx.settings
+    v_leak, v_reset, reset, detach, store, surr, k, handle, uniform = ctx.settings
     if store == _NONE:
         raise RuntimeError("lif: backward through a fused forward that ran without storing (grad was disabled)")
     gs = hs.new_empty(0, dtype=v0.dtype)
@@ -208,9 +213,26 @@ def _backward(ctx, dz, dv, _dhs, _dbits):
         gs = surrogate_array(derivative_of(handle), argument, *hs.shape, v0.dtype)
     need_beta, need_thr = ctx.needs_input_grad[2], ctx.needs_input_grad[3]
     dx, dv0, dbeta, dthr = _lif_bwd(
-        dz, dv, hs, bits, gs, v0, beta, thr, v_leak, v_reset, reset, detach, store, surr, k, need_beta, need_thr
+        dz,
+        dv,
+        hs,
+        bits,
+        gs,
+        v0,
+        beta,
+        thr,
+        v_leak,
+        v_reset,
+        reset,
+        detach,
+        store,
+        surr,
+        k,
+        need_beta,
+        need_thr,
+        uniform,
     )
-    return dx, dv0, dbeta if need_beta else None, dthr if need_thr else None, *([None] * 8)
+    return dx, dv0, dbeta if need_beta else None, dthr if need_thr else None, *([None] * 9)
 
 
 _lif_fwd.register_autograd(_backward, setup_context=_setup_context)
@@ -245,6 +267,7 @@ def lif(
     step_shape = shape[1:]
     x = x_seq.reshape(shape[0], -1).contiguous()
     v0 = v0.reshape(-1).contiguous()
+    uniform = all(not isinstance(p, torch.Tensor) or p.numel() == 1 for p in (beta, threshold))
     beta = per_neuron(beta, step_shape, x_seq)
     thr = per_neuron(threshold, step_shape, x_seq)
     train = torch.is_grad_enabled() and any(t.requires_grad for t in (x, v0, beta, thr))
@@ -258,6 +281,6 @@ def lif(
     else:  # a custom surrogate's derivative is evaluated over a stored h; the built-in ones inside the kernel
         store = _EXACT if surr == SURROGATE_ARRAY else TRAIN_STORE
     z, v, _, _ = _lif_fwd(
-        x, v0, beta, thr, cfg["v_leak"], cfg["v_reset"], cfg["reset"], cfg["detach"], store, surr, k, handle
+        x, v0, beta, thr, cfg["v_leak"], cfg["v_reset"], cfg["reset"], cfg["detach"], store, surr, k, handle, uniform
     )
     return z.view(shape), v.view(step_shape)

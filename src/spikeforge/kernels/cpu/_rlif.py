@@ -51,6 +51,7 @@ class _FusedRLIF(torch.autograd.Function):
                 cfg["v_reset"],
                 cfg["reset"],
                 1,
+                0,  # per-neuron beta and threshold read as arrays
                 n_threads,
             )
             z_prev = zs[t]
@@ -105,6 +106,7 @@ class _FusedRLIF(torch.autograd.Function):
                 cfg["surrogate"][0],
                 cfg["surrogate"][1],
                 None,  # h is stored: no scratch
+                0,  # per-neuron beta and threshold read as arrays
                 n_threads,
             )
             if t == steps - 1 and di is not None:

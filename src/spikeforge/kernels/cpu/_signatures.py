@@ -15,8 +15,8 @@ __all__ = ["SIGNATURES", "ctypes_signature"]
 
 _4P, _7P = "ptr " * 4, "ptr " * 7
 SIGNATURES: dict[str, tuple[str, str]] = {
-    "sf_lif_fwd": ("void", _7P + "long long real real int int int"),
-    "sf_lif_bwd": ("void", _7P + _4P + "ptr long long real real int int int int real ptr int"),
+    "sf_lif_fwd": ("void", _7P + "long long real real int int int int"),
+    "sf_lif_bwd": ("void", _7P + _4P + "ptr long long real real int int int int real ptr int int"),
     "sf_pack_bits": ("void", "ptr ptr long int"),
     "sf_li_fwd": ("void", _4P + "long long int"),
     "sf_li_bwd": ("void", _4P + _4P + "long long int"),

@@ -12,10 +12,10 @@
 #define SF_KERNELS_H
 #include <stdint.h>
 
-void sf_lif_fwd_f32(const float *x, const float *v0, const float *beta, const float *thr, float *z, void *hs, float *v, long nt_, long n, float vl, float vr, int reset, int store, int threads);
-void sf_lif_fwd_f64(const double *x, const double *v0, const double *beta, const double *thr, double *z, void *hs, double *v, long nt_, long n, double vl, double vr, int reset, int store, int threads);
-void sf_lif_bwd_f32(const float *dz, const float *dvT, const void *hs, const uint8_t *zbits, const float *gs, const float *v0, const float *beta, const float *thr, float *dx, float *dv0, float *dbeta, float *dthr, long nt_, long n, float vl, float vr, int reset, int detach, int store, int surr, float k, float *scratch, int threads);
-void sf_lif_bwd_f64(const double *dz, const double *dvT, const void *hs, const uint8_t *zbits, const double *gs, const double *v0, const double *beta, const double *thr, double *dx, double *dv0, double *dbeta, double *dthr, long nt_, long n, double vl, double vr, int reset, int detach, int store, int surr, double k, double *scratch, int threads);
+void sf_lif_fwd_f32(const float *x, const float *v0, const float *beta, const float *thr, float *z, void *hs, float *v, long nt_, long n, float vl, float vr, int reset, int store, int uni, int threads);
+void sf_lif_fwd_f64(const double *x, const double *v0, const double *beta, const double *thr, double *z, void *hs, double *v, long nt_, long n, double vl, double vr, int reset, int store, int uni, int threads);
+void sf_lif_bwd_f32(const float *dz, const float *dvT, const void *hs, const uint8_t *zbits, const float *gs, const float *v0, const float *beta, const float *thr, float *dx, float *dv0, float *dbeta, float *dthr, long nt_, long n, float vl, float vr, int reset, int detach, int store, int surr, float k, float *scratch, int uni, int threads);
+void sf_lif_bwd_f64(const double *dz, const double *dvT, const void *hs, const uint8_t *zbits, const double *gs, const double *v0, const double *beta, const double *thr, double *dx, double *dv0, double *dbeta, double *dthr, long nt_, long n, double vl, double vr, int reset, int detach, int store, int surr, double k, double *scratch, int uni, int threads);
 void sf_pack_bits_f32(const float *z, uint8_t *bits, long n, int threads);
 void sf_pack_bits_f64(const double *z, uint8_t *bits, long n, int threads);
 void sf_li_fwd_f32(const float *x, const float *v0, const float *beta, float *vs, long nt_, long n, int threads);
