@@ -33,11 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The command. Run as a program (``argv`` from the command line) it first keeps freed memory for reuse
-    (:mod:`._malloc`, glibc; ``SPIKEFORGE_MALLOC=0`` leaves malloc alone); called with ``argv`` it changes nothing."""
+    (:func:`spikeforge.kernels.cpu.keep_freed_memory`, glibc; ``SPIKEFORGE_MALLOC=0`` leaves malloc alone); called
+    with ``argv`` it changes nothing."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if argv is None:
-        from ._malloc import keep_freed_memory
+        from ..kernels.cpu import keep_freed_memory
 
         keep_freed_memory()
     try:

@@ -21,6 +21,7 @@ from ._event_lif import event_lif
 from ._izhikevich import izhikevich
 from ._li import li
 from ._lif import lif
+from ._malloc import keep_freed_memory
 from ._ralif import ralif
 from ._rlif import rlif
 from ._two_state import alif, cuba
@@ -35,6 +36,7 @@ __all__ = [
     "derivative_handle",
     "event_lif",
     "izhikevich",
+    "keep_freed_memory",
     "kernel",
     "li",
     "library",

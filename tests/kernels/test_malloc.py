@@ -1,4 +1,5 @@
-"""The command keeps freed memory for reuse on glibc, and leaves malloc alone where asked or set by the user."""
+"""``kernels.cpu.keep_freed_memory`` (what the command calls at its start) keeps freed memory for reuse on glibc, and
+leaves malloc alone where asked or set by the user."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from spikeforge.cli import _malloc
+from spikeforge.kernels.cpu import _malloc
 
 
 def _glibc() -> bool:

@@ -1,4 +1,4 @@
-"""Keep freed memory for reuse in a `spikeforge` process (glibc only).
+"""Keep freed memory for reuse in this process (glibc only): what the `spikeforge` command does at its start.
 
 glibc hands a freed block above its mmap threshold back to the system, and its threshold adapts to the sizes it
 sees, so the large tensors of a training step (tens of MB each, allocated and freed every step) keep arriving as
@@ -11,8 +11,9 @@ The command therefore sets, at its start, ``M_MMAP_THRESHOLD`` to 32 MiB (the la
 blocks are still mapped and unmapped) and ``M_TRIM_THRESHOLD`` to 1 GiB, so that freed blocks stay in the heap for
 the next step. The process's resident memory then stays near its peak instead of following live memory. It is left
 alone where the user set glibc's malloc themselves (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` or a
-``glibc.malloc`` tunable), with ``SPIKEFORGE_MALLOC=0``, on any other C library, and in a library import (only the
-``spikeforge`` command calls :func:`keep_freed_memory`).
+``glibc.malloc`` tunable), with ``SPIKEFORGE_MALLOC=0``, and on any other C library. Importing spikeforge never sets
+it: the ``spikeforge`` command calls :func:`keep_freed_memory`, and a training script that wants the same calls it
+first (``spikeforge.kernels.cpu.keep_freed_memory()``).
 """
 
 from __future__ import annotations
