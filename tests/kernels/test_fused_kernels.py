@@ -87,6 +87,29 @@ def test_lif_lean_storage_within_stated_tolerance(dtype, reset):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [301, 4099])  # rows whose length is not a multiple of the 8-wide conversion
+def test_lean_store_holds_h_minus_threshold_rounded_to_half_and_the_spike_bits(dtype, n):
+    """The lean forward's stored values are ``h - threshold`` rounded to IEEE half precision as torch rounds it
+    (through float32), bit for bit, beside the bits of the spikes; ``h`` from the forward that stores it whole."""
+    from spikeforge.kernels.cpu import _lif
+
+    torch.set_num_threads(2)
+    g = torch.Generator().manual_seed(11)
+    x = torch.rand(7, n, generator=g, dtype=dtype) * 0.8
+    v0, thr = torch.zeros(n, dtype=dtype), torch.rand(n, generator=g, dtype=dtype) * 0.5 + 0.5
+    beta = torch.full((n,), 0.9, dtype=dtype)
+    out = {}
+    for store in (_lif._EXACT, _lif._HALF):
+        out[store] = _lif._lif_fwd(x, v0, beta, thr, 0.0, 0.0, 0, False, store, 0, 25.0, -1, False)
+    z, _, h, _ = out[_lif._EXACT]
+    z_lean, _, halves, bits = out[_lif._HALF]
+    assert torch.equal(z, z_lean) and z.sum() > 0
+    assert torch.equal(halves.view(torch.float16), (h - thr).to(torch.float32).to(torch.float16))
+    unpacked = (bits.unsqueeze(1) >> torch.arange(8, dtype=torch.uint8)) & 1
+    assert torch.equal(unpacked.reshape(-1)[: z.numel()].to(dtype), z.reshape(-1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("detach", [False, True])
 @pytest.mark.parametrize("surr", SURROGATES[:6], ids=repr)
