@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["cpu_model", "round_robin", "run_record", "write_result"]
+__all__ = ["bench_parser", "cpu_model", "round_robin", "run_record", "write_result"]
 
 
 def cpu_model() -> str:
@@ -43,6 +45,18 @@ def write_result(path: Path, result: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result, indent=1))
     print(f"wrote {path}")
+
+
+def bench_parser(doc: str, *, rounds: int, threads: int, out: str | None = None) -> argparse.ArgumentParser:
+    """The options every timing script takes: ``--rounds``, ``--threads`` and, where ``out`` names the script, ``--out``
+    (default ``spikeforge-<out>.json`` in the temporary folder: results stay out of tracked files unless asked);
+    the description is the first line of the script's ``doc``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--threads", type=int, default=threads)
+    if out is not None:
+        ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / f"spikeforge-{out}.json")
+    return ap
 
 
 def round_robin(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:

@@ -16,14 +16,11 @@ self time per step by operation (the least of 3 profiles of 5 steps each).
 
 from __future__ import annotations
 
-import argparse
 import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
-from _machine import cpu_model, round_robin, run_record, write_result
+from _machine import bench_parser, cpu_model, round_robin, run_record, write_result
 from torch import nn
 
 from spikeforge import LIF
@@ -40,6 +37,13 @@ def build(variant: str, weight: torch.Tensor) -> nn.Module:
         return SequentialState(conv)
     backend = "cpu_lean" if variant == "lif lean" else "auto"
     return SequentialState(conv, LIF((C_OUT, H, W), tau_mem=0.02, backend=backend))
+
+
+def workload() -> tuple[torch.Tensor, torch.Tensor]:
+    """The convolution's weight and the event frames ``[T, B, 2, 34, 34]`` (5% binary density), seeded."""
+    torch.manual_seed(0)
+    weight = torch.randn(C_OUT, C_IN, 3, 3) * 1.5
+    return weight, (torch.rand(T, B, C_IN, H, W) < 0.05).float()
 
 
 def step(net: nn.Module, x: torch.Tensor) -> None:
@@ -71,16 +75,11 @@ def profile_steps(variants: dict[str, Callable[[], None]], steps: int = 5, repea
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = bench_parser(__doc__, rounds=20, threads=2, out="conv_floor")
     ap.add_argument("--profile", action="store_true", help="also print the profiler's time per operation")
-    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-conv_floor.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    weight = torch.randn(C_OUT, C_IN, 3, 3) * 1.5
-    x = (torch.rand(T, B, C_IN, H, W) < 0.05).float()
+    weight, x = workload()
     variants = ["floor", "lif", "lif lean", "pass"]
     nets = {v: build(v, weight) for v in variants[:3]}
     big = torch.rand(T * B, C_OUT, H, W)

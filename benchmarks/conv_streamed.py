@@ -17,14 +17,13 @@ process against ``floor`` (the convolution and loss without neurons) and ``lif``
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 
 import torch
 import torch.nn.functional as F
-from _machine import cpu_model, round_robin
-from conv_floor import C_IN, C_OUT, B, H, T, W, build, profile_steps, step
+from _machine import bench_parser, cpu_model, round_robin
+from conv_floor import C_OUT, B, H, T, W, build, profile_steps, step, workload
 
 from spikeforge.kernels.cpu._common import kernel
 from spikeforge.neurons._lif import decay
@@ -95,16 +94,12 @@ class StreamedConvLIF(torch.autograd.Function):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=40)
-    ap.add_argument("--threads", type=int, default=1)
+    ap = bench_parser(__doc__, rounds=40, threads=1)
     ap.add_argument("--chunks", default="2,4,10", help="steps per chunk, comma-separated")
     ap.add_argument("--profile", action="store_true", help="also print the profiler's time per operation")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    weight = torch.randn(C_OUT, C_IN, 3, 3) * 1.5
-    x = (torch.rand(T, B, C_IN, H, W) < 0.05).float()
+    weight, x = workload()
     floor, lif_net = build("floor", weight), build("lif", weight)
     lif = lif_net[1]
     n = B * C_OUT * H * W

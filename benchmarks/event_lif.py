@@ -12,14 +12,11 @@ folder (``--out FILE`` elsewhere).
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
-import tempfile
-from pathlib import Path
 
 import torch
-from _machine import cpu_model, round_robin, run_record, write_result
+from _machine import bench_parser, cpu_model, round_robin, run_record, write_result
 
 from spikeforge.kernels import Settings
 from spikeforge.kernels.cpu import event_lif, lif
@@ -51,11 +48,8 @@ def passes(steps: int, batch: int):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=9)
-    ap.add_argument("--threads", type=int, default=1)
+    ap = bench_parser(__doc__, rounds=9, threads=1, out="event_lif")
     ap.add_argument("--shapes", default="100x16,100x32,100x64,300x32,1000x16,1000x32", help="T x B, comma-separated")
-    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "spikeforge-event_lif.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]

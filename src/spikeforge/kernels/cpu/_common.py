@@ -172,6 +172,7 @@ def _probe(lib: Any, wanted: int) -> int:
     fixed = [t.data_ptr() for t in (v0, u0, *coefficients, z)]
     counts = sorted({1, max(1, wanted // 2), wanted})
     times: dict[int, list[float]] = {c: [] for c in counts}
+    best = counts[0]
     for r in range(_PROBE_ROUNDS):
         for c in counts:
             start = time.perf_counter()
@@ -179,9 +180,11 @@ def _probe(lib: Any, wanted: int) -> int:
                 x.data_ptr(), 0, *fixed, None, None, v.data_ptr(), u.data_ptr(), steps, n, 0.5, 30.0, 0, c
             )
             times[c].append(time.perf_counter() - start)
-        if r + 1 >= _PROBE_MIN_ROUNDS and _choose(times)[1]:
-            break
-    return _choose(times)[0]
+        if r + 1 >= _PROBE_MIN_ROUNDS:
+            best, clear = _choose(times)
+            if clear:
+                break
+    return best
 
 
 def _choose(times: dict[int, list[float]]) -> tuple[int, bool]:
