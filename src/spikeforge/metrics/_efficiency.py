@@ -93,7 +93,7 @@ class SynapseCounts:
 class NeuronCounts:
     """Totals for one neuron layer: ``updates`` neuron-steps, ``spikes`` emitted (``None`` for readouts), and the
     ``backend`` its last training forward ran, else its last forward (``"cpu"``, ``"cpu_lean"``, ``"triton"`` fused
-    kernels, ``"cpu+events"`` fused with the event synapse before it, or ``"torch"``, the reference; None for a cell
+    kernels, ``"cpu+events"`` or ``"cpu+conv"`` fused with the event synapse or the convolution before it, or ``"torch"``, the reference; None for a cell
     module or before any run: :func:`spikeforge.kernels.train_backend_of`, :func:`~spikeforge.kernels.backend_of`)."""
 
     name: str

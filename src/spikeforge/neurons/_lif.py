@@ -364,7 +364,7 @@ class LIF(_LIFBase, SequenceModule):
         dt = self.dt
 
         def finish(z: torch.Tensor, v: torch.Tensor, start: LIFState) -> tuple[torch.Tensor, LIFState]:
-            return z, LIFState(v, torch.nn.functional.linear(x_seq[-1], synapse.weight, synapse.bias), start.ref)
+            return z, LIFState(v, _last_current(synapse, x_seq[-1]), start.ref)
 
         beta = functools.partial(decay, params.tau_mem, dt)
         return fused_synapse(self, synapse, x_seq, state, "lif", params, lambda like: beta(like=like), lif_init, finish)
@@ -394,12 +394,15 @@ def fused_synapse(
     same spikes; gradients up to the order of additions), but no ``[T, B, out]`` current or gradient is ever held:
     the backward recomputes the current from the spikes. :class:`~spikeforge.nn.SequentialState` calls it (through
     ``forward_synapse``) for every synapse followed by such a layer; ``kernels.backend_of(neuron)`` then says
-    ``"cpu+events"``.
+    ``"cpu+events"``. A stride-1 ``torch.nn.Conv2d`` with few input channels before the layer fuses the same way
+    (:func:`_fused_conv`, ``"cpu+conv"``), for any input that changes over time.
 
     Where it applies, the fused kernel and the pair run one after the other are timed against each other once per
     shape (``synapse.prefer_fused``: recomputing the current costs about one more gather, which short sequences
     that fit in cache do not win back), and the pair runs, from the same spike indices, where it is faster here.
     """
+    if type(synapse) is torch.nn.Conv2d:
+        return _fused_conv(neuron, synapse, x_seq, state, model, params, beta, init, finish)
     # the synapse's side of the protocol (EventLinear): its events, its current from them, and the timed choice
     events_of, current_of, prefer_fused = (
         getattr(synapse, name, None) for name in ("fused_events", "events_current", "prefer_fused")
@@ -445,6 +448,83 @@ def fused_synapse(
         kernels.record(model, "cpu+events")
         z, v = fused(start.v, decay_, params.threshold)
     if not torch.isfinite(v.sum()):  # spikes are finite: a non-finite membrane comes from the weights
+        check_finite("weight", weight)
+        if bias is not None:
+            check_finite("bias", bias)
+    return finish(z, v, start)
+
+
+def _last_current(synapse: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The current that ``synapse`` (a linear layer, or a ``Conv2d`` that :func:`fused_synapse` fused) gives for one
+    step ``x``: the state's ``i`` after a fused pair, as after the unfused one."""
+    if isinstance(synapse, torch.nn.Conv2d):
+        return torch.nn.functional.conv2d(x, synapse.weight, synapse.bias, padding=synapse.padding)
+    return torch.nn.functional.linear(x, synapse.weight, synapse.bias)
+
+
+def _conv_fusable(conv: torch.nn.Conv2d, x_seq: torch.Tensor) -> bool:
+    """Whether :func:`spikeforge.kernels.cpu.conv_lif` computes ``conv`` over ``x_seq``: stride 1, no dilation, one
+    group, zero padding given as numbers, at most ``kernels.cpu.CONV_MAX_TAPS`` weights per output (its direct convolution
+    suits few input channels), a CPU float sequence ``[T, B, C, H, W]`` in the weight's dtype that changes over time
+    (a static input runs the convolution once instead, :class:`~spikeforge.nn.SequentialState`)."""
+    weight, bias = conv.weight, conv.bias
+    geometry = (
+        conv.stride == (1, 1)
+        and conv.dilation == (1, 1)
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+        and isinstance(conv.padding, tuple)
+        and weight[0].numel() <= kernels.cpu.CONV_MAX_TAPS
+    )
+    data = (
+        x_seq.dim() == 5
+        and x_seq.shape[0] > 1
+        and x_seq.stride(0) != 0
+        and x_seq.device.type == "cpu"
+        and x_seq.dtype in (torch.float32, torch.float64)
+        and weight.dtype == x_seq.dtype
+        and (bias is None or bias.dtype == x_seq.dtype)
+    )
+    return geometry and data
+
+
+def _fused_conv(
+    neuron: NeuronModule,
+    conv: torch.nn.Conv2d,
+    x_seq: torch.Tensor,
+    state: NamedTuple | None,
+    model: str,
+    params: LIFParams,
+    beta: Callable[[torch.Tensor], Value],
+    init: Callable[[torch.Tensor, LIFParams], NamedTuple],
+    finish: Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, NamedTuple]],
+) -> tuple[torch.Tensor, NamedTuple] | None:
+    """:func:`fused_synapse` for a ``Conv2d`` before a LIF-family layer: both in one CPU kernel
+    (:func:`spikeforge.kernels.cpu.conv_lif`, the convolution's ``[T, B, C_out, H_o, W_o]`` output and its gradient
+    never held), or None where it does not apply (:func:`_conv_fusable`, and the neuron conditions of
+    :func:`fused_synapse`); ``kernels.backend_of(neuron)`` then says ``"cpu+conv"``."""
+    if torch.compiler.is_compiling() or not kernels.cpu.available() or not _conv_fusable(conv, x_seq):
+        return None
+    if neuron.record or neuron.backend not in ("auto", "cpu") or neuron._forward_hooks or neuron._forward_pre_hooks:
+        return None
+    weight, bias = conv.weight, conv.bias
+    (c_out, _, kh, kw), (ph, pw) = weight.shape, conv.padding
+    out = (c_out, x_seq.shape[3] + 2 * ph - kh + 1, x_seq.shape[4] + 2 * pw - kw + 1)
+    if min(out) < 1 or (neuron.shape is not None and tuple(neuron.shape) != out):
+        return None
+    surrogate = neuron.surrogate
+    if not _fused_supports(x=weight, params=params, surrogate=surrogate) or surrogate.kernel_code() is None:
+        return None
+    like = weight.new_empty((x_seq.shape[1], *out))
+    if state is not None:
+        neuron._check_state(state, like)
+    with kernels.layer(neuron):
+        start = init(like, params) if state is None else state
+        kernels.record(model, "cpu+conv")
+        settings = kernel_settings(params, surrogate)
+        z, v = kernels.cpu.conv_lif(x_seq, weight, bias, (ph, pw), start.v, beta(like), params.threshold, settings)
+    if not torch.isfinite(v.sum()):  # the input, the weights or the bias carry a NaN or an infinity
+        check_finite("input", x_seq)
         check_finite("weight", weight)
         if bias is not None:
             check_finite("bias", bias)

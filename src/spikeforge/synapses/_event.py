@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..kernels.cpu import build_error, kernel, library, threads
+from ..kernels.cpu import spike_index as _index
 from . import _choice
 
 __all__ = ["EventLinear", "event_linear", "synapse_paths"]
@@ -44,19 +45,6 @@ def _threads(work: int) -> int:
     """OpenMP threads for ``work`` entries: the neuron kernels' rule (one for small work, else torch's count unless
     the thread guard measured that fewer are faster here now)."""
     return threads(work)
-
-
-def _index(x2: torch.Tensor) -> tuple[int, bool, torch.Tensor, torch.Tensor]:
-    """One pass over ``x2[R, I]``: the number of active inputs, whether every value is 0 or 1, their columns row by
-    row (int32) and the row offsets (int64 ``[R + 1]``)."""
-    rows, width = x2.shape
-    offsets = torch.empty(rows + 1, dtype=torch.int64)
-    room = torch.empty(rows * width, dtype=torch.int32)  # the kernel fills each thread's rows, then packs them
-    bad = ctypes.c_int(0)
-    total = kernel("events_index", x2.dtype)(
-        x2.data_ptr(), rows, width, offsets.data_ptr(), room.data_ptr(), ctypes.byref(bad), _threads(x2.numel())
-    )
-    return int(total), not bad.value, room[:total].clone(), offsets  # the clone lets the room go
 
 
 def _direct(x2: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor | None:

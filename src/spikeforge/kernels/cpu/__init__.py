@@ -13,10 +13,13 @@ from ._common import (
     ptr,
     refusal,
     scalar,
+    spike_index,
     threads,
     torch_threads,
     usable_threads,
 )
+from ._conv_lif import MAX_TAPS as CONV_MAX_TAPS
+from ._conv_lif import conv_lif
 from ._event_lif import event_lif
 from ._izhikevich import izhikevich
 from ._li import li
@@ -27,11 +30,13 @@ from ._rlif import rlif
 from ._two_state import alif, cuba
 
 __all__ = [
+    "CONV_MAX_TAPS",
     "accepts",
     "adex",
     "alif",
     "available",
     "build_error",
+    "conv_lif",
     "cuba",
     "derivative_handle",
     "event_lif",
@@ -47,6 +52,7 @@ __all__ = [
     "refusal",
     "rlif",
     "scalar",
+    "spike_index",
     "threads",
     "torch_threads",
     "usable_threads",

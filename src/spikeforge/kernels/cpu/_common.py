@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import statistics
 import time
@@ -263,6 +264,19 @@ def _free_cores(wanted: int) -> int:
     except (OSError, ValueError, AttributeError):
         return wanted
     return max(1, min(wanted, cpus - len(busy)))
+
+
+def spike_index(x2: torch.Tensor) -> tuple[int, bool, torch.Tensor, torch.Tensor]:
+    """One pass over ``x2[R, I]`` (contiguous, float32 or float64): the number of nonzero entries, whether every
+    value is 0 or 1, their columns row by row (int32, increasing) and the row offsets (int64 ``[R + 1]``)."""
+    rows, width = x2.shape
+    offsets = torch.empty(rows + 1, dtype=torch.int64)
+    room = torch.empty(rows * width, dtype=torch.int32)  # the kernel fills each thread's rows, then packs them
+    bad = ctypes.c_int(0)
+    total = kernel("events_index", x2.dtype)(
+        x2.data_ptr(), rows, width, offsets.data_ptr(), room.data_ptr(), ctypes.byref(bad), threads(x2.numel())
+    )
+    return int(total), not bad.value, room[:total].clone(), offsets  # the clone lets the room go
 
 
 def reset_args(cfg: dict[str, Any]) -> tuple[float, float, int, int]:

@@ -622,13 +622,13 @@ long SCR(long nt_) { return 2 * nt_ * SF_EW(T); } \
 /* sf_lif_bwd's recursion over one slice (pointers already at its sample), specialised like sf_lif_bwd */ \
 static void BWD##_lif(const T *dz, const T *dvT, const T *h, const T *v0, const T *beta, const T *thr, T *dx, \
                       T *dv0, T *dbeta, T *dthr, long nt_, long n, T vl, T vr, int reset, int detach, int surr, T k, \
-                      long lo, long hi) { \
+                      long lo, long hi, int uni) { \
     const uint8_t *zbits = 0; const T *gs = 0; long hn = hi - lo, hoff = lo, xn = hi - lo, xoff = lo; \
     int fast = dz && !dbeta && !dthr && surr >= 0 && surr < SF_SURR_ARRAY && reset >= 0 && reset <= 2; \
-    switch (fast ? surr * 3 + reset : -1) { \
-    SF_BWD_STORE_CASES(T, LIFB, 1, 0) \
+    switch (fast ? (uni ? 42 : 0) + surr * 3 + reset : -1) { \
+    SF_BWD_STORE_CASES(T, LIFB, 1, 0) SF_BWD_STORE_CASES(T, LIFB, 1, 1) \
     default: LIFB##_blk(dz, dvT, h, zbits, gs, v0, beta, thr, dx, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, 1, \
-                        surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff, xn, xoff, 0); \
+                        surr, k, dz != 0, dbeta != 0, dthr != 0, lo, hi, hn, hoff, xn, xoff, uni); \
     } \
 } \
 /* dL/dh of one slice [k0, k0 + w) of sample b over all steps (dh, [T, w]) added into dwt at the sample's events: \
@@ -694,7 +694,8 @@ void BWD(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias
             long m = b * o; \
             FWD##_run(cols, offsets, wt, bias, v0, beta, thr, 0, hs, 0, nt_, nb, o, vl, vr, reset, b, k0, w); \
             BWD##_lif(dz ? dz + m : 0, dvT ? dvT + m : 0, hs, v0 + m, beta + m, thr + m, dh, dv0 + m, \
-                      dbeta ? dbeta + m : 0, dthr ? dthr + m : 0, nt_, n, vl, vr, reset, detach, surr, k, k0, k0 + w); \
+                      dbeta ? dbeta + m : 0, dthr ? dthr + m : 0, nt_, n, vl, vr, reset, detach, surr, k, k0, k0 + w, \
+                      0); \
             if (dbias) \
                 for (long t = 0; t < nt_; t++) \
                     for (long j = 0; j < w; j++) dbias[k0 + j] += dh[t * w + j]; \
@@ -707,6 +708,273 @@ void BWD(const int32_t *cols, const int64_t *offsets, const T *wt, const T *bias
 
 DEFINE_ELIF(float, sf_elif_fwd_f32, sf_elif_bwd_f32, sf_elif_scratch_f32, sf_lif_bwd_f32)
 DEFINE_ELIF(double, sf_elif_fwd_f64, sf_elif_bwd_f64, sf_elif_scratch_f64, sf_lif_bwd_f64)
+
+/* A stride-1 2-D convolution fused with LIF / IF (conv_lif): the convolution's output c (the neurons' input current)
+   is never materialised. x is the input zero-padded by the caller, [T, nb, cin, hp, wp]; weight [co, cin, kh, kw];
+   bias [co] or NULL; the neurons are the output [T, nb, co, ho, wo] (ho = hp - kh + 1, wo = wp - kw + 1), one step
+   n = nb * co * ho * wo of them, and v0, beta, thr, v are flat [n]. Work goes in tasks of one output plane
+   (sample b, channel o) over all steps: per step the plane's current is computed into a per-thread scratch and fed
+   to sf_lif_fwd's update, operation for operation.
+   The plane is computed in padded-row coordinates i = y * wp + x for i < ni = (ho - 1) * wp + wo: tap q = (ci, ky,
+   kx) reads the input at i + off[q] with off[q] = ci * hp * wp + ky * wp + kx, a contiguous run, so the loop over
+   i vectorises without gathers (the columns x >= wo it also computes are discarded; the highest index read is the
+   input block's last). Each output is bias + sum over taps in the order (ci, ky, kx), fused multiply-adds (one
+   rounding each; on every target the same for an output in the forward and in the backward's recomputation, which
+   is all the spikes need). So the result differs from torch's convolution by rounding only.
+   The backward recomputes, per task, the plane's h over all steps into a scratch [T, ho * wo], runs sf_lif_bwd's
+   recursion over it into a second one, dL/dc, optionally copies that out (dxc: for the input's gradient, which the
+   caller computes) and adds into the weight's gradient, per tap, the dot product of dL/dc (copied into padded rows
+   whose extra columns are zero) with the input run the tap reads, in vector accumulators kept over the task's steps.
+   Each task writes its own partial sums (dwp [nb, co, taps], dbp [nb, co]), so the result does not depend on the
+   thread count; the caller adds them over samples. */
+#if defined(__AVX512F__)
+#define SF_VFMA_float(a, b, c) ((sf_vec_float)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define SF_VFMA_double(a, b, c) ((sf_vec_double)_mm512_fmadd_pd((__m512d)(a), (__m512d)(b), (__m512d)(c)))
+#else
+#define SF_VFMA_float(a, b, c) ((a) * (b) + (c))
+#define SF_VFMA_double(a, b, c) ((a) * (b) + (c))
+#endif
+#if defined(__AVX512F__)
+#define SF_SPLAT_float(a) ((sf_vec_float)_mm512_set1_ps(a))
+#define SF_SPLAT_double(a) ((sf_vec_double)_mm512_set1_pd(a))
+#else
+#define SF_SPLAT_float(a) ((sf_vec_float){0} + (a))
+#define SF_SPLAT_double(a) ((sf_vec_double){0} + (a))
+#endif
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#define SF_WIDE __attribute__((target("prefer-vector-width=512")))
+#else
+#define SF_WIDE
+#endif
+/* n rounded up to whole vectors */
+#define SF_ROUND(T, n) (((n) + SF_LANES(T) - 1) / SF_LANES(T) * SF_LANES(T))
+#define DEFINE_CONV_LIF(T, FWD, BWD, SCR, LIFB) \
+/* one sample's input: the padded frames (x at step t: xp + t * xstep; tap q reads off[q] further) and, for binary \
+   input in the backward, its events (evo != NULL: the spikes of row r = t * nb + b are evp[evo[r] .. evo[r + 1]], \
+   positions in the padded rows of their channel evc[...]) */ \
+typedef struct { \
+    const T *xp; const long *off; const int64_t *evo; const int32_t *evp, *evc; \
+    long xstep, taps, kh, kw, wp, nr, nb, b; \
+} FWD##_src; \
+/* c[i] = b0 + sum over taps q of w[q] * xp[off[q] + i] for the V vectors at c + i: V independent chains of \
+   fused multiply-adds (eight cover the adds' latency) */ \
+SF_INLINE void FWD##_chunk(const T *xp, const long *off, const T *w, long taps, T b0, T *c, long i, const int V) { \
+    const long L = SF_LANES(T); \
+    sf_vec_##T a[8]; \
+    for (int u = 0; u < V; u++) a[u] = SF_SPLAT_##T(b0); \
+    for (long q = 0; q < taps; q++) { \
+        const T *s = xp + off[q] + i; \
+        sf_vec_##T wq = SF_SPLAT_##T(w[q]); \
+        for (int u = 0; u < V; u++) a[u] = SF_VFMA_##T(wq, SF_VLOAD(T, s + u * L), a[u]); \
+    } \
+    for (int u = 0; u < V; u++) SF_VSTORE(T, c + i + u * L, a[u]); \
+} \
+/* one step's current of the plane (output channel weights w, bias b0) from the padded frame, for i < nr = ni \
+   rounded up to whole vectors (the input has room for the extra vector's reads, c for its writes: those outputs are \
+   discarded, as the columns x >= wo are) */ \
+static void FWD##_current(const FWD##_src *s, long t, const T *w, T b0, T *c) { \
+    const long L = SF_LANES(T), nr = s->nr; \
+    const T *xp = s->xp + t * s->xstep; const long *off = s->off; long taps = s->taps, i = 0; \
+    for (; i + 8 * L <= nr; i += 8 * L) FWD##_chunk(xp, off, w, taps, b0, c, i, 8); \
+    switch ((nr - i) / L) { \
+    case 7: FWD##_chunk(xp, off, w, taps, b0, c, i, 7); break; \
+    case 6: FWD##_chunk(xp, off, w, taps, b0, c, i, 6); break; \
+    case 5: FWD##_chunk(xp, off, w, taps, b0, c, i, 5); break; \
+    case 4: FWD##_chunk(xp, off, w, taps, b0, c, i, 4); break; \
+    case 3: FWD##_chunk(xp, off, w, taps, b0, c, i, 3); break; \
+    case 2: FWD##_chunk(xp, off, w, taps, b0, c, i, 2); break; \
+    case 1: FWD##_chunk(xp, off, w, taps, b0, c, i, 1); break; \
+    default: break; \
+    } \
+} \
+/* one step of the plane's neurons from its current c (padded rows): sf_lif_fwd's update; spikes into z (wz) and/or \
+   h into hs (wh), both at the plane's first neuron, as v, beta and thr */ \
+SF_INLINE void FWD##_rows(const T *c, const T *beta, const T *thr, T *v, T *z, T *hs, long ho, long wo, long wp, \
+                          T vl, T vr, const int reset, const int uni, const int wz, const int wh) { \
+    const T beta0 = beta[0], thr0 = thr[0]; \
+    for (long y = 0; y < ho; y++) { \
+        const T *cy = c + y * wp; long r = y * wo; \
+        _Pragma("GCC ivdep") for (long x = 0; x < wo; x++) { \
+            const T bj = uni ? beta0 : beta[r + x], tj = uni ? thr0 : thr[r + x]; \
+            T h = (vl + bj * (v[r + x] - vl)) + cy[x]; \
+            T s = (T)(h - tj >= 0); \
+            if (wz) z[r + x] = s; \
+            if (wh) hs[r + x] = h; \
+            v[r + x] = reset == 0 ? h - s * tj : reset == 1 ? h - s * (h - vr) : h; \
+        } \
+    } \
+} \
+/* all steps of one plane (neurons [p, p + ho * wo)): spikes into z (wz, forward) or h into hs [T, ho * wo] (the \
+   backward's recomputation); v holds the running membrane, c one plane of current */ \
+SF_INLINE void FWD##_task(const FWD##_src *src, const T *w, T b0, const T *v0, const T *beta, const T *thr, T *z, \
+                          T *hs, T *v, T *c, long nt_, long n, long p, long ho, long wo, T vl, T vr, \
+                          const int reset, const int uni, const int wz) { \
+    long hw = ho * wo; \
+    for (long j = 0; j < hw; j++) v[j] = v0[p + j]; \
+    for (long t = 0; t < nt_; t++) { \
+        FWD##_current(src, t, w, b0, c); \
+        FWD##_rows(c, uni ? beta : beta + p, uni ? thr : thr + p, v, wz ? z + t * n + p : 0, wz ? 0 : hs + t * hw, ho, wo, src->wp, vl, vr, \
+                   reset, uni, wz, !wz); \
+    } \
+} \
+static SF_WIDE void FWD##_run(const FWD##_src *src, const T *w, T b0, const T *v0, const T *beta, const T *thr, \
+                              T *z, T *hs, T *v, T *c, long nt_, long n, long p, long ho, long wo, T vl, T vr, \
+                              int reset, int uni, int wz) { \
+    switch ((wz ? 6 : 0) + (uni ? 3 : 0) + (reset >= 0 && reset <= 2 ? reset : 2)) { \
+    case 0: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 0, 0, 0); break; \
+    case 1: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 1, 0, 0); break; \
+    case 2: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 2, 0, 0); break; \
+    case 3: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 0, 1, 0); break; \
+    case 4: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 1, 1, 0); break; \
+    case 5: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 2, 1, 0); break; \
+    case 6: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 0, 0, 1); break; \
+    case 7: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 1, 0, 1); break; \
+    case 8: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 2, 0, 1); break; \
+    case 9: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 0, 1, 1); break; \
+    case 10: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 1, 1, 1); break; \
+    default: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 2, 1, 1); \
+    } \
+} \
+/* values before a plane buffer that the events' taps may reach, in whole vectors */ \
+static long FWD##_room(long wp, long kh, long kw) { return SF_ROUND(T, (kh - 1) * wp + kw - 1); } \
+/* values of scratch per thread: h and dL/dc of one plane over nt_ steps, its running membrane, one plane buffer \
+   (room before it, hp * wp + 2 vectors), the weight gradient's vector accumulators (taps and bias; or one per input \
+   channel and kernel row) and a vector of ones per value of a plane */ \
+long SCR(long nt_, long ho, long wo, long wp, long cin, long kh, long kw) { \
+    long hp = ho + kh - 1, nr = SF_ROUND(T, (ho - 1) * wp + wo), taps = cin * kh * kw; \
+    return 2 * nt_ * ho * wo + ho * wo + FWD##_room(wp, kh, kw) + hp * wp + 2 * SF_LANES(T) + nr + \
+           (taps + 1 + cin * kh) * SF_LANES(T); \
+} \
+static void FWD##_offsets(long *off, long cin, long hp, long wp, long kh, long kw) { \
+    long q = 0; \
+    for (long ci = 0; ci < cin; ci++) \
+        for (long ky = 0; ky < kh; ky++) \
+            for (long kx = 0; kx < kw; kx++) off[q++] = ci * hp * wp + ky * wp + kx; \
+} \
+void FWD(const T *xp, const T *wt, const T *bias, const T *v0, const T *beta, const T *thr, T *z, T *v, T *scratch, \
+         long nt_, long nb, long cin, long hp, long wp, long co, long kh, long kw, T vl, T vr, int reset, int uni, \
+         int threads) { \
+    if (threads < 1) threads = 1; \
+    long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
+    long off[taps > 0 ? taps : 1]; \
+    FWD##_offsets(off, cin, hp, wp, kh, kw); \
+    long per = SCR(nt_, ho, wo, wp, cin, kh, kw); \
+    _Pragma("omp parallel num_threads(threads)") \
+    { \
+    T *c = scratch + (long)SF_THREAD_NUM() * per + FWD##_room(wp, kh, kw); \
+    _Pragma("omp for schedule(dynamic, 1)") \
+    for (long task = 0; task < nb * co; task++) { \
+        long b = task / co, o = task % co; \
+        FWD##_src src = {xp + b * cin * hp * wp, off, 0, 0, 0, nb * cin * hp * wp, taps, kh, kw, wp, \
+                         SF_ROUND(T, (ho - 1) * wp + wo), nb, b}; \
+        FWD##_run(&src, wt + o * taps, bias ? bias[o] : (T)0, v0, beta, thr, z, 0, v + task * hw, c, nt_, n, \
+                  task * hw, ho, wo, vl, vr, reset, uni, 1); \
+    } \
+    } \
+} \
+/* acc[q] (vectors) += d[i] * src[q][i] over i < nr, for G sources (G chains: eight cover the latency) */ \
+SF_INLINE void BWD##_group(const T *const *src, const T *d, long nr, T *acc, const int G) { \
+    const long L = SF_LANES(T); \
+    sf_vec_##T a[8]; \
+    for (int q = 0; q < G; q++) a[q] = SF_VLOAD(T, acc + q * L); \
+    for (long i = 0; i < nr; i += L) { \
+        sf_vec_##T dv = SF_VLOAD(T, d + i); \
+        for (int q = 0; q < G; q++) a[q] = SF_VFMA_##T(dv, SF_VLOAD(T, src[q] + i), a[q]); \
+    } \
+    for (int q = 0; q < G; q++) SF_VSTORE(T, acc + q * L, a[q]); \
+} \
+/* one step's weight (and bias: a last source of ones) gradient from the dense input: ns sources in groups of at \
+   most eight, as even as can be (18 taps and the bias: 7, 6, 6) */ \
+static void BWD##_wgrad(const T *const *src, long ns, const T *d, long nr, T *acc) { \
+    const long L = SF_LANES(T); \
+    long ng = (ns + 7) / 8, q0 = 0; \
+    for (long g = 0; g < ng; g++) { \
+        long G = (ns - q0 + (ng - g) - 1) / (ng - g); \
+        switch (G) { \
+        case 8: BWD##_group(src + q0, d, nr, acc + q0 * L, 8); break; \
+        case 7: BWD##_group(src + q0, d, nr, acc + q0 * L, 7); break; \
+        case 6: BWD##_group(src + q0, d, nr, acc + q0 * L, 6); break; \
+        case 5: BWD##_group(src + q0, d, nr, acc + q0 * L, 5); break; \
+        case 4: BWD##_group(src + q0, d, nr, acc + q0 * L, 4); break; \
+        case 3: BWD##_group(src + q0, d, nr, acc + q0 * L, 3); break; \
+        case 2: BWD##_group(src + q0, d, nr, acc + q0 * L, 2); break; \
+        default: BWD##_group(src + q0, d, nr, acc + q0 * L, 1); \
+        } \
+        q0 += G; \
+    } \
+} \
+/* one step's weight gradient from the events (kw <= one vector): per event and kernel row ky, the vector of d at \
+   pos - ky * wp - (kw - 1) onwards goes into the accumulator of (channel, ky), whose lane l is tap kx = kw - 1 - l \
+   (lanes l >= kw collect values that are not used) */ \
+static void BWD##_wgrad_ev(const FWD##_src *s, long t, const T *d, T *acc) { \
+    const long L = SF_LANES(T); \
+    long r = t * s->nb + s->b, kh = s->kh, kw = s->kw, wp = s->wp; \
+    for (int64_t e = s->evo[r]; e < s->evo[r + 1]; e++) { \
+        const T *dd = d + s->evp[e] - (kw - 1); T *a = acc + (long)s->evc[e] * kh * L; \
+        for (long ky = 0; ky < kh; ky++) SF_VSTORE(T, a + ky * L, SF_VLOAD(T, a + ky * L) + SF_VLOAD(T, dd - ky * wp)); \
+    } \
+} \
+void BWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, const T *bias, \
+         const T *v0, const T *beta, const T *thr, const T *dz, const T *dvT, T *dwp, T *dbp, T *dxc, T *dv0, \
+         T *dbeta, T *dthr, T *scratch, long nt_, long nb, long cin, long hp, long wp, long co, long kh, long kw, \
+         T vl, T vr, int reset, int detach, int surr, T k, int uni, int threads) { \
+    if (threads < 1) threads = 1; \
+    const long L = SF_LANES(T); \
+    long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
+    long nr = SF_ROUND(T, (ho - 1) * wp + wo), xstep = nb * cin * hp * wp, room = FWD##_room(wp, kh, kw); \
+    long nacc = evo ? cin * kh : taps, plane = room + hp * wp + 2 * L; /* nacc: the bias's accumulator */ \
+    long off[taps > 0 ? taps : 1]; \
+    FWD##_offsets(off, cin, hp, wp, kh, kw); \
+    long per = SCR(nt_, ho, wo, wp, cin, kh, kw); \
+    _Pragma("omp parallel num_threads(threads)") \
+    { \
+    T *hs = scratch + (long)SF_THREAD_NUM() * per, *dh = hs + nt_ * hw, *v = dh + nt_ * hw, *buf = v + hw; \
+    T *d = buf + room, *ones = buf + plane, *acc = ones + nr; \
+    const T *src[taps + 1]; \
+    for (long i = 0; i < nr; i++) ones[i] = 1; \
+    _Pragma("omp for schedule(dynamic, 1)") \
+    for (long task = 0; task < nb * co; task++) { \
+        long b = task / co, o = task % co, p = task * hw; \
+        const T *xb = xp + b * cin * hp * wp; \
+        FWD##_src s = {xb, off, evo, evp, evc, xstep, taps, kh, kw, wp, nr, nb, b}; \
+        FWD##_run(&s, wt + o * taps, bias ? bias[o] : (T)0, v0, beta, thr, 0, hs, v, d, nt_, n, p, ho, wo, vl, vr, \
+                  reset, uni, 0); \
+        LIFB##_lif(dz, dvT, hs, v0, beta, thr, dh, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, surr, k, \
+                   p, p + hw, uni); \
+        memset(buf, 0, sizeof(T) * (size_t)plane); \
+        memset(acc, 0, sizeof(T) * (size_t)((nacc + 1) * L)); \
+        src[taps] = ones; \
+        for (long t = 0; t < nt_; t++) { \
+            const T *dt_ = dh + t * hw; \
+            if (dxc) memcpy(dxc + t * n + p, dt_, sizeof(T) * (size_t)hw); \
+            for (long y = 0; y < ho; y++) memcpy(d + y * wp, dt_ + y * wo, sizeof(T) * (size_t)wo); \
+            if (evo) { \
+                BWD##_wgrad_ev(&s, t, d, acc); \
+                sf_vec_##T bsum = SF_VLOAD(T, acc + nacc * L); \
+                for (long i = 0; i < nr; i += L) bsum += SF_VLOAD(T, d + i); \
+                SF_VSTORE(T, acc + nacc * L, bsum); \
+                continue; \
+            } \
+            for (long q = 0; q < taps; q++) src[q] = xb + t * xstep + off[q]; \
+            BWD##_wgrad(src, taps + 1, d, nr, acc); \
+        } \
+        for (long q = 0; q < taps; q++) { \
+            T sum = 0; \
+            if (evo) sum = acc[(q / kw) * L + kw - 1 - q % kw]; /* (ci, ky) = q / kw, kx = q % kw */ \
+            else for (long l = 0; l < L; l++) sum += acc[q * L + l]; \
+            dwp[task * taps + q] = sum; \
+        } \
+        if (dbp) { \
+            T sum = 0; \
+            for (long l = 0; l < L; l++) sum += acc[nacc * L + l]; \
+            dbp[task] = sum; \
+        } \
+    } \
+    } \
+}
+
+DEFINE_CONV_LIF(float, sf_clif_fwd_f32, sf_clif_bwd_f32, sf_clif_scratch_f32, sf_elif_bwd_f32)
+DEFINE_CONV_LIF(double, sf_clif_fwd_f64, sf_clif_bwd_f64, sf_clif_scratch_f64, sf_elif_bwd_f64)
 
 /* Current-based LIF (exact integration, see neurons/_cubalif.py): j = i - x, w = v - vl - x,
    h = vl + x + w beta + j c, i' = x + j alpha, z = H(h - thr), v' = reset(h). The forward keeps h and i'

@@ -1,0 +1,235 @@
+r"""A stride-1 2-D convolution fused with a LIF / IF layer on the CPU: the convolution's output is never held.
+
+For input frames ``x_t[B, C_in, H, W]``, weight ``W[C_out, C_in, k_h, k_w]``, bias ``b`` and zero padding
+``(p_h, p_w)``, per output neuron ``(b, o, y, x)`` (see :mod:`._lif` for ``beta``, ``theta`` and the resets):
+
+.. math::
+    c_t = b_o + \sum_{i, k_y, k_x} W_{o, i, k_y, k_x}\, \tilde x_{t, i, y + k_y, x + k_x}, \quad
+    h_t = v_{leak} + \beta (v_{t-1} - v_{leak}) + c_t, \quad z_t = H(h_t - \vartheta), \quad
+    v_t = \mathrm{reset}(h_t, z_t)
+
+with :math:`\tilde x` the zero-padded input. The kernel computes one output plane (sample, channel) per task, step
+after step, the plane's current ``c_t`` in a per-thread scratch, so neither the ``[T, B, C_out, H_o, W_o]`` current
+nor its gradient exists: a training step holds two tensors of that size fewer than the unfused pair. A training
+forward keeps only the input and its padded copy (for few input channels a fraction of the output's size); the
+backward recomputes the plane's current and membrane over all steps, runs the LIF recursion of :mod:`._lif` over them
+and adds the weight gradient
+
+.. math:: \frac{\partial L}{\partial W_{o, i, k_y, k_x}} = \sum_{t, b, y, x} \frac{\partial L}{\partial c_{t,b,o,y,x}}
+          \tilde x_{t, b, i, y + k_y, x + k_x}
+
+per task into its own partial sums (added over samples here), so the result does not depend on the thread count.
+For binary input at most :data:`EVENT_DENSITY` dense, that sum runs over the input's spikes only. Where the input
+needs a gradient (a hidden layer), the backward also writes ``dL/dc`` and hands it to torch's convolution input
+gradient.
+
+The convolution is the sum over taps ``(i, k_y, k_x)``, in that order, of fused multiply-adds on contiguous runs of
+the padded rows (vectorised, no im2col), which suits few input channels (:data:`MAX_TAPS`). It differs from torch's
+convolution by rounding only, and a spike that the rounding decides may differ. The forward and the backward's
+recomputation round alike, so the gradients belong to the spikes returned. Built-in surrogates only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .._settings import Settings
+from ._common import kernel, per_neuron, ptr, reset_args, spike_index, threads
+
+__all__ = ["conv_lif"]
+
+
+#: weights per output (``C_in * k_h * k_w``) up to which the direct convolution is used (``SequentialState`` fuses
+#: a ``Conv2d`` with the LIF layer after it): measured against torch's convolution by benchmarks/conv_floor.py
+MAX_TAPS = 36
+
+#: values the kernel may read past the padded input's end (its last plane's rows are computed in whole vectors)
+_SLACK = 16
+
+
+def _padded(x: Tensor, ph: int, pw: int) -> Tensor:
+    """``x[T, B, C, H, W]`` zero-padded by ``ph`` rows and ``pw`` columns on each side, contiguous, in a buffer with
+    :data:`_SLACK` zeros after its end."""
+    steps, batch, chans, height, width = x.shape
+    shape = (steps, batch, chans, height + 2 * ph, width + 2 * pw)
+    flat = x.new_zeros(shape[0] * shape[1] * shape[2] * shape[3] * shape[4] + _SLACK)
+    xp = flat[: flat.numel() - _SLACK].view(shape)
+    xp[..., ph : ph + height, pw : pw + width] = x
+    return xp
+
+
+#: binary input at most this dense gives the weight gradient from its events (per spike and kernel row one vector
+#: of dL/dc, instead of a multiply-add per tap and output): on this project's Xeon (Conv2d 2 -> 16, 3x3, 34 x 34,
+#: T = 20, B = 16, 1 thread) the backward took 9.6 against 11.9 ms at 2% density, 11.9 against 12.9 ms at 5%, and
+#: was slower from about 8% (16.6 against 13.0 ms at 15%); the index pass costs 0.4-0.6 ms of that gain
+EVENT_DENSITY = 0.06
+
+
+def _events(x: Tensor, ph: int, pw: int, kw: int) -> tuple[Tensor, Tensor, Tensor] | None:
+    """The spikes of binary ``x[T, B, C, H, W]`` as events: offsets (int64 ``[T * B + 1]``), positions in the padded
+    rows of their channel (int32) and channels (int32); None where ``x`` is not binary, denser than
+    :data:`EVENT_DENSITY`, or the kernel is wider than one vector."""
+    steps, batch, _, height, width = x.shape
+    if kw > 64 // x.element_size() or x.numel() == 0 or int(torch.count_nonzero(x)) > EVENT_DENSITY * x.numel():
+        return None
+    total, binary, cols, offsets = spike_index(x.reshape(steps * batch, -1))
+    if not binary or total > EVENT_DENSITY * x.numel():
+        return None
+    area = height * width
+    chan, rest = cols // area, cols % area
+    pos = (rest // width + ph) * (width + 2 * pw) + rest % width + pw
+    return offsets, pos.to(torch.int32), chan.to(torch.int32)
+
+
+def _scratch(dtype: torch.dtype, shape: tuple[int, ...], n_threads: int) -> Tensor:
+    """Per-thread scratch for ``shape = (T, H_o, W_o, W_p, C_in, k_h, k_w)``."""
+    return torch.empty(n_threads * kernel("clif_scratch", dtype)(*shape), dtype=dtype)
+
+
+class _ConvLIF(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, v0, beta, thr, padding, cfg, uniform):  # type: ignore[override]
+        ph, pw = padding
+        c_out, _, kh, kw = weight.shape
+        xp = _padded(x.detach(), ph, pw)
+        steps, batch, c_in, height, width = x.shape
+        hp, wp = height + 2 * ph, width + 2 * pw
+        ho, wo = hp - kh + 1, wp - kw + 1
+        w = weight.detach().contiguous()
+        b = None if bias is None else bias.detach().contiguous()
+        n = batch * c_out * ho * wo
+        z = torch.empty((steps, n), dtype=w.dtype)
+        v = torch.empty(n, dtype=w.dtype)
+        v_leak, v_reset, reset, _ = reset_args(cfg)
+        n_threads = threads(steps * n)
+        shape = (steps, ho, wo, wp, c_in, kh, kw)
+        scratch = _scratch(w.dtype, shape, n_threads)
+        kernel("clif_fwd", w.dtype)(
+            *(ptr(t) for t in (xp, w, b, v0, beta, thr, z, v, scratch)),
+            steps,
+            batch,
+            c_in,
+            hp,
+            wp,
+            c_out,
+            kh,
+            kw,
+            v_leak,
+            v_reset,
+            reset,
+            int(uniform),
+            n_threads,
+        )
+        ctx.save_for_backward(x if torch.is_tensor(x) else None, xp, w, b, v0, beta, thr)
+        ctx.cfg, ctx.padding, ctx.uniform, ctx.x_shape = cfg, padding, uniform, x.shape
+        ctx.set_materialize_grads(False)  # an unused z or v_T gives NULL to the kernel, not a zero tensor
+        return z, v
+
+    @staticmethod
+    def backward(ctx, dz, dv):  # type: ignore[override]
+        x, xp, w, b, v0, beta, thr = ctx.saved_tensors
+        need_x, need_w, need_b, need_v0, need_beta, need_thr = ctx.needs_input_grad[:6]
+        (steps, batch, c_in, height, width), (ph, pw) = ctx.x_shape, ctx.padding
+        hp, wp = height + 2 * ph, width + 2 * pw
+        c_out, _, kh, kw = w.shape
+        ho, wo = hp - kh + 1, wp - kw + 1
+        n, taps, dtype = batch * c_out * ho * wo, c_in * kh * kw, w.dtype
+        events = _events(x.detach(), ph, pw, kw) if need_w or need_b else None
+        evo, evp, evc = (None, None, None) if events is None else events
+        dz = None if dz is None else dz.contiguous()
+        dv = None if dv is None else dv.contiguous()
+        dwp = torch.empty((batch, c_out, taps), dtype=dtype)
+        dbp = torch.empty((batch, c_out), dtype=dtype) if b is not None else None
+        dxc = torch.empty((steps, n), dtype=dtype) if need_x else None
+        dv0 = torch.empty_like(v0)
+        dbeta = torch.empty_like(beta) if need_beta else None
+        dthr = torch.empty_like(thr) if need_thr else None
+        v_leak, v_reset, reset, detach = reset_args(ctx.cfg)
+        surr, k = ctx.cfg["surrogate"]
+        n_threads = threads(steps * n)
+        scratch = _scratch(dtype, (steps, ho, wo, wp, c_in, kh, kw), n_threads)
+        kernel("clif_bwd", dtype)(
+            *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, dz, dv, dwp, dbp, dxc, dv0, dbeta, dthr)),
+            scratch.data_ptr(),
+            steps,
+            batch,
+            c_in,
+            hp,
+            wp,
+            c_out,
+            kh,
+            kw,
+            v_leak,
+            v_reset,
+            reset,
+            detach,
+            surr,
+            k,
+            int(ctx.uniform),
+            n_threads,
+        )
+        dx = None
+        if need_x:
+            t_, b_, *frame = ctx.x_shape
+            dx = torch.nn.grad.conv2d_input(
+                (t_ * b_, *frame), w, dxc.view(t_ * b_, c_out, ho, wo), padding=ctx.padding
+            ).view(ctx.x_shape)
+        return (
+            dx,
+            dwp.sum(0).view(w.shape) if need_w else None,
+            dbp.sum(0) if need_b else None,
+            dv0 if need_v0 else None,
+            dbeta,
+            dthr,
+            *([None] * 3),
+        )
+
+
+def conv_lif(
+    x_seq: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    padding: tuple[int, int],
+    v0: Tensor,
+    beta: Tensor | float,
+    threshold: Tensor | float,
+    settings: Settings,
+) -> tuple[Tensor, Tensor]:
+    """A stride-1 ``Conv2d`` (no dilation, one group, zero padding) and the LIF / IF layer after it (IF: ``beta =
+    1``, ``v_leak = 0``) over a sequence, forward and backward, in one kernel.
+
+    Args:
+        x_seq: input frames ``[T, B, C_in, H, W]``, float32 or float64 on the CPU.
+        weight: ``[C_out, C_in, k_h, k_w]``, the input's dtype; bias: ``[C_out]`` or None.
+        padding: zeros added on each side, ``(p_h, p_w)``.
+        v0: membrane before the first step, ``[B, C_out, H_o, W_o]`` with ``H_o = H + 2 p_h - k_h + 1`` (as ``W_o``).
+        beta, threshold: per-step decay and firing threshold, numbers or tensors broadcasting to ``v0``'s shape.
+        settings: as for :func:`.lif`, with a built-in surrogate (``settings.custom`` None).
+
+    Returns:
+        ``(z[T, B, C_out, H_o, W_o], v_T[B, C_out, H_o, W_o])``.
+    """
+    if settings.custom is not None:
+        raise ValueError("conv_lif: needs a surrogate with a kernel id; a custom one runs the unfused layers")
+    if x_seq.dim() != 5 or weight.dim() != 4 or x_seq.shape[2] != weight.shape[1]:
+        raise ValueError(
+            f"conv_lif: expected x_seq [T, B, C_in, H, W] and weight [C_out, C_in, k_h, k_w] with the same C_in, "
+            f"got {tuple(x_seq.shape)} and {tuple(weight.shape)}"
+        )
+    steps, batch, _, height, width = x_seq.shape
+    c_out, _, kh, kw = weight.shape
+    step_shape = torch.Size((batch, c_out, height + 2 * padding[0] - kh + 1, width + 2 * padding[1] - kw + 1))
+    if min(step_shape) < 1:
+        raise ValueError(f"conv_lif: the kernel {kh}x{kw} is larger than the padded frame, input {tuple(x_seq.shape)}")
+    like = weight.new_empty(0)
+    uniform = all(not isinstance(p, Tensor) or p.numel() == 1 for p in (beta, threshold))
+    v0 = v0.reshape(-1).contiguous()
+    if uniform and not any(isinstance(p, Tensor) and p.requires_grad for p in (beta, threshold)):
+        # one value each (the kernels read only the first entry of a uniform parameter)
+        beta_n, thr_n = (torch.as_tensor(p, dtype=like.dtype).reshape(1) for p in (beta, threshold))
+    else:  # one per neuron, through which autograd reduces a gradient to the parameter's own shape
+        beta_n, thr_n = per_neuron(beta, step_shape, like), per_neuron(threshold, step_shape, like)
+    cfg = settings.codes(True)
+    z, v = _ConvLIF.apply(x_seq, weight, bias, v0, beta_n, thr_n, tuple(padding), cfg, uniform)
+    return z.view(steps, *step_shape), v.view(step_shape)

@@ -1,0 +1,203 @@
+"""A stride-1 Conv2d fused with LIF / IF (kernels.cpu.conv_lif, "cpu+conv") gives the torch reference's results:
+torch's own convolution followed by the LIF scan, forward and backward, and runs only where it applies."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import spikeforge as sf
+from spikeforge import kernels
+from spikeforge.kernels.cpu import _conv_lif
+from spikeforge.nn import SequentialState
+from spikeforge.surrogate import Surrogate
+
+pytestmark = pytest.mark.skipif(not kernels.cpu.available(), reason="no C compiler: compiled CPU kernels unavailable")
+
+T, B, C_IN, C_OUT, H, W = 6, 3, 2, 5, 9, 11
+
+
+def _net(
+    neuron_backend,
+    *,
+    kernel=3,
+    padding=1,
+    bias=True,
+    per_neuron=False,
+    learn=False,
+    reset="subtract",
+    surrogate="fast_sigmoid",
+    cls=sf.LIF,
+    dtype=torch.float64,
+):
+    """(Conv2d, neuron) from seed 5 in a SequentialState; ``neuron_backend="torch"`` is the reference."""
+    torch.manual_seed(5)
+    conv = torch.nn.Conv2d(C_IN, C_OUT, kernel, padding=padding, bias=bias, dtype=dtype)
+    with torch.no_grad():
+        conv.weight.mul_(2.5)
+    kh, kw = conv.kernel_size
+    ph, pw = conv.padding
+    shape = (C_OUT, H + 2 * ph - kh + 1, W + 2 * pw - kw + 1)
+    kwargs = {"reset": reset, "surrogate": surrogate, "backend": neuron_backend}
+    if cls is sf.LIF:
+        tau = (
+            torch.linspace(5e-3, 30e-3, shape[0] * shape[1] * shape[2], dtype=dtype).view(shape) if per_neuron else 0.02
+        )
+        kwargs.update(tau_mem=tau, threshold=0.7)
+        if learn:
+            kwargs.update(learn=("tau_mem", "threshold"))
+    neuron = cls(shape, **kwargs)
+    return SequentialState(conv, neuron.to(dtype))
+
+
+def _input(dtype, density=0.1, binary=True):
+    torch.manual_seed(9)
+    if binary:
+        return (torch.rand(T, B, C_IN, H, W) < density).to(dtype)
+    return torch.randn(T, B, C_IN, H, W, dtype=dtype) * 0.8
+
+
+def _run(net, x, grad_input=False):
+    x = x.clone().requires_grad_(grad_input)
+    out, states = net(x)
+    torch.manual_seed(1)
+    loss = (out * torch.randn_like(out)).sum() + states[-1].v.square().sum()
+    params = [p for p in net.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params + ([x] if grad_input else []))
+    return out, states[-1].v, grads
+
+
+def _check(fused, ref, x, grad_input=False, tol=1e-9):
+    out, v, grads = _run(fused, x, grad_input)
+    assert kernels.backend_of(fused[1]) == "cpu+conv"
+    out_r, v_r, grads_r = _run(ref, x, grad_input)
+    assert kernels.backend_of(ref[1]) == "torch"
+    assert torch.equal(out, out_r)
+    torch.testing.assert_close(v, v_r, atol=tol, rtol=tol)
+    assert len(grads) == len(grads_r) >= 1
+    for g, g_r in zip(grads, grads_r, strict=True):
+        torch.testing.assert_close(g, g_r, atol=tol * max(1.0, float(g_r.abs().max())), rtol=tol)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("surrogate", ["fast_sigmoid", "atan", "triangle"])
+@pytest.mark.parametrize("density", [0.03, 0.3])  # the weight gradient from events, and from the dense frames
+def test_matches_torch_convolution_and_lif_scan(reset, surrogate, density):
+    kw = {"reset": reset, "surrogate": surrogate}
+    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, density))
+
+
+@pytest.mark.parametrize(
+    ("kernel", "padding", "bias"),
+    [(3, 0, True), ((1, 5), (0, 2), False), ((3, 2), (2, 1), True), ((3, 5), (1, 2), False)],
+)
+def test_kernel_shapes_padding_and_bias(kernel, padding, bias):
+    kw = {"kernel": kernel, "padding": padding, "bias": bias}
+    x = _input(torch.float64, 0.04)
+    _check(_net("auto", **kw), _net("torch", **kw), x)
+    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, binary=False))
+
+
+def test_per_neuron_and_learnable_parameters_and_the_input_gradient():
+    kw = {"per_neuron": True, "learn": True}
+    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, 0.04), grad_input=True)
+    _check(_net("auto"), _net("torch"), _input(torch.float64, binary=False), grad_input=True)
+
+
+def test_if_neurons():
+    _check(_net("auto", cls=sf.IF), _net("torch", cls=sf.IF), _input(torch.float64, 0.05))
+
+
+def test_float32_is_close_to_the_reference():
+    fused, ref = _net("auto", dtype=torch.float32), _net("torch", dtype=torch.float32)
+    x = _input(torch.float32, 0.05)
+    out, _, grads = _run(fused, x)
+    out_r, _, grads_r = _run(ref, x)
+    assert (out != out_r).float().mean() < 1e-3  # a spike that rounding decides may differ
+    for g, g_r in zip(grads, grads_r, strict=True):
+        assert torch.nn.functional.cosine_similarity(g.flatten(), g_r.flatten(), dim=0) > 0.9999
+
+
+def test_weight_gradient_does_not_depend_on_the_thread_count(monkeypatch):
+    x = _input(torch.float32, 0.05)
+    results = []
+    for n in (1, 2):
+        monkeypatch.setattr(_conv_lif, "threads", lambda work, n=n: n)
+        results.append(_run(_net("auto", dtype=torch.float32), x))
+    assert torch.equal(results[0][0], results[1][0])
+    for g1, g2 in zip(results[0][2], results[1][2], strict=True):
+        assert torch.equal(g1, g2)
+
+
+def test_events_path_is_taken_only_for_sparse_binary_input(monkeypatch):
+    seen = []
+    real = _conv_lif._events
+
+    def spy(*args):
+        seen.append(real(*args) is not None)
+        return seen[-1]
+
+    monkeypatch.setattr(_conv_lif, "_events", lambda *a: real(*a) if spy(*a) else None)
+    for x in (_input(torch.float64, 0.03), _input(torch.float64, 0.3), _input(torch.float64, binary=False)):
+        _run(_net("auto"), x)
+    assert seen == [True, False, False]
+
+
+def _fused(net, x):
+    net(x)
+    return kernels.backend_of(net[-1]) == "cpu+conv"
+
+
+def test_runs_only_where_it_applies():
+    x = _input(torch.float32, 0.05)
+    assert _fused(_net("auto", dtype=torch.float32), x)
+    assert _fused(_net("cpu", dtype=torch.float32), x)
+    hooked = _net("auto", dtype=torch.float32)
+    hooked[0].register_forward_hook(lambda *a: None)  # hooks see the layers apart
+    assert not _fused(hooked, x)
+    strided = SequentialState(torch.nn.Conv2d(C_IN, 4, 3, stride=2, padding=1), sf.LIF((4, 5, 6)))
+    assert not _fused(strided, x)
+    wide = SequentialState(torch.nn.Conv2d(8, 4, 3, padding=1), sf.LIF((4, H, W)))  # 72 taps > CONV_MAX_TAPS
+    assert not _fused(wide, torch.rand(T, B, 8, H, W))
+    static = x[:1].expand(T, *x.shape[1:])  # the same frame at every step: the convolution runs once instead
+    assert not _fused(_net("auto", dtype=torch.float32), static)
+    custom = _net("auto", dtype=torch.float32)
+    custom[1].surrogate = _Custom()
+    assert not _fused(custom, x)
+
+
+class _Custom(Surrogate):
+    name = "custom_for_conv_test"
+
+    def derivative(self, x):
+        return 1.0 / (1.0 + x.abs()) ** 2
+
+
+def test_inference_gives_the_training_spikes():
+    net, x = _net("auto"), _input(torch.float64, 0.05)
+    out, _ = net(x)
+    with torch.no_grad():
+        out_eval, _ = net(x)
+    assert kernels.backend_of(net[1]) == "cpu+conv" and torch.equal(out, out_eval)
+
+
+def test_non_finite_input_is_reported_as_such():
+    x = _input(torch.float32, 0.05)
+    x[2, 1, 0, 3, 4] = float("nan")
+    with pytest.raises(ValueError, match=r"input.*NaN"):
+        _net("auto", dtype=torch.float32)(x)
+
+
+def test_conv_lif_rejects_mismatched_shapes():
+    s = sf.LIF(3).params()
+    from spikeforge.neurons._base import kernel_settings
+
+    settings = kernel_settings(s, sf.surrogate.get("fast_sigmoid"))
+    with pytest.raises(ValueError, match="C_in"):
+        kernels.cpu.conv_lif(
+            torch.rand(2, 1, 3, 5, 5), torch.rand(4, 2, 3, 3), None, (1, 1), torch.zeros(1), 0.9, 1.0, settings
+        )
+    with pytest.raises(ValueError, match="larger than the padded frame"):
+        kernels.cpu.conv_lif(
+            torch.rand(2, 1, 2, 2, 2), torch.rand(4, 2, 3, 3), None, (0, 0), torch.zeros(1), 0.9, 1.0, settings
+        )
