@@ -19,7 +19,8 @@ and adds the weight gradient
           \tilde x_{t, b, i, y + k_y, x + k_x}
 
 per task into its own partial sums (added over samples here), so the result does not depend on the thread count.
-For binary input at most :data:`EVENT_DENSITY` dense, that sum runs over the input's spikes only. Where the input
+For binary input at most :data:`EVENT_DENSITY` dense, the current and that sum come from the input's spikes
+(events) instead of the padded frames, which are then never made. Where the input
 needs a gradient (a hidden layer), the backward also writes ``dL/dc`` and hands it to torch's convolution input
 gradient.
 
@@ -41,7 +42,10 @@ __all__ = ["conv_lif"]
 
 
 #: weights per output (``C_in * k_h * k_w``) up to which the direct convolution is used (``SequentialState`` fuses
-#: a ``Conv2d`` with the LIF layer after it): measured against torch's convolution by benchmarks/conv_floor.py
+#: a ``Conv2d`` with the LIF layer after it). Measured against torch's convolution followed by the LIF kernel, a
+#: training step (3x3 on 34 x 34, 16 output channels, T = 20, B = 16, 1 thread, 2026-12-03 UTC), the fused pair's
+#: time over the unfused pair's: input uniform in [0, 0.3), 9 taps 0.80, 18 taps 0.94, 36 taps 0.97; binary input at
+#: 5% density, 18 taps 0.90, 36 taps 0.98, 72 taps 1.34
 MAX_TAPS = 36
 
 #: values the kernel may read past the padded input's end (its last plane's rows are computed in whole vectors)
@@ -59,11 +63,14 @@ def _padded(x: Tensor, ph: int, pw: int) -> Tensor:
     return xp
 
 
-#: binary input at most this dense gives the weight gradient from its events (per spike and kernel row one vector
-#: of dL/dc, instead of a multiply-add per tap and output): on this project's Xeon (Conv2d 2 -> 16, 3x3, 34 x 34,
-#: T = 20, B = 16, 1 thread) the backward took 9.6 against 11.9 ms at 2% density, 11.9 against 12.9 ms at 5%, and
-#: was slower from about 8% (16.6 against 13.0 ms at 15%); the index pass costs 0.4-0.6 ms of that gain
-EVENT_DENSITY = 0.06
+#: binary input at most this dense is read as events: the current adds, per spike and kernel row, the row's weights
+#: at once, and the weight gradient sums per spike and kernel row one vector of dL/dc, instead of a multiply-add per
+#: tap and output over the zero-padded frames. Conv2d 2 -> 16, 3x3 on 34 x 34, T = 20, B = 16, 1 thread, caches
+#: flushed before each call (``python benchmarks/conv_lif_paths.py``, 2026-12-03 11:20 UTC), forward + backward:
+#: 13.3 against 20.5 ms at 1% density, 15.5 against 21.2 at 2%, 18.0 against 21.1 at 3%, 22.2 against 21.6 at 5%.
+#: (Frames for the current and events for the weight gradient, which the kernel also takes, was never the fastest:
+#: the index pass cost about what it saved.)
+EVENT_DENSITY = 0.04
 
 
 def _events(x: Tensor, ph: int, pw: int, kw: int) -> tuple[Tensor, Tensor, Tensor] | None:
@@ -71,15 +78,17 @@ def _events(x: Tensor, ph: int, pw: int, kw: int) -> tuple[Tensor, Tensor, Tenso
     rows of their channel (int32) and channels (int32); None where ``x`` is not binary, denser than
     :data:`EVENT_DENSITY`, or the kernel is wider than one vector."""
     steps, batch, _, height, width = x.shape
-    if kw > 64 // x.element_size() or x.numel() == 0 or int(torch.count_nonzero(x)) > EVENT_DENSITY * x.numel():
+    if kw > 64 // x.element_size() or x.numel() == 0:
+        return None
+    first = x[0]  # a cheap look at one step first: a dense input is not indexed at all
+    if int(torch.count_nonzero(first)) > 2 * EVENT_DENSITY * first.numel():
         return None
     total, binary, cols, offsets = spike_index(x.reshape(steps * batch, -1))
     if not binary or total > EVENT_DENSITY * x.numel():
         return None
     area = height * width
     chan, rest = cols // area, cols % area
-    pos = (rest // width + ph) * (width + 2 * pw) + rest % width + pw
-    return offsets, pos.to(torch.int32), chan.to(torch.int32)
+    return offsets, (rest // width + ph) * (width + 2 * pw) + rest % width + pw, chan
 
 
 def _scratch(dtype: torch.dtype, shape: tuple[int, ...], n_threads: int) -> Tensor:
@@ -92,7 +101,9 @@ class _ConvLIF(torch.autograd.Function):
     def forward(ctx, x, weight, bias, v0, beta, thr, padding, cfg, uniform):  # type: ignore[override]
         ph, pw = padding
         c_out, _, kh, kw = weight.shape
-        xp = _padded(x.detach(), ph, pw)
+        events = _events(x.detach(), ph, pw, kw)
+        xp = _padded(x.detach(), ph, pw) if events is None else None
+        evo, evp, evc = (None, None, None) if events is None else events
         steps, batch, c_in, height, width = x.shape
         hp, wp = height + 2 * ph, width + 2 * pw
         ho, wo = hp - kh + 1, wp - kw + 1
@@ -106,7 +117,7 @@ class _ConvLIF(torch.autograd.Function):
         shape = (steps, ho, wo, wp, c_in, kh, kw)
         scratch = _scratch(w.dtype, shape, n_threads)
         kernel("clif_fwd", w.dtype)(
-            *(ptr(t) for t in (xp, w, b, v0, beta, thr, z, v, scratch)),
+            *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, z, v, scratch)),
             steps,
             batch,
             c_in,
@@ -121,22 +132,20 @@ class _ConvLIF(torch.autograd.Function):
             int(uniform),
             n_threads,
         )
-        ctx.save_for_backward(x if torch.is_tensor(x) else None, xp, w, b, v0, beta, thr)
+        ctx.save_for_backward(xp, evo, evp, evc, w, b, v0, beta, thr)
         ctx.cfg, ctx.padding, ctx.uniform, ctx.x_shape = cfg, padding, uniform, x.shape
         ctx.set_materialize_grads(False)  # an unused z or v_T gives NULL to the kernel, not a zero tensor
         return z, v
 
     @staticmethod
     def backward(ctx, dz, dv):  # type: ignore[override]
-        x, xp, w, b, v0, beta, thr = ctx.saved_tensors
+        xp, evo, evp, evc, w, b, v0, beta, thr = ctx.saved_tensors
         need_x, need_w, need_b, need_v0, need_beta, need_thr = ctx.needs_input_grad[:6]
         (steps, batch, c_in, height, width), (ph, pw) = ctx.x_shape, ctx.padding
         hp, wp = height + 2 * ph, width + 2 * pw
         c_out, _, kh, kw = w.shape
         ho, wo = hp - kh + 1, wp - kw + 1
         n, taps, dtype = batch * c_out * ho * wo, c_in * kh * kw, w.dtype
-        events = _events(x.detach(), ph, pw, kw) if need_w or need_b else None
-        evo, evp, evc = (None, None, None) if events is None else events
         dz = None if dz is None else dz.contiguous()
         dv = None if dv is None else dv.contiguous()
         dwp = torch.empty((batch, c_out, taps), dtype=dtype)

@@ -28,7 +28,7 @@ SIGNATURES: dict[str, tuple[str, str]] = {
     "sf_elif_fwd": ("void", "ptr " * 9 + "long long long real real int int"),
     "sf_elif_bwd": ("void", "ptr " * 14 + "long long long long real real int int int real ptr int"),
     "sf_elif_scratch": ("long", "long"),
-    "sf_clif_fwd": ("void", "ptr " * 9 + "long " * 8 + "real real int int int"),
+    "sf_clif_fwd": ("void", "ptr " * 12 + "long " * 8 + "real real int int int"),
     "sf_clif_bwd": ("void", "ptr " * 18 + "long " * 8 + "real real int int int real int int"),
     "sf_clif_scratch": ("long", "long " * 7),
     "sf_cuba_fwd": ("void", "ptr " * 12 + "long long real real int int int"),

@@ -717,14 +717,19 @@ DEFINE_ELIF(double, sf_elif_fwd_f64, sf_elif_bwd_f64, sf_elif_scratch_f64, sf_li
    to sf_lif_fwd's update, operation for operation.
    The plane is computed in padded-row coordinates i = y * wp + x for i < ni = (ho - 1) * wp + wo: tap q = (ci, ky,
    kx) reads the input at i + off[q] with off[q] = ci * hp * wp + ky * wp + kx, a contiguous run, so the loop over
-   i vectorises without gathers (the columns x >= wo it also computes are discarded; the highest index read is the
-   input block's last). Each output is bias + sum over taps in the order (ci, ky, kx), fused multiply-adds (one
-   rounding each; on every target the same for an output in the forward and in the backward's recomputation, which
-   is all the spikes need). So the result differs from torch's convolution by rounding only.
+   i vectorises without gathers (the columns x >= wo it also computes are discarded; whole vectors read up to one
+   vector past the input block, which the caller's buffer has). Each output is bias + sum over taps in the order
+   (ci, ky, kx), fused multiply-adds (one rounding each; on every target the same for an output in the forward and in
+   the backward's recomputation, which is all the spikes need). So the result differs from torch's convolution by
+   rounding only. For sparse binary input the caller passes the spikes as events instead of the frames: the
+   current is the bias plus, per spike in the order of the events, its weights at the outputs it reaches (one add
+   each, so the same bits on every target).
    The backward recomputes, per task, the plane's h over all steps into a scratch [T, ho * wo], runs sf_lif_bwd's
    recursion over it into a second one, dL/dc, optionally copies that out (dxc: for the input's gradient, which the
    caller computes) and adds into the weight's gradient, per tap, the dot product of dL/dc (copied into padded rows
-   whose extra columns are zero) with the input run the tap reads, in vector accumulators kept over the task's steps.
+   whose extra columns are zero) with the input run the tap reads, in vector accumulators kept over the task's steps
+   (from events: per spike and kernel row, the row of dL/dc it reached). While recomputing step t it prefetches the
+   plane's row of the spikes' gradient at t, which the recursion then finds in the cache.
    Each task writes its own partial sums (dwp [nb, co, taps], dbp [nb, co]), so the result does not depend on the
    thread count; the caller adds them over samples. */
 #if defined(__AVX512F__)
@@ -741,21 +746,26 @@ DEFINE_ELIF(double, sf_elif_fwd_f64, sf_elif_bwd_f64, sf_elif_scratch_f64, sf_li
 #define SF_SPLAT_float(a) ((sf_vec_float){0} + (a))
 #define SF_SPLAT_double(a) ((sf_vec_double){0} + (a))
 #endif
-#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
-#define SF_WIDE __attribute__((target("prefer-vector-width=512")))
-#else
-#define SF_WIDE
-#endif
+/* p[l] += w[l] for l < kw (a masked AVX-512 add per row ran no faster: the adds wait on the loads) */
+#define SF_ADD_ROW(T, p, w, kw) do { T *p_ = (p); const T *w_ = (w); for (long l_ = 0; l_ < (kw); l_++) p_[l_] += w_[l_]; } while (0)
 /* n rounded up to whole vectors */
 #define SF_ROUND(T, n) (((n) + SF_LANES(T) - 1) / SF_LANES(T) * SF_LANES(T))
 #define DEFINE_CONV_LIF(T, FWD, BWD, SCR, LIFB) \
-/* one sample's input: the padded frames (x at step t: xp + t * xstep; tap q reads off[q] further) and, for binary \
-   input in the backward, its events (evo != NULL: the spikes of row r = t * nb + b are evp[evo[r] .. evo[r + 1]], \
-   positions in the padded rows of their channel evc[...]) */ \
+/* one sample's input: the padded frames (x at step t: xp + t * xstep; tap q reads off[q] further) or, for sparse \
+   binary input, its events (evo != NULL, xp unused: the spikes of row r = t * nb + b are evp[evo[r] .. evo[r + 1]], \
+   positions in the padded rows of their channel evc[...]; wrev the output channel's reversed weight rows) */ \
 typedef struct { \
-    const T *xp; const long *off; const int64_t *evo; const int32_t *evp, *evc; \
+    const T *xp; const long *off; const int64_t *evo; const int32_t *evp, *evc; const T *wrev; \
     long xstep, taps, kh, kw, wp, nr, nb, b; \
+    const T *pf; /* [T, n]: the plane's row of each step is prefetched while the step's current is computed */ \
 } FWD##_src; \
+/* the output channel's weights w [cin, kh, kw] as one vector per (channel, kernel row), reversed: lane l holds tap \
+   kx = kw - 1 - l, lanes l >= kw zero (kw <= one vector) */ \
+static void FWD##_wrev(const T *w, long cin, long kh, long kw, T *wr) { \
+    const long L = SF_LANES(T); \
+    for (long r = 0; r < cin * kh; r++) \
+        for (long l = 0; l < L; l++) wr[r * L + l] = l < kw ? w[r * kw + kw - 1 - l] : (T)0; \
+} \
 /* c[i] = b0 + sum over taps q of w[q] * xp[off[q] + i] for the V vectors at c + i: V independent chains of \
    fused multiply-adds (eight cover the adds' latency) */ \
 SF_INLINE void FWD##_chunk(const T *xp, const long *off, const T *w, long taps, T b0, T *c, long i, const int V) { \
@@ -769,11 +779,21 @@ SF_INLINE void FWD##_chunk(const T *xp, const long *off, const T *w, long taps, 
     } \
     for (int u = 0; u < V; u++) SF_VSTORE(T, c + i + u * L, a[u]); \
 } \
-/* one step's current of the plane (output channel weights w, bias b0) from the padded frame, for i < nr = ni \
-   rounded up to whole vectors (the input has room for the extra vector's reads, c for its writes: those outputs are \
-   discarded, as the columns x >= wo are) */ \
+/* one step's current of the plane (output channel weights w, bias b0) for i < nr = ni rounded up to whole vectors: \
+   from the padded frame (the input has room for the extra vector's reads, c for its writes: those outputs are \
+   discarded, as the columns x >= wo are); or from the step's events, each adding w[ch, ky, kx] at pos - ky * wp - \
+   kx, in the order of the events (c has room for that before it and up to hp * wp + L) */ \
 static void FWD##_current(const FWD##_src *s, long t, const T *w, T b0, T *c) { \
     const long L = SF_LANES(T), nr = s->nr; \
+    if (s->evo) { /* from the events: per spike and kernel row, the row's kw weights added at once */ \
+        long r = t * s->nb + s->b, kh = s->kh, kw = s->kw, wp = s->wp; \
+        for (long i = 0; i < nr; i += L) SF_VSTORE(T, c + i, SF_SPLAT_##T(b0)); \
+        for (int64_t e = s->evo[r]; e < s->evo[r + 1]; e++) { \
+            const T *wr = s->wrev + (long)s->evc[e] * kh * L; T *base = c + s->evp[e] - (kw - 1); \
+            for (long ky = 0; ky < kh; ky++) SF_ADD_ROW(T, base - ky * wp, wr + ky * L, kw); \
+        } \
+        return; \
+    } \
     const T *xp = s->xp + t * s->xstep; const long *off = s->off; long taps = s->taps, i = 0; \
     for (; i + 8 * L <= nr; i += 8 * L) FWD##_chunk(xp, off, w, taps, b0, c, i, 8); \
     switch ((nr - i) / L) { \
@@ -812,14 +832,17 @@ SF_INLINE void FWD##_task(const FWD##_src *src, const T *w, T b0, const T *v0, c
     long hw = ho * wo; \
     for (long j = 0; j < hw; j++) v[j] = v0[p + j]; \
     for (long t = 0; t < nt_; t++) { \
+        if (src->pf) /* the backward's recomputation: the spikes' gradient at this step, into the cache for the \
+                        recursion that follows (prefetching the forward's spike rows made it slower) */ \
+            for (long j = 0; j < hw; j += SF_LANES(T)) __builtin_prefetch(src->pf + t * n + p + j, 0, 2); \
         FWD##_current(src, t, w, b0, c); \
         FWD##_rows(c, uni ? beta : beta + p, uni ? thr : thr + p, v, wz ? z + t * n + p : 0, wz ? 0 : hs + t * hw, ho, wo, src->wp, vl, vr, \
                    reset, uni, wz, !wz); \
     } \
 } \
-static SF_WIDE void FWD##_run(const FWD##_src *src, const T *w, T b0, const T *v0, const T *beta, const T *thr, \
-                              T *z, T *hs, T *v, T *c, long nt_, long n, long p, long ho, long wo, T vl, T vr, \
-                              int reset, int uni, int wz) { \
+static void FWD##_run(const FWD##_src *src, const T *w, T b0, const T *v0, const T *beta, const T *thr, \
+                       T *z, T *hs, T *v, T *c, long nt_, long n, long p, long ho, long wo, T vl, T vr, \
+                       int reset, int uni, int wz) { \
     switch ((wz ? 6 : 0) + (uni ? 3 : 0) + (reset >= 0 && reset <= 2 ? reset : 2)) { \
     case 0: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 0, 0, 0); break; \
     case 1: FWD##_task(src, w, b0, v0, beta, thr, z, hs, v, c, nt_, n, p, ho, wo, vl, vr, 1, 0, 0); break; \
@@ -838,12 +861,12 @@ static SF_WIDE void FWD##_run(const FWD##_src *src, const T *w, T b0, const T *v
 /* values before a plane buffer that the events' taps may reach, in whole vectors */ \
 static long FWD##_room(long wp, long kh, long kw) { return SF_ROUND(T, (kh - 1) * wp + kw - 1); } \
 /* values of scratch per thread: h and dL/dc of one plane over nt_ steps, its running membrane, one plane buffer \
-   (room before it, hp * wp + 2 vectors), the weight gradient's vector accumulators (taps and bias; or one per input \
-   channel and kernel row) and a vector of ones per value of a plane */ \
+   (room before it, hp * wp + 2 vectors), a vector of ones per value of a plane, the weight gradient's vector \
+   accumulators (taps and bias; or one per input channel and kernel row) and the reversed weight rows (FWD##_wrev) */ \
 long SCR(long nt_, long ho, long wo, long wp, long cin, long kh, long kw) { \
     long hp = ho + kh - 1, nr = SF_ROUND(T, (ho - 1) * wp + wo), taps = cin * kh * kw; \
     return 2 * nt_ * ho * wo + ho * wo + FWD##_room(wp, kh, kw) + hp * wp + 2 * SF_LANES(T) + nr + \
-           (taps + 1 + cin * kh) * SF_LANES(T); \
+           (taps + 1 + 2 * cin * kh) * SF_LANES(T); \
 } \
 static void FWD##_offsets(long *off, long cin, long hp, long wp, long kh, long kw) { \
     long q = 0; \
@@ -851,9 +874,9 @@ static void FWD##_offsets(long *off, long cin, long hp, long wp, long kh, long k
         for (long ky = 0; ky < kh; ky++) \
             for (long kx = 0; kx < kw; kx++) off[q++] = ci * hp * wp + ky * wp + kx; \
 } \
-void FWD(const T *xp, const T *wt, const T *bias, const T *v0, const T *beta, const T *thr, T *z, T *v, T *scratch, \
-         long nt_, long nb, long cin, long hp, long wp, long co, long kh, long kw, T vl, T vr, int reset, int uni, \
-         int threads) { \
+void FWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, const T *bias, \
+         const T *v0, const T *beta, const T *thr, T *z, T *v, T *scratch, long nt_, long nb, long cin, long hp, \
+         long wp, long co, long kh, long kw, T vl, T vr, int reset, int uni, int threads) { \
     if (threads < 1) threads = 1; \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
     long off[taps > 0 ? taps : 1]; \
@@ -862,11 +885,13 @@ void FWD(const T *xp, const T *wt, const T *bias, const T *v0, const T *beta, co
     _Pragma("omp parallel num_threads(threads)") \
     { \
     T *c = scratch + (long)SF_THREAD_NUM() * per + FWD##_room(wp, kh, kw); \
+    T *wr = c + hp * wp + 2 * SF_LANES(T); \
     _Pragma("omp for schedule(dynamic, 1)") \
     for (long task = 0; task < nb * co; task++) { \
         long b = task / co, o = task % co; \
-        FWD##_src src = {xp + b * cin * hp * wp, off, 0, 0, 0, nb * cin * hp * wp, taps, kh, kw, wp, \
-                         SF_ROUND(T, (ho - 1) * wp + wo), nb, b}; \
+        if (evo) FWD##_wrev(wt + o * taps, cin, kh, kw, wr); \
+        FWD##_src src = {xp ? xp + b * cin * hp * wp : 0, off, evo, evp, evc, wr, nb * cin * hp * wp, taps, kh, kw, \
+                         wp, SF_ROUND(T, (ho - 1) * wp + wo), nb, b, 0}; \
         FWD##_run(&src, wt + o * taps, bias ? bias[o] : (T)0, v0, beta, thr, z, 0, v + task * hw, c, nt_, n, \
                   task * hw, ho, wo, vl, vr, reset, uni, 1); \
     } \
@@ -929,14 +954,15 @@ void BWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc
     _Pragma("omp parallel num_threads(threads)") \
     { \
     T *hs = scratch + (long)SF_THREAD_NUM() * per, *dh = hs + nt_ * hw, *v = dh + nt_ * hw, *buf = v + hw; \
-    T *d = buf + room, *ones = buf + plane, *acc = ones + nr; \
+    T *d = buf + room, *ones = buf + plane, *acc = ones + nr, *wr = acc + (taps + 1 + cin * kh) * L; \
     const T *src[taps + 1]; \
     for (long i = 0; i < nr; i++) ones[i] = 1; \
     _Pragma("omp for schedule(dynamic, 1)") \
     for (long task = 0; task < nb * co; task++) { \
         long b = task / co, o = task % co, p = task * hw; \
-        const T *xb = xp + b * cin * hp * wp; \
-        FWD##_src s = {xb, off, evo, evp, evc, xstep, taps, kh, kw, wp, nr, nb, b}; \
+        const T *xb = xp ? xp + b * cin * hp * wp : 0; \
+        if (evo) FWD##_wrev(wt + o * taps, cin, kh, kw, wr); \
+        FWD##_src s = {xb, off, evo, evp, evc, wr, xstep, taps, kh, kw, wp, nr, nb, b, dz}; \
         FWD##_run(&s, wt + o * taps, bias ? bias[o] : (T)0, v0, beta, thr, 0, hs, v, d, nt_, n, p, ho, wo, vl, vr, \
                   reset, uni, 0); \
         LIFB##_lif(dz, dvT, hs, v0, beta, thr, dh, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, surr, k, \
