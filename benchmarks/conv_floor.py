@@ -55,7 +55,7 @@ def step(net: nn.Module, x: torch.Tensor) -> None:
     out.square().mean().backward()
 
 
-def profile_steps(variants: dict[str, Callable[[], None]], steps: int = 5, repeats: int = 3, rows: int = 14) -> None:
+def profile_steps(variants: dict[str, Callable[[], None]], steps: int = 5, repeats: int = 3, rows: int = 30) -> None:
     """Print the torch profiler's self CPU time per step (ms) of each operation, one column per variant: the least
     over ``repeats`` profiles of ``steps`` steps (variants profiled in turn), the largest ``rows`` operations."""
     from torch.profiler import ProfilerActivity, profile

@@ -70,7 +70,7 @@ def _padded(x: Tensor, ph: int, pw: int) -> Tensor:
 #: 13.3 against 20.5 ms at 1% density, 15.5 against 21.2 at 2%, 18.0 against 21.1 at 3%, 22.2 against 21.6 at 5%.
 #: (Frames for the current and events for the weight gradient, which the kernel also takes, was never the fastest:
 #: the index pass cost about what it saved.)
-EVENT_DENSITY = 0.04
+EVENT_DENSITY = 0.09
 
 
 def _events(x: Tensor, ph: int, pw: int, kw: int) -> tuple[Tensor, Tensor, Tensor] | None:
