@@ -32,6 +32,8 @@ recomputation round alike, so the gradients belong to the spikes returned. Built
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -73,22 +75,30 @@ def _padded(x: Tensor, ph: int, pw: int) -> Tensor:
 EVENT_DENSITY = 0.09
 
 
+@functools.lru_cache(maxsize=32)
+def _where(chans: int, height: int, width: int, ph: int, pw: int) -> tuple[Tensor, Tensor]:
+    """For every input index ``(c, y, x)`` of a frame (flat): its position in the padded rows of its channel and its
+    channel (int32 lookup tables, so that converting the events is two gathers)."""
+    idx = torch.arange(chans * height * width, dtype=torch.int32)
+    rest = idx % (height * width)
+    return ((rest // width + ph) * (width + 2 * pw) + rest % width + pw), idx // (height * width)
+
+
 def _events(x: Tensor, ph: int, pw: int, kw: int) -> tuple[Tensor, Tensor, Tensor] | None:
     """The spikes of binary ``x[T, B, C, H, W]`` as events: offsets (int64 ``[T * B + 1]``), positions in the padded
     rows of their channel (int32) and channels (int32); None where ``x`` is not binary, denser than
     :data:`EVENT_DENSITY`, or the kernel is wider than one vector."""
-    steps, batch, _, height, width = x.shape
+    steps, batch, chans, height, width = x.shape
     if kw > 64 // x.element_size() or x.numel() == 0:
         return None
     first = x[0]  # a cheap look at one step first: a dense input is not indexed at all
     if int(torch.count_nonzero(first)) > 2 * EVENT_DENSITY * first.numel():
         return None
-    total, binary, cols, offsets = spike_index(x.reshape(steps * batch, -1))
+    total, binary, cols, offsets = spike_index(x.contiguous().view(steps * batch, -1))
     if not binary or total > EVENT_DENSITY * x.numel():
         return None
-    area = height * width
-    chan, rest = cols // area, cols % area
-    return offsets, (rest // width + ph) * (width + 2 * pw) + rest % width + pw, chan
+    pos, chan = _where(chans, height, width, ph, pw)
+    return offsets, pos[cols], chan[cols]
 
 
 def _scratch(dtype: torch.dtype, shape: tuple[int, ...], n_threads: int) -> Tensor:
