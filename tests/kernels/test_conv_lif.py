@@ -104,6 +104,26 @@ def test_per_neuron_and_learnable_parameters_and_the_input_gradient():
     _check(_net("auto"), _net("torch"), _input(torch.float64, binary=False), grad_input=True)
 
 
+@pytest.mark.parametrize("density", [0.02, 0.3])
+def test_the_state_current_is_the_last_steps_convolution_with_its_gradient(density):
+    x = _input(torch.float64, density)
+    results, ran = [], []
+    for backend in ("auto", "torch"):
+        net = _net(backend)
+        _, states = net(x)
+        ran.append(kernels.backend_of(net[1]))
+        i = states[-1].i
+        grads = torch.autograd.grad(
+            (i * torch.linspace(-1, 1, i.numel(), dtype=i.dtype).view(i.shape)).sum(), [net[0].weight, net[0].bias]
+        )
+        results.append((i, grads))
+    assert ran == ["cpu+conv", "torch"]
+    (i, grads), (i_r, grads_r) = results
+    torch.testing.assert_close(i, i_r, atol=1e-12, rtol=1e-12)
+    for g, g_r in zip(grads, grads_r, strict=True):
+        torch.testing.assert_close(g, g_r, atol=1e-9, rtol=1e-9)
+
+
 def test_if_neurons():
     _check(_net("auto", cls=sf.IF), _net("torch", cls=sf.IF), _input(torch.float64, 0.05))
 

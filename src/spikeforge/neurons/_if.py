@@ -227,7 +227,7 @@ class IF(_IFBase, SequenceModule):
             _as_lif(self.params()),
             lambda like: 1.0,
             lambda like, _: if_init(like),
-            lambda z, v, _: (z, IFState(v)),
+            lambda z, v, *_: (z, IFState(v)),
         )
 
 

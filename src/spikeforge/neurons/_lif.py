@@ -363,8 +363,11 @@ class LIF(_LIFBase, SequenceModule):
         params = self.params()
         dt = self.dt
 
-        def finish(z: torch.Tensor, v: torch.Tensor, start: LIFState) -> tuple[torch.Tensor, LIFState]:
-            return z, LIFState(v, _last_current(synapse, x_seq[-1]), start.ref)
+        def finish(
+            z: torch.Tensor, v: torch.Tensor, start: LIFState, last: torch.Tensor | None = None
+        ) -> tuple[torch.Tensor, LIFState]:
+            current = torch.nn.functional.linear(x_seq[-1], synapse.weight, synapse.bias) if last is None else last
+            return z, LIFState(v, current, start.ref)
 
         beta = functools.partial(decay, params.tau_mem, dt)
         return fused_synapse(self, synapse, x_seq, state, "lif", params, lambda like: beta(like=like), lif_init, finish)
@@ -379,13 +382,13 @@ def fused_synapse(
     params: LIFParams,
     beta: Callable[[torch.Tensor], Value],
     init: Callable[[torch.Tensor, LIFParams], NamedTuple],
-    finish: Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, NamedTuple]],
+    finish: Callable[..., tuple[torch.Tensor, NamedTuple]],
 ) -> tuple[torch.Tensor, NamedTuple] | None:
     """``neuron(synapse(x_seq), state)`` for a LIF-family layer ``neuron`` (``model`` ``"lif"`` or ``"if"``, its
     hyperparameters as ``params``, its decay ``beta(like)`` and resting state ``init(like, params)``) in one fused CPU
-    kernel (:func:`spikeforge.kernels.cpu.event_lif`): ``finish(z[T, B, out], v_T[B, out], initial state)``, the
-    neuron's ``(z, state)``; or None where that kernel does not apply, and the caller then runs the two layers one
-    after the other.
+    kernel (:func:`spikeforge.kernels.cpu.event_lif`): ``finish(z[T, B, out], v_T[B, out], initial state[, last
+    step's current])``, the neuron's ``(z, state)``; or None where that kernel does not apply, and the caller then
+    runs the two layers one after the other.
 
     It applies to a training call on binary spikes ``x_seq[T, B, in]`` that need no gradient (data), when
     ``synapse`` is an event-driven linear layer (``fused_events``, :class:`~spikeforge.synapses.EventLinear`) that
@@ -454,14 +457,6 @@ def fused_synapse(
     return finish(z, v, start)
 
 
-def _last_current(synapse: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The current that ``synapse`` (a linear layer, or a ``Conv2d`` that :func:`fused_synapse` fused) gives for one
-    step ``x``: the state's ``i`` after a fused pair, as after the unfused one."""
-    if isinstance(synapse, torch.nn.Conv2d):
-        return torch.nn.functional.conv2d(x, synapse.weight, synapse.bias, padding=synapse.padding)
-    return torch.nn.functional.linear(x, synapse.weight, synapse.bias)
-
-
 def _conv_fusable(conv: torch.nn.Conv2d, x_seq: torch.Tensor) -> bool:
     """Whether :func:`spikeforge.kernels.cpu.conv_lif` computes ``conv`` over ``x_seq``: stride 1, no dilation, one
     group, zero padding given as numbers, at most ``kernels.cpu.CONV_MAX_TAPS`` weights per output (its direct convolution
@@ -497,7 +492,7 @@ def _fused_conv(
     params: LIFParams,
     beta: Callable[[torch.Tensor], Value],
     init: Callable[[torch.Tensor, LIFParams], NamedTuple],
-    finish: Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, NamedTuple]],
+    finish: Callable[..., tuple[torch.Tensor, NamedTuple]],
 ) -> tuple[torch.Tensor, NamedTuple] | None:
     """:func:`fused_synapse` for a ``Conv2d`` before a LIF-family layer: both in one CPU kernel
     (:func:`spikeforge.kernels.cpu.conv_lif`, the convolution's ``[T, B, C_out, H_o, W_o]`` output and its gradient
@@ -522,13 +517,15 @@ def _fused_conv(
         start = init(like, params) if state is None else state
         kernels.record(model, "cpu+conv")
         settings = kernel_settings(params, surrogate)
-        z, v = kernels.cpu.conv_lif(x_seq, weight, bias, (ph, pw), start.v, beta(like), params.threshold, settings)
+        z, v, last = kernels.cpu.conv_lif(
+            x_seq, weight, bias, (ph, pw), start.v, beta(like), params.threshold, settings
+        )
     if not torch.isfinite(v.sum()):  # the input, the weights or the bias carry a NaN or an infinity
         check_finite("input", x_seq)
         check_finite("weight", weight)
         if bias is not None:
             check_finite("bias", bias)
-    return finish(z, v, start)
+    return finish(z, v, start, last)
 
 
 SPEC = register(

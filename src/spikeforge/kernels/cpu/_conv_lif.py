@@ -121,13 +121,13 @@ class _ConvLIF(torch.autograd.Function):
         b = None if bias is None else bias.detach().contiguous()
         n = batch * c_out * ho * wo
         z = torch.empty((steps, n), dtype=w.dtype)
-        v = torch.empty(n, dtype=w.dtype)
+        v, last = torch.empty(n, dtype=w.dtype), torch.empty(n, dtype=w.dtype)
         v_leak, v_reset, reset, _ = reset_args(cfg)
         n_threads = threads(steps * n)
         shape = (steps, ho, wo, wp, c_in, kh, kw)
         scratch = _scratch(w.dtype, shape, n_threads)
         kernel("clif_fwd", w.dtype)(
-            *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, z, v, scratch)),
+            *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, z, v, last, scratch)),
             steps,
             batch,
             c_in,
@@ -144,11 +144,11 @@ class _ConvLIF(torch.autograd.Function):
         )
         ctx.save_for_backward(xp, evo, evp, evc, w, b, v0, beta, thr)
         ctx.cfg, ctx.padding, ctx.uniform, ctx.x_shape = cfg, padding, uniform, x.shape
-        ctx.set_materialize_grads(False)  # an unused z or v_T gives NULL to the kernel, not a zero tensor
-        return z, v
+        ctx.set_materialize_grads(False)  # an unused output gives NULL to the kernel, not a zero tensor
+        return z, v, last
 
     @staticmethod
-    def backward(ctx, dz, dv):  # type: ignore[override]
+    def backward(ctx, dz, dv, dlast):  # type: ignore[override]
         xp, evo, evp, evc, w, b, v0, beta, thr = ctx.saved_tensors
         need_x, need_w, need_b, need_v0, need_beta, need_thr = ctx.needs_input_grad[:6]
         (steps, batch, c_in, height, width), (ph, pw) = ctx.x_shape, ctx.padding
@@ -158,6 +158,7 @@ class _ConvLIF(torch.autograd.Function):
         n, taps, dtype = batch * c_out * ho * wo, c_in * kh * kw, w.dtype
         dz = None if dz is None else dz.contiguous()
         dv = None if dv is None else dv.contiguous()
+        dlast = None if dlast is None else dlast.contiguous()
         dwp = torch.empty((batch, c_out, taps), dtype=dtype)
         dbp = torch.empty((batch, c_out), dtype=dtype) if b is not None else None
         dxc = torch.empty((steps, n), dtype=dtype) if need_x else None
@@ -169,7 +170,7 @@ class _ConvLIF(torch.autograd.Function):
         n_threads = threads(steps * n)
         scratch = _scratch(dtype, (steps, ho, wo, wp, c_in, kh, kw), n_threads)
         kernel("clif_bwd", dtype)(
-            *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, dz, dv, dwp, dbp, dxc, dv0, dbeta, dthr)),
+            *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, dz, dv, dlast, dwp, dbp, dxc, dv0, dbeta, dthr)),
             scratch.data_ptr(),
             steps,
             batch,
@@ -227,7 +228,8 @@ def conv_lif(
         settings: as for :func:`.lif`, with a built-in surrogate (``settings.custom`` None).
 
     Returns:
-        ``(z[T, B, C_out, H_o, W_o], v_T[B, C_out, H_o, W_o])``.
+        ``(z[T, B, C_out, H_o, W_o], v_T[B, C_out, H_o, W_o], c_T)``: spikes, final membrane and the last step's
+        current ``c_T[B, C_out, H_o, W_o]`` (the convolution's output at the last step, with its gradient).
     """
     if settings.custom is not None:
         raise ValueError("conv_lif: needs a surrogate with a kernel id; a custom one runs the unfused layers")
@@ -250,5 +252,5 @@ def conv_lif(
     else:  # one per neuron, through which autograd reduces a gradient to the parameter's own shape
         beta_n, thr_n = per_neuron(beta, step_shape, like), per_neuron(threshold, step_shape, like)
     cfg = settings.codes(True)
-    z, v = _ConvLIF.apply(x_seq, weight, bias, v0, beta_n, thr_n, tuple(padding), cfg, uniform)
-    return z.view(steps, *step_shape), v.view(step_shape)
+    z, v, last = _ConvLIF.apply(x_seq, weight, bias, v0, beta_n, thr_n, tuple(padding), cfg, uniform)
+    return z.view(steps, *step_shape), v.view(step_shape), last.view(step_shape)

@@ -756,6 +756,7 @@ typedef struct { \
     const T *xp; const long *off; const int64_t *evo; const int32_t *evp, *evc; const T *wrev; \
     long xstep, taps, kh, kw, wp, nr, nb, b; \
     const T *pf; /* [T, n]: the plane's row of each step is prefetched while the step's current is computed */ \
+    T *clast; /* [n] or NULL: the last step's current, out */ \
 } FWD##_src; \
 /* the output channel's weights w [cin, kh, kw] as one vector per (channel, kernel row), reversed: lane l holds tap \
    kx = kw - 1 - l, lanes l >= kw zero (kw <= one vector) */ \
@@ -861,9 +862,11 @@ SF_INLINE void FWD##_task(const FWD##_src *src, const T *w, T b0, const T *v0, c
                         recursion that follows (prefetching the forward's spike rows made it slower) */ \
             for (long j = 0; j < hw; j += SF_LANES(T)) __builtin_prefetch(src->pf + t * n + p + j, 0, 2); \
         FWD##_current(src, t, w, b0, c); \
-        FWD##_rows(c, uni ? beta : beta + p, uni ? thr : thr + p, v, wz ? z + t * n + p : 0, wz ? 0 : hs + t * hw, ho, wo, src->wp, vl, vr, \
-                   reset, uni, wz, !wz); \
+        FWD##_rows(c, uni ? beta : beta + p, uni ? thr : thr + p, v, wz ? z + t * n + p : 0, wz ? 0 : hs + t * hw, ho, \
+                   wo, src->wp, vl, vr, reset, uni, wz, !wz); \
     } \
+    if (src->clast) \
+        for (long y = 0; y < ho; y++) memcpy(src->clast + p + y * wo, c + y * src->wp, sizeof(T) * (size_t)wo); \
 } \
 static void FWD##_run(const FWD##_src *src, const T *w, T b0, const T *v0, const T *beta, const T *thr, \
                        T *z, T *hs, T *v, T *c, long nt_, long n, long p, long ho, long wo, T vl, T vr, \
@@ -900,8 +903,8 @@ static void FWD##_offsets(long *off, long cin, long hp, long wp, long kh, long k
             for (long kx = 0; kx < kw; kx++) off[q++] = ci * hp * wp + ky * wp + kx; \
 } \
 void FWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, const T *bias, \
-         const T *v0, const T *beta, const T *thr, T *z, T *v, T *scratch, long nt_, long nb, long cin, long hp, \
-         long wp, long co, long kh, long kw, T vl, T vr, int reset, int uni, int threads) { \
+         const T *v0, const T *beta, const T *thr, T *z, T *v, T *clast, T *scratch, long nt_, long nb, long cin, \
+         long hp, long wp, long co, long kh, long kw, T vl, T vr, int reset, int uni, int threads) { \
     if (threads < 1) threads = 1; \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
     long off[taps > 0 ? taps : 1]; \
@@ -916,7 +919,7 @@ void FWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc
         long b = task / co, o = task % co; \
         if (evo) FWD##_wrev(wt + o * taps, cin, kh, kw, wr); \
         FWD##_src src = {xp ? xp + b * cin * hp * wp : 0, off, evo, evp, evc, wr, nb * cin * hp * wp, taps, kh, kw, \
-                         wp, SF_ROUND(T, (ho - 1) * wp + wo), nb, b, 0}; \
+                         wp, SF_ROUND(T, (ho - 1) * wp + wo), nb, b, 0, clast}; \
         FWD##_run(&src, wt + o * taps, bias ? bias[o] : (T)0, v0, beta, thr, z, 0, v + task * hw, c, nt_, n, \
                   task * hw, ho, wo, vl, vr, reset, uni, 1); \
     } \
@@ -1001,9 +1004,9 @@ static void BWD##_wgrad_ev(const FWD##_src *s, long t, const T *d, T *acc) { \
     } \
 } \
 void BWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, const T *bias, \
-         const T *v0, const T *beta, const T *thr, const T *dz, const T *dvT, T *dwp, T *dbp, T *dxc, T *dv0, \
-         T *dbeta, T *dthr, T *scratch, long nt_, long nb, long cin, long hp, long wp, long co, long kh, long kw, \
-         T vl, T vr, int reset, int detach, int surr, T k, int uni, int threads) { \
+         const T *v0, const T *beta, const T *thr, const T *dz, const T *dvT, const T *dcl, T *dwp, T *dbp, T *dxc, \
+         T *dv0, T *dbeta, T *dthr, T *scratch, long nt_, long nb, long cin, long hp, long wp, long co, long kh, \
+         long kw, T vl, T vr, int reset, int detach, int surr, T k, int uni, int threads) { \
     if (threads < 1) threads = 1; \
     const long L = SF_LANES(T); \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
@@ -1023,7 +1026,7 @@ void BWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc
         long b = task / co, o = task % co, p = task * hw; \
         const T *xb = xp ? xp + b * cin * hp * wp : 0; \
         if (evo) FWD##_wrev(wt + o * taps, cin, kh, kw, wr); \
-        FWD##_src s = {xb, off, evo, evp, evc, wr, xstep, taps, kh, kw, wp, nr, nb, b, dz}; \
+        FWD##_src s = {xb, off, evo, evp, evc, wr, xstep, taps, kh, kw, wp, nr, nb, b, dz, 0}; \
         FWD##_run(&s, wt + o * taps, bias ? bias[o] : (T)0, v0, beta, thr, 0, hs, v, d, nt_, n, p, ho, wo, vl, vr, \
                   reset, uni, 0); \
         LIFB##_lif(dz, dvT, hs, v0, beta, thr, dh, dv0, dbeta, dthr, nt_, n, vl, vr, reset, detach, surr, k, \
@@ -1031,6 +1034,8 @@ void BWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc
         memset(buf, 0, sizeof(T) * (size_t)plane); \
         memset(acc, 0, sizeof(T) * (size_t)((nacc + 1) * L)); \
         src[taps] = ones; \
+        if (dcl) /* the last step's current is also an output (the state's i): its gradient joins dL/dc there */ \
+            for (long j = 0; j < hw; j++) dh[(nt_ - 1) * hw + j] += dcl[p + j]; \
         for (long t = 0; t < nt_; t++) { \
             const T *dt_ = dh + t * hw; \
             if (dxc) memcpy(dxc + t * n + p, dt_, sizeof(T) * (size_t)hw); \
