@@ -37,7 +37,7 @@ def timed(x: torch.Tensor, weight: torch.Tensor, path: str, flush: torch.Tensor)
 
     def forward() -> None:
         force()
-        held["z"], _ = _conv_lif.conv_lif(x, weight, None, (1, 1), v0, 0.95, 1.0, settings)
+        held["z"], _, _ = _conv_lif.conv_lif(x, weight, None, (1, 1), v0, 0.95, 1.0, settings)
 
     def backward() -> None:
         torch.autograd.grad(held["z"], weight, grad)

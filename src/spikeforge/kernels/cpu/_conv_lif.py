@@ -65,13 +65,12 @@ def _padded(x: Tensor, ph: int, pw: int) -> Tensor:
     return xp
 
 
-#: binary input at most this dense is read as events: the current adds, per spike and kernel row, the row's weights
-#: at once, and the weight gradient sums per spike and kernel row one vector of dL/dc, instead of a multiply-add per
+#: binary input at most this dense is read as events: the current adds, per spike, its weights at the outputs it
+#: reaches, and the weight gradient sums per spike and kernel row one vector of dL/dc, instead of a multiply-add per
 #: tap and output over the zero-padded frames. Conv2d 2 -> 16, 3x3 on 34 x 34, T = 20, B = 16, 1 thread, caches
-#: flushed before each call (``python benchmarks/conv_lif_paths.py``, 2026-12-03 11:20 UTC), forward + backward:
-#: 13.3 against 20.5 ms at 1% density, 15.5 against 21.2 at 2%, 18.0 against 21.1 at 3%, 22.2 against 21.6 at 5%.
-#: (Frames for the current and events for the weight gradient, which the kernel also takes, was never the fastest:
-#: the index pass cost about what it saved.)
+#: flushed before each call (``python benchmarks/conv_lif_paths.py``, 2026-12-03 11:25 UTC), forward + backward:
+#: 11.4 against 19.6 ms at 1% density, 12.7 against 20.4 at 2%, 15.8 against 21.0 at 5%, 18.4 against 21.7 at 8%,
+#: 22.5 against 22.0 at 12%
 EVENT_DENSITY = 0.09
 
 
