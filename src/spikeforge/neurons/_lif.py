@@ -459,9 +459,9 @@ def fused_synapse(
 
 def _conv_fusable(conv: torch.nn.Conv2d, x_seq: torch.Tensor) -> bool:
     """Whether :func:`spikeforge.kernels.cpu.conv_lif` computes ``conv`` over ``x_seq``: stride 1, no dilation, one
-    group, zero padding given as numbers, at most ``kernels.cpu.CONV_MAX_TAPS`` weights per output (its direct convolution
-    suits few input channels), a CPU float sequence ``[T, B, C, H, W]`` in the weight's dtype that changes over time
-    (a static input runs the convolution once instead, :class:`~spikeforge.nn.SequentialState`)."""
+    group, zero padding given as numbers, at most ``kernels.cpu.CONV_MAX_TAPS`` weights per output (its direct
+    convolution suits few input channels), a CPU float sequence ``[T, B, C, H, W]`` in the weight's dtype that changes
+    over time (a static input runs the convolution once instead, :class:`~spikeforge.nn.SequentialState`)."""
     weight, bias = conv.weight, conv.bias
     geometry = (
         conv.stride == (1, 1)

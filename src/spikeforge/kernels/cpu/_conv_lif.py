@@ -123,18 +123,11 @@ class _ConvLIF(torch.autograd.Function):
         v, last = torch.empty(n, dtype=w.dtype), torch.empty(n, dtype=w.dtype)
         v_leak, v_reset, reset, _ = reset_args(cfg)
         n_threads = threads(steps * n)
-        shape = (steps, ho, wo, wp, c_in, kh, kw)
-        scratch = _scratch(w.dtype, shape, n_threads)
+        scratch = _scratch(w.dtype, (steps, ho, wo, wp, c_in, kh, kw), n_threads)
+        geometry = (steps, batch, c_in, hp, wp, c_out, kh, kw)  # the kernels' size arguments, in their order
         kernel("clif_fwd", w.dtype)(
             *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, z, v, last, scratch)),
-            steps,
-            batch,
-            c_in,
-            hp,
-            wp,
-            c_out,
-            kh,
-            kw,
+            *geometry,
             v_leak,
             v_reset,
             reset,
@@ -142,7 +135,7 @@ class _ConvLIF(torch.autograd.Function):
             n_threads,
         )
         ctx.save_for_backward(xp, evo, evp, evc, w, b, v0, beta, thr)
-        ctx.cfg, ctx.padding, ctx.uniform, ctx.x_shape = cfg, padding, uniform, x.shape
+        ctx.cfg, ctx.padding, ctx.uniform, ctx.x_shape, ctx.geometry = cfg, padding, uniform, x.shape, geometry
         ctx.set_materialize_grads(False)  # an unused output gives NULL to the kernel, not a zero tensor
         return z, v, last
 
@@ -150,9 +143,7 @@ class _ConvLIF(torch.autograd.Function):
     def backward(ctx, dz, dv, dlast):  # type: ignore[override]
         xp, evo, evp, evc, w, b, v0, beta, thr = ctx.saved_tensors
         need_x, need_w, need_b, need_v0, need_beta, need_thr = ctx.needs_input_grad[:6]
-        (steps, batch, c_in, height, width), (ph, pw) = ctx.x_shape, ctx.padding
-        hp, wp = height + 2 * ph, width + 2 * pw
-        c_out, _, kh, kw = w.shape
+        steps, batch, c_in, hp, wp, c_out, kh, kw = ctx.geometry
         ho, wo = hp - kh + 1, wp - kw + 1
         n, taps, dtype = batch * c_out * ho * wo, c_in * kh * kw, w.dtype
         dz = None if dz is None else dz.contiguous()
@@ -171,14 +162,7 @@ class _ConvLIF(torch.autograd.Function):
         kernel("clif_bwd", dtype)(
             *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, dz, dv, dlast, dwp, dbp, dxc, dv0, dbeta, dthr)),
             scratch.data_ptr(),
-            steps,
-            batch,
-            c_in,
-            hp,
-            wp,
-            c_out,
-            kh,
-            kw,
+            *ctx.geometry,
             v_leak,
             v_reset,
             reset,

@@ -714,7 +714,8 @@ DEFINE_ELIF(double, sf_elif_fwd_f64, sf_elif_bwd_f64, sf_elif_scratch_f64, sf_li
    bias [co] or NULL; the neurons are the output [T, nb, co, ho, wo] (ho = hp - kh + 1, wo = wp - kw + 1), one step
    n = nb * co * ho * wo of them, and v0, beta, thr, v are flat [n]. Work goes in tasks of one output plane
    (sample b, channel o) over all steps: per step the plane's current is computed into a per-thread scratch and fed
-   to sf_lif_fwd's update, operation for operation.
+   to sf_lif_fwd's update, operation for operation; the last step's current is also written out (clast, the
+   state's i), and its gradient (dcl) joins dL/dc at that step in the backward.
    The plane is computed in padded-row coordinates i = y * wp + x for i < ni = (ho - 1) * wp + wo: tap q = (ci, ky,
    kx) reads the input at i + off[q] with off[q] = ci * hp * wp + ky * wp + kx, a contiguous run, so the loop over
    i vectorises without gathers (the columns x >= wo it also computes are discarded; whole vectors read up to one
@@ -798,7 +799,7 @@ SF_INLINE void FWD##_scatter(const FWD##_src *s, long r, T *c, const int K) { \
    kx, in the order of the events (c has room for that before it and up to hp * wp + L) */ \
 static void FWD##_current(const FWD##_src *s, long t, const T *w, T b0, T *c) { \
     const long L = SF_LANES(T), nr = s->nr; \
-    if (s->evo) { /* from the events: per spike and kernel row, the row's kw weights added at once */ \
+    if (s->evo) { /* from the events: FWD##_scatter for a square kernel up to 7 x 7, else the same adds in loops */ \
         long r = t * s->nb + s->b, kh = s->kh, kw = s->kw, wp = s->wp; \
         for (long i = 0; i < nr; i += L) SF_VSTORE(T, c + i, SF_SPLAT_##T(b0)); \
         switch (kh == kw && kw <= 7 ? kw : 0) { \
