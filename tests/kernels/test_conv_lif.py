@@ -3,6 +3,8 @@ torch's own convolution followed by the LIF scan, forward and backward, and runs
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -96,6 +98,13 @@ def test_kernel_shapes_padding_and_bias(kernel, padding, bias):
     x = _input(torch.float64, 0.04)
     _check(_net("auto", **kw), _net("torch", **kw), x)
     _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, binary=False))
+
+
+@pytest.mark.parametrize("width", [8, 16, 40])  # float64 rows of one vector, two, and more than four (plain loop)
+def test_row_widths(width, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "W", width)
+    for density in (0.03, 0.3):
+        _check(_net("auto"), _net("torch"), _input(torch.float64, density))
 
 
 def test_per_neuron_and_learnable_parameters_and_the_input_gradient():
