@@ -410,20 +410,14 @@ def fused_synapse(
     events_of, current_of, prefer_fused = (
         getattr(synapse, name, None) for name in ("fused_events", "events_current", "prefer_fused")
     )
-    if None in (events_of, current_of, prefer_fused) or torch.compiler.is_compiling():  # compiled graphs: own ops
+    if None in (events_of, current_of, prefer_fused):
         return None
     weight, bias = getattr(synapse, "weight", None), getattr(synapse, "bias", None)
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or x_seq.dim() != 3 or x_seq.shape[0] == 0:
         return None
-    if neuron.record or neuron.backend not in ("auto", "cpu") or neuron._forward_hooks or neuron._forward_pre_hooks:
-        return None
-    if x_seq.dim() != 3 or x_seq.shape[0] == 0 or not kernels.cpu.available():
-        return None
-    if neuron.shape is not None and neuron.shape != (weight.shape[0],):
+    if not _takes_fused(neuron, params, weight, (weight.shape[0],)):
         return None
     surrogate = neuron.surrogate
-    if not _fused_supports(x=weight, params=params, surrogate=surrogate) or surrogate.kernel_code() is None:
-        return None
     steps, batch = x_seq.shape[:2]
     like = weight.new_empty((batch, weight.shape[0]))
     if state is not None:
@@ -450,11 +444,32 @@ def fused_synapse(
             return neuron(current_of(x_seq, events), state)
         kernels.record(model, "cpu+events")
         z, v = fused(start.v, decay_, params.threshold)
-    if not torch.isfinite(v.sum()):  # spikes are finite: a non-finite membrane comes from the weights
-        check_finite("weight", weight)
-        if bias is not None:
-            check_finite("bias", bias)
+    _explain_non_finite(v, weight=weight, bias=bias)  # spikes are finite: a non-finite membrane comes from these
     return finish(z, v, start)
+
+
+def _takes_fused(neuron: NeuronModule, params: LIFParams, weight: torch.Tensor, out: tuple[int, ...]) -> bool:
+    """The neuron's side of a fused synapse kernel: compiled CPU kernels here and not under ``torch.compile``
+    (compiled graphs run the layers' own operators), a fused CPU backend (``"auto"`` or ``"cpu"``), no ``record``, no
+    hooks, a layer shape that is the synapse's output ``out`` (or none), a built-in surrogate and parameters the
+    kernels run (:func:`_fused_supports`)."""
+    if torch.compiler.is_compiling() or not kernels.cpu.available():
+        return False
+    if neuron.record or neuron.backend not in ("auto", "cpu") or neuron._forward_hooks or neuron._forward_pre_hooks:
+        return False
+    if neuron.shape is not None and tuple(neuron.shape) != tuple(out):
+        return False
+    surrogate = neuron.surrogate
+    return _fused_supports(x=weight, params=params, surrogate=surrogate) and surrogate.kernel_code() is not None
+
+
+def _explain_non_finite(v: torch.Tensor, **sources: torch.Tensor | None) -> None:
+    """After a fused synapse kernel: where the final membrane ``v`` is not finite, name the first of ``sources``
+    (the tensors it came from) that holds a NaN or an infinity (:func:`check_finite` raises)."""
+    if not torch.isfinite(v.sum()):
+        for name, tensor in sources.items():
+            if tensor is not None:
+                check_finite(name, tensor)
 
 
 def _conv_fusable(conv: torch.nn.Conv2d, x_seq: torch.Tensor) -> bool:
@@ -498,17 +513,12 @@ def _fused_conv(
     (:func:`spikeforge.kernels.cpu.conv_lif`, the convolution's ``[T, B, C_out, H_o, W_o]`` output and its gradient
     never held), or None where it does not apply (:func:`_conv_fusable`, and the neuron conditions of
     :func:`fused_synapse`); ``kernels.backend_of(neuron)`` then says ``"cpu+conv"``."""
-    if torch.compiler.is_compiling() or not kernels.cpu.available() or not _conv_fusable(conv, x_seq):
-        return None
-    if neuron.record or neuron.backend not in ("auto", "cpu") or neuron._forward_hooks or neuron._forward_pre_hooks:
+    if not _conv_fusable(conv, x_seq):
         return None
     weight, bias = conv.weight, conv.bias
     (c_out, _, kh, kw), (ph, pw) = weight.shape, conv.padding
     out = (c_out, x_seq.shape[3] + 2 * ph - kh + 1, x_seq.shape[4] + 2 * pw - kw + 1)
-    if min(out) < 1 or (neuron.shape is not None and tuple(neuron.shape) != out):
-        return None
-    surrogate = neuron.surrogate
-    if not _fused_supports(x=weight, params=params, surrogate=surrogate) or surrogate.kernel_code() is None:
+    if min(out) < 1 or not _takes_fused(neuron, params, weight, out):
         return None
     like = weight.new_empty((x_seq.shape[1], *out))
     if state is not None:
@@ -516,15 +526,11 @@ def _fused_conv(
     with kernels.layer(neuron):
         start = init(like, params) if state is None else state
         kernels.record(model, "cpu+conv")
-        settings = kernel_settings(params, surrogate)
+        settings = kernel_settings(params, neuron.surrogate)
         z, v, last = kernels.cpu.conv_lif(
             x_seq, weight, bias, (ph, pw), start.v, beta(like), params.threshold, settings
         )
-    if not torch.isfinite(v.sum()):  # the input, the weights or the bias carry a NaN or an infinity
-        check_finite("input", x_seq)
-        check_finite("weight", weight)
-        if bias is not None:
-            check_finite("bias", bias)
+    _explain_non_finite(v, input=x_seq, weight=weight, bias=bias)
     return finish(z, v, start, last)
 
 

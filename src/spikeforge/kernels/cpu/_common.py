@@ -285,6 +285,12 @@ def reset_args(cfg: dict[str, Any]) -> tuple[float, float, int, int]:
     return cfg["v_leak"], cfg["v_reset"], cfg["reset"], int(cfg["detach"])
 
 
+def uniform_params(*params: Any) -> bool:
+    """Whether every one of ``params`` is one value for all neurons (a number or a one-element tensor): the kernels'
+    uniform mode then reads one value of each instead of per-neuron arrays."""
+    return all(not isinstance(p, torch.Tensor) or p.numel() == 1 for p in params)
+
+
 def per_neuron(value: Any, step_shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
     """A number or a tensor broadcast to one value per neuron of a step, flat and contiguous, in ``like``'s dtype."""
     t = torch.as_tensor(value, dtype=like.dtype, device=like.device)

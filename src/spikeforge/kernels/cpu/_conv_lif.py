@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from .._settings import Settings
-from ._common import kernel, per_neuron, ptr, reset_args, spike_index, threads
+from ._common import kernel, per_neuron, ptr, reset_args, spike_index, threads, uniform_params
 
 __all__ = ["conv_lif"]
 
@@ -198,7 +198,7 @@ def conv_lif(
     beta: Tensor | float,
     threshold: Tensor | float,
     settings: Settings,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor]:
     """A stride-1 ``Conv2d`` (no dilation, one group, zero padding) and the LIF / IF layer after it (IF: ``beta =
     1``, ``v_leak = 0``) over a sequence, forward and backward, in one kernel.
 
@@ -227,7 +227,7 @@ def conv_lif(
     if min(step_shape) < 1:
         raise ValueError(f"conv_lif: the kernel {kh}x{kw} is larger than the padded frame, input {tuple(x_seq.shape)}")
     like = weight.new_empty(0)
-    uniform = all(not isinstance(p, Tensor) or p.numel() == 1 for p in (beta, threshold))
+    uniform = uniform_params(beta, threshold)
     v0 = v0.reshape(-1).contiguous()
     if uniform and not any(isinstance(p, Tensor) and p.requires_grad for p in (beta, threshold)):
         # one value each (the kernels read only the first entry of a uniform parameter)

@@ -45,7 +45,7 @@ import torch
 from torch import Tensor
 
 from .._settings import SURROGATE_ARRAY, Settings
-from ._common import derivative_handle, derivative_of, kernel, per_neuron, ptr, surrogate_array, threads
+from ._common import derivative_handle, derivative_of, kernel, per_neuron, ptr, surrogate_array, threads, uniform_params
 
 __all__ = ["lif"]
 
@@ -271,7 +271,7 @@ def lif(
     step_shape = shape[1:]
     x = x_seq.reshape(shape[0], -1).contiguous()
     v0 = v0.reshape(-1).contiguous()
-    uniform = all(not isinstance(p, torch.Tensor) or p.numel() == 1 for p in (beta, threshold))
+    uniform = uniform_params(beta, threshold)
     beta = per_neuron(beta, step_shape, x_seq)
     thr = per_neuron(threshold, step_shape, x_seq)
     train = torch.is_grad_enabled() and any(t.requires_grad for t in (x, v0, beta, thr))
