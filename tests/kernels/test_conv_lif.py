@@ -1,5 +1,7 @@
 """A stride-1 Conv2d fused with LIF / IF (kernels.cpu.conv_lif, "cpu+conv") gives the torch reference's results:
-torch's own convolution followed by the LIF scan, forward and backward, and runs only where it applies."""
+torch's own convolution followed by the LIF scan, forward and backward, and runs only where it applies. Every test
+runs twice: with 5 output channels (the per-plane kernel) and with 16 (the blocked kernel of sf_conv_blocked.c, where
+the library has it: output channels in vectors), and checks which one ran."""
 
 from __future__ import annotations
 
@@ -17,6 +19,18 @@ from spikeforge.surrogate import Surrogate
 pytestmark = pytest.mark.skipif(not kernels.cpu.available(), reason="no C compiler: compiled CPU kernels unavailable")
 
 T, B, C_IN, C_OUT, H, W = 6, 3, 2, 5, 9, 11
+
+
+@pytest.fixture(autouse=True, params=["planes", "blocked"])
+def layout(request, monkeypatch):
+    """The kernel under test: 5 output channels run the per-plane kernel, 16 (a multiple of the vector's lanes in
+    both dtypes) the blocked one."""
+    if request.param == "blocked":
+        if not _conv_lif.blocked(torch.float64, 16, True):
+            pytest.skip("the kernel library was built without AVX-512: no blocked kernel")
+        monkeypatch.setattr(sys.modules[__name__], "C_OUT", 16)
+    _conv_lif.RUNS.clear()
+    return request.param
 
 
 def _net(
@@ -69,9 +83,12 @@ def _run(net, x, grad_input=False):
     return out, states[-1].v, grads
 
 
-def _check(fused, ref, x, grad_input=False, tol=1e-9):
+def _check(fused, ref, x, grad_input=False, tol=1e-9, uniform=True):
+    _conv_lif.RUNS.clear()
     out, v, grads = _run(fused, x, grad_input)
     assert kernels.backend_of(fused[1]) == "cpu+conv"
+    layout = "blocked" if C_OUT == 16 and uniform else "planes"
+    assert _conv_lif.RUNS == {f"forward {layout}": 1, f"backward {layout}": 1}
     out_r, v_r, grads_r = _run(ref, x, grad_input)
     assert kernels.backend_of(ref[1]) == "torch"
     assert torch.equal(out, out_r)
@@ -109,7 +126,9 @@ def test_row_widths(width, monkeypatch):
 
 def test_per_neuron_and_learnable_parameters_and_the_input_gradient():
     kw = {"per_neuron": True, "learn": True}
-    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, 0.04), grad_input=True)
+    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, 0.04), grad_input=True, uniform=False)
+    kw = {"learn": True}  # learnable parameters are per neuron: the per-plane kernel
+    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, 0.04), grad_input=True, uniform=False)
     _check(_net("auto"), _net("torch"), _input(torch.float64, binary=False), grad_input=True)
 
 
@@ -235,3 +254,56 @@ def test_conv_lif_rejects_mismatched_shapes():
         kernels.cpu.conv_lif(
             torch.rand(2, 1, 2, 2, 2), torch.rand(4, 2, 3, 3), None, (0, 0), torch.zeros(1), 0.9, 1.0, settings
         )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_blocked_forward_gives_the_per_plane_bits(layout, dtype, reset):
+    """The blocked kernel's forward (channels in vectors, bands of rows for a single sample) has the per-plane
+    kernel's bits; its backward (bands, partial sums per band) is as close as rounding allows. A learnable (one-value)
+    decay takes the blocked forward and the per-plane backward, which reduces the parameter's gradient."""
+    if layout == "planes":
+        pytest.skip("compares the two layouts itself")
+    from spikeforge.kernels._settings import Settings
+
+    settings = Settings(reset=reset, v_reset=0.1, v_leak=0.05)
+    torch.manual_seed(3)
+    weight = torch.randn(16, C_IN, 3, 3, dtype=dtype) * 2
+    bias = torch.randn(16, dtype=dtype) * 0.2
+    for batch, learn in ((1, False), (3, False), (3, True)):  # one sample: the forward splits the rows into bands
+        v0 = torch.randn(batch, 16, H, W, dtype=dtype) * 0.3
+        for x in ((torch.rand(T, batch, C_IN, H, W) < 0.05).to(dtype), torch.rand(T, batch, C_IN, H, W, dtype=dtype)):
+            results = []
+            for block in (True, False):
+                _conv_lif.BLOCKED = block
+                _conv_lif.RUNS.clear()
+                try:
+                    params = [t.clone().requires_grad_() for t in (weight, bias, v0)]
+                    beta = torch.tensor(0.9, dtype=dtype, requires_grad=True) if learn else 0.9
+                    params += [beta] if learn else []
+                    z, v, last = kernels.cpu.conv_lif(x, params[0], params[1], (1, 1), params[2], beta, 0.7, settings)
+                    torch.manual_seed(1)
+                    loss = (z * torch.randn_like(z)).sum() + v.square().sum() + last.sum()
+                    results.append(((z, v, last), torch.autograd.grad(loss, params)))
+                finally:
+                    _conv_lif.BLOCKED = True
+                forward = "blocked" if block else "planes"
+                backward = "planes" if learn else forward
+                assert _conv_lif.RUNS == {f"forward {forward}": 1, f"backward {backward}": 1}
+            (out_b, grads_b), (out_p, grads_p) = results
+            for a, b in zip(out_b, out_p, strict=True):
+                assert torch.equal(a, b)
+            tol = 1e-12 if dtype == torch.float64 else 2e-5
+            for a, b in zip(grads_b, grads_p, strict=True):
+                torch.testing.assert_close(a, b, atol=tol * float(b.abs().max()), rtol=tol)
+
+
+def test_blocked_backward_in_bands_of_rows(layout, monkeypatch):
+    """A long sequence: the blocked backward keeps a band of rows' h and gradients over all steps in the cache, so
+    it splits the plane into bands (partial weight sums per band); still the reference's gradients."""
+    if layout == "planes":
+        pytest.skip("the per-plane kernel has no bands")
+    monkeypatch.setattr(sys.modules[__name__], "T", 160)
+    assert kernels.cpu._common.kernel("clif_parts", torch.float64)(160, H, W) > 2
+    _check(_net("auto"), _net("torch"), _input(torch.float64, 0.05))
+    _check(_net("auto"), _net("torch"), _input(torch.float64, binary=False), grad_input=True)

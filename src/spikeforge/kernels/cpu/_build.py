@@ -39,7 +39,7 @@ _ERROR: str | None = None
 _TRIED = False
 
 _HERE = Path(__file__).resolve().parent
-SOURCE_FILES = (_HERE / "sf_kernels.c", _HERE / "sf_kernels.h")  # shipped as package data
+SOURCE_FILES = (_HERE / "sf_kernels.c", _HERE / "sf_kernels.h", _HERE / "sf_conv_blocked.c")  # package data
 
 
 def _compiler() -> str | None:

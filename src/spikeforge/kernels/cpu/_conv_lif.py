@@ -33,6 +33,7 @@ recomputation round alike, so the gradients belong to the spikes returned. Built
 from __future__ import annotations
 
 import functools
+from collections import Counter
 
 import torch
 from torch import Tensor
@@ -100,6 +101,21 @@ def _events(x: Tensor, ph: int, pw: int, kw: int) -> tuple[Tensor, Tensor, Tenso
     return offsets, pos[cols], chan[cols]
 
 
+#: forward and backward may keep the output channels in vectors (``sf_conv_blocked.c``, :func:`blocked`); tests set
+#: it False to compare with the per-plane kernel, whose forward gives the same bits
+BLOCKED = True
+
+#: calls by direction and layout ("forward blocked", "backward planes", ...): which kernel ran, for tests
+RUNS: Counter[str] = Counter()
+
+
+def blocked(dtype: torch.dtype, c_out: int, uniform: bool) -> bool:
+    """Whether the forward keeps ``c_out`` output channels in vectors here: uniform neuron parameters, ``c_out`` a
+    multiple of the vector's lanes (16 in float32, 8 in float64) and a library built with AVX-512."""
+    lanes = kernel("clif_lanes", dtype)()
+    return BLOCKED and uniform and lanes > 0 and c_out % lanes == 0
+
+
 def _scratch(dtype: torch.dtype, shape: tuple[int, ...], n_threads: int) -> Tensor:
     """Per-thread scratch for ``shape = (T, H_o, W_o, W_p, C_in, k_h, k_w)``."""
     return torch.empty(n_threads * kernel("clif_scratch", dtype)(*shape), dtype=dtype)
@@ -125,6 +141,8 @@ class _ConvLIF(torch.autograd.Function):
         n_threads = threads(steps * n)
         scratch = _scratch(w.dtype, (steps, ho, wo, wp, c_in, kh, kw), n_threads)
         geometry = (steps, batch, c_in, hp, wp, c_out, kh, kw)  # the kernels' size arguments, in their order
+        block = blocked(w.dtype, c_out, uniform)
+        RUNS["forward blocked" if block else "forward planes"] += 1
         kernel("clif_fwd", w.dtype)(
             *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, z, v, last, scratch)),
             *geometry,
@@ -132,6 +150,7 @@ class _ConvLIF(torch.autograd.Function):
             v_reset,
             reset,
             int(uniform),
+            int(block),
             n_threads,
         )
         ctx.save_for_backward(xp, evo, evp, evc, w, b, v0, beta, thr)
@@ -149,8 +168,12 @@ class _ConvLIF(torch.autograd.Function):
         dz = None if dz is None else dz.contiguous()
         dv = None if dv is None else dv.contiguous()
         dlast = None if dlast is None else dlast.contiguous()
-        dwp = torch.empty((batch, c_out, taps), dtype=dtype)
-        dbp = torch.empty((batch, c_out), dtype=dtype) if b is not None else None
+        # the blocked backward (bands of output rows) leaves partial sums per sample and band, the other per sample
+        block = blocked(dtype, c_out, ctx.uniform) and not (need_beta or need_thr)
+        parts = batch * (kernel("clif_parts", dtype)(steps, ho, wo) if block else 1)
+        RUNS["backward blocked" if block else "backward planes"] += 1
+        dwp = torch.empty((parts, c_out, taps), dtype=dtype)
+        dbp = torch.empty((parts, c_out), dtype=dtype) if b is not None else None
         dxc = torch.empty((steps, n), dtype=dtype) if need_x else None
         dv0 = torch.empty_like(v0)
         dbeta = torch.empty_like(beta) if need_beta else None
@@ -170,6 +193,7 @@ class _ConvLIF(torch.autograd.Function):
             surr,
             k,
             int(ctx.uniform),
+            int(block),
             n_threads,
         )
         dx = None

@@ -933,8 +933,10 @@ static long FWD##_room(long wp, long kh, long kw) { return SF_ROUND(T, (kh - 1) 
    accumulators (taps and bias; or one per input channel and kernel row) and the reversed weight rows (FWD##_wrev) */ \
 long SCR(long nt_, long ho, long wo, long wp, long cin, long kh, long kw) { \
     long hp = ho + kh - 1, nr = SF_ROUND(T, (ho - 1) * wp + wo), taps = cin * kh * kw; \
-    return 2 * nt_ * ho * wo + ho * wo + FWD##_room(wp, kh, kw) + hp * wp + 2 * SF_LANES(T) + nr + \
-           (taps + 1 + 2 * cin * kh) * SF_LANES(T); \
+    long plane = 2 * nt_ * ho * wo + ho * wo + FWD##_room(wp, kh, kw) + hp * wp + 2 * SF_LANES(T) + nr + \
+                 (taps + 1 + 2 * cin * kh) * SF_LANES(T), fwd = SF_CLIF_BPER(T, ho, wo, wp, cin, kh, kw), \
+         bwd = SF_CLIF_BPER_BWD(T, nt_, ho, wo, wp, cin, kh, kw); \
+    return plane > fwd ? (plane > bwd ? plane : bwd) : (fwd > bwd ? fwd : bwd); \
 } \
 static void FWD##_offsets(long *off, long cin, long hp, long wp, long kh, long kw) { \
     long q = 0; \
@@ -944,12 +946,17 @@ static void FWD##_offsets(long *off, long cin, long hp, long wp, long kh, long k
 } \
 void FWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, const T *bias, \
          const T *v0, const T *beta, const T *thr, T *z, T *v, T *clast, T *scratch, long nt_, long nb, long cin, \
-         long hp, long wp, long co, long kh, long kw, T vl, T vr, int reset, int uni, int threads) { \
+         long hp, long wp, long co, long kh, long kw, T vl, T vr, int reset, int uni, int blocked, int threads) { \
     if (threads < 1) threads = 1; \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
+    long per = SCR(nt_, ho, wo, wp, cin, kh, kw); \
+    if (blocked && SF_CONV_BLOCKED && uni && co % SF_LANES(T) == 0) { /* sf_conv_blocked.c */ \
+        FWD##_blocked(xp, evo, evp, evc, wt, bias, v0, beta, thr, z, v, clast, scratch, per, nt_, nb, cin, hp, wp, co, \
+                      kh, kw, vl, vr, reset, threads); \
+        return; \
+    } \
     long off[taps > 0 ? taps : 1]; \
     FWD##_offsets(off, cin, hp, wp, kh, kw); \
-    long per = SCR(nt_, ho, wo, wp, cin, kh, kw); \
     _Pragma("omp parallel num_threads(threads)") \
     { \
     T *c = scratch + (long)SF_THREAD_NUM() * per + FWD##_room(wp, kh, kw); \
@@ -1046,10 +1053,16 @@ static void BWD##_wgrad_ev(const FWD##_src *s, long t, const T *d, T *acc) { \
 void BWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, const T *bias, \
          const T *v0, const T *beta, const T *thr, const T *dz, const T *dvT, const T *dcl, T *dwp, T *dbp, T *dxc, \
          T *dv0, T *dbeta, T *dthr, T *scratch, long nt_, long nb, long cin, long hp, long wp, long co, long kh, \
-         long kw, T vl, T vr, int reset, int detach, int surr, T k, int uni, int threads) { \
+         long kw, T vl, T vr, int reset, int detach, int surr, T k, int uni, int blocked, int threads) { \
     if (threads < 1) threads = 1; \
     const long L = SF_LANES(T); \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
+    if (blocked && SF_CONV_BLOCKED && uni && co % L == 0 && !dbeta && !dthr) { /* sf_conv_blocked.c */ \
+        BWD##_blocked(xp, evo, evp, evc, wt, bias, v0, beta, thr, dz, dvT, dcl, dwp, dbp, dxc, dv0, scratch, \
+                      SCR(nt_, ho, wo, wp, cin, kh, kw), nt_, nb, cin, hp, wp, co, kh, kw, vl, vr, reset, detach, \
+                      surr, k, threads); \
+        return; \
+    } \
     long nr = SF_ROUND(T, (ho - 1) * wp + wo), xstep = nb * cin * hp * wp, room = FWD##_room(wp, kh, kw); \
     long nacc = evo ? cin * kh : taps, plane = room + hp * wp + 2 * L; /* nacc: the bias's accumulator */ \
     long off[taps > 0 ? taps : 1]; \
@@ -1105,6 +1118,7 @@ void BWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc
     } \
 }
 
+#include "sf_conv_blocked.c"
 DEFINE_CONV_LIF(float, sf_clif_fwd_f32, sf_clif_bwd_f32, sf_clif_scratch_f32, sf_elif_bwd_f32)
 DEFINE_CONV_LIF(double, sf_clif_fwd_f64, sf_clif_bwd_f64, sf_clif_scratch_f64, sf_elif_bwd_f64)
 
