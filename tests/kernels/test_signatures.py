@@ -34,7 +34,7 @@ def _kind(param: str, suffix: str) -> str:
 def _header_prototypes() -> dict[tuple[str, str], tuple[str, str]]:
     found = {}
     for restype, name, suffix, params in _PROTOTYPE.findall(HEADER.read_text()):
-        kinds = " ".join(_kind(p.strip(), suffix) for p in params.split(","))
+        kinds = "" if params.strip() == "void" else " ".join(_kind(p.strip(), suffix) for p in params.split(","))
         found[(name, suffix)] = (restype, kinds)
     return found
 
@@ -56,10 +56,18 @@ def test_a_wrong_row_would_be_caught():
     assert (restype, args.replace("real", "int", 1)) != SIGNATURES["sf_lif_fwd"]  # the comparison sees one type
 
 
+def _copy_sources(tmp_path: Path) -> Path:
+    """The source and the files it includes, but not the header, copied into ``tmp_path`` (a quoted include looks
+    beside the source first); the source's path there."""
+    for path in (SOURCE, *_build.SOURCE_FILES[2:]):
+        (tmp_path / path.name).write_text(path.read_text())
+    return tmp_path / SOURCE.name
+
+
 def _preprocessed(tmp_path: Path, header_text: str) -> subprocess.CompletedProcess:
     """``gcc -E`` of the real source against ``header_text`` (the real header or a changed copy)."""
     (tmp_path / "sf_kernels.h").write_text(header_text)
-    (tmp_path / "sf_kernels.c").write_text(SOURCE.read_text())  # a quoted include looks beside the source first
+    _copy_sources(tmp_path)
     return subprocess.run(["gcc", "-E", "-P", str(tmp_path / "sf_kernels.c")], capture_output=True, text=True)
 
 
@@ -84,8 +92,7 @@ def test_the_compiler_checks_the_definitions_against_the_header(tmp_path):
     text = HEADER.read_text()
     changed = text.replace("float *vs, long nt_, long n, int threads);", "float *vs, long nt_, long n, long threads);")
     assert changed != text
-    source = tmp_path / "sf_kernels.c"
-    source.write_text(SOURCE.read_text())  # a quoted include looks beside the source first
+    source = _copy_sources(tmp_path)
     (tmp_path / "sf_kernels.h").write_text(changed)
     res = subprocess.run(["gcc", "-fsyntax-only", str(source)], capture_output=True, text=True)
     assert res.returncode != 0 and "conflicting types" in res.stderr
