@@ -5,10 +5,15 @@ time) reads binary input in one of two ways: the current and the weight gradient
 both from the zero-padded frames (``frames``). For each density of ``--densities`` this times the layer's forward and its
 backward (a fixed gradient of the spikes) on the conv_floor workload's shape (Conv2d 2 -> 16, 3x3 on 34 x 34, T = 20,
 B = 16), each path forced in turn, round-robin in one process, with a 160 MB buffer written (untimed) before every
-call so that each starts with caches as cold as inside a training step. Prints the minima (ms) per path and the path that
-``EVENT_DENSITY`` picks.
+call so that each starts with caches as cold as inside a training step. Prints the minima (ms) per path, which kernel ran
+(the blocked one, output channels in vectors, where the library has it and the channels are a multiple of 16; else the
+per-plane one) and the path that its limit (``EVENT_DENSITY``, ``EVENT_DENSITY_BLOCKED`` or ``EVENT_DENSITY_WIDE``) picks.
+
+``--in-channels``, ``--out-channels`` and ``--size`` change the layer (a hidden layer of a conv network: more input
+channels, a smaller frame).
 
     python benchmarks/conv_lif_paths.py [--rounds 20] [--threads 1] [--densities 0.01 0.02 0.05 0.1]
+        [--in-channels 2] [--out-channels 16] [--size 34]
 """
 
 from __future__ import annotations
@@ -21,19 +26,20 @@ from _machine import bench_parser, cpu_model, round_robin, run_record, write_res
 from spikeforge.kernels import Settings
 from spikeforge.kernels.cpu import _conv_lif
 
-T, B, C_IN, C_OUT, H, W = 20, 16, 2, 16, 34, 34
+T, B = 20, 16
 PATHS = {"events": 1.0, "frames": 0.0}  # EVENT_DENSITY forcing each path
 
 
 def timed(x: torch.Tensor, weight: torch.Tensor, path: str, flush: torch.Tensor) -> dict[str, object]:
     """Forward and backward calls of the fused layer with ``path`` forced."""
     settings = Settings()  # fast sigmoid, slope 25
-    v0 = torch.zeros(B, C_OUT, H, W)
-    grad = torch.randn(T, B, C_OUT, H, W, generator=torch.Generator().manual_seed(1))
+    out = (B, weight.shape[0], *x.shape[3:])
+    v0 = torch.zeros(out)
+    grad = torch.randn(T, *out, generator=torch.Generator().manual_seed(1))
     held: dict[str, torch.Tensor] = {}
 
-    def force():
-        _conv_lif.EVENT_DENSITY = PATHS[path]
+    def force():  # the per-plane and the blocked kernel's limits
+        _conv_lif.EVENT_DENSITY = _conv_lif.EVENT_DENSITY_BLOCKED = _conv_lif.EVENT_DENSITY_WIDE = PATHS[path]
 
     def forward() -> None:
         force()
@@ -51,16 +57,21 @@ def timed(x: torch.Tensor, weight: torch.Tensor, path: str, flush: torch.Tensor)
 def main() -> None:
     ap = bench_parser(__doc__, rounds=20, threads=1, out="conv_lif_paths")
     ap.add_argument("--densities", type=float, nargs="+", default=[0.01, 0.02, 0.05, 0.1])
+    ap.add_argument("--in-channels", type=int, default=2)
+    ap.add_argument("--out-channels", type=int, default=16)
+    ap.add_argument("--size", type=int, default=34, help="frame height and width")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    default = _conv_lif.EVENT_DENSITY
+    limits = _conv_lif.EVENT_DENSITY, _conv_lif.EVENT_DENSITY_BLOCKED, _conv_lif.EVENT_DENSITY_WIDE
+    block = _conv_lif.blocked(torch.float32, args.out_channels, True)
+    default = limits[0] if not block else limits[1] if 9 * args.in_channels <= _conv_lif.MAX_TAPS else limits[2]
     torch.manual_seed(0)
-    weight = (torch.randn(C_OUT, C_IN, 3, 3) * 1.5).requires_grad_()
+    weight = (torch.randn(args.out_channels, args.in_channels, 3, 3) * 1.5).requires_grad_()
     flush = torch.empty(40_000_000)
     load_before = os.getloadavg()[0]
     results = {}
     for density in args.densities:
-        x = (torch.rand(T, B, C_IN, H, W) < density).float()
+        x = (torch.rand(T, B, args.in_channels, args.size, args.size) < density).float()
         variants = {}
         for path in PATHS:
             variants.update(timed(x, weight, path, flush))
@@ -72,9 +83,12 @@ def main() -> None:
             fwd, bwd = best[f"{path} forward"], best[f"{path} backward"]
             print(f"  {path:>14}: forward {fwd:6.2f} ms, backward {bwd:6.2f} ms, sum {fwd + bwd:6.2f} ms")
         results[str(density)] = {"min_ms": best, "chosen": chosen}
-    _conv_lif.EVENT_DENSITY = default
+    _conv_lif.EVENT_DENSITY, _conv_lif.EVENT_DENSITY_BLOCKED, _conv_lif.EVENT_DENSITY_WIDE = limits
+    print(f"kernel: {'blocked (channels in vectors)' if block else 'per plane'}")
     print(f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}, {args.threads} torch threads, {cpu_model()}")
-    write_result(args.out, {"densities": results, "threads": args.threads, **run_record(load_before)})
+    shape = {"in": args.in_channels, "out": args.out_channels, "size": args.size, "T": T, "B": B}
+    record = {"densities": results, "shape": shape, "blocked": block, "threads": args.threads}
+    write_result(args.out, {**record, **run_record(load_before)})
 
 
 if __name__ == "__main__":

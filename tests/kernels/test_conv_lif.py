@@ -307,3 +307,22 @@ def test_blocked_backward_in_bands_of_rows(layout, monkeypatch):
     assert kernels.cpu._common.kernel("clif_parts", torch.float64)(160, H, W) > 2
     _check(_net("auto"), _net("torch"), _input(torch.float64, 0.05))
     _check(_net("auto"), _net("torch"), _input(torch.float64, binary=False), grad_input=True)
+
+
+@pytest.mark.parametrize("c_in", [8, 16])  # 72 and 144 taps: more than CONV_MAX_TAPS
+def test_many_input_channels_fuse_only_from_sparse_spikes(layout, c_in):
+    """Beyond ``CONV_MAX_TAPS`` the blocked kernel runs from events only (sparse binary input, the reference's results
+    there); dense input runs the convolution and the LIF layer apart, as does the per-plane kernel."""
+    assert 9 * c_in > kernels.cpu.CONV_MAX_TAPS
+    torch.manual_seed(4)
+    spikes = (torch.rand(T, B, c_in, H, W) < 0.05).double()
+    for x, fused in ((spikes, layout == "blocked"), (torch.rand(T, B, c_in, H, W, dtype=torch.float64), False)):
+        nets = []
+        for backend in ("auto", "torch"):
+            torch.manual_seed(5)
+            conv = torch.nn.Conv2d(c_in, C_OUT, 3, padding=1, dtype=torch.float64)
+            nets.append(SequentialState(conv, sf.LIF((C_OUT, H, W), tau_mem=0.02, threshold=0.3, backend=backend)))
+        if fused:
+            _check(*nets, x, grad_input=True)
+        else:
+            assert not _fused(nets[0], x)

@@ -473,10 +473,11 @@ def _explain_non_finite(v: torch.Tensor, **sources: torch.Tensor | None) -> None
 
 
 def _conv_fusable(conv: torch.nn.Conv2d, x_seq: torch.Tensor) -> bool:
-    """Whether :func:`spikeforge.kernels.cpu.conv_lif` computes ``conv`` over ``x_seq``: stride 1, no dilation, one
-    group, zero padding given as numbers, at most ``kernels.cpu.CONV_MAX_TAPS`` weights per output (its direct
-    convolution suits few input channels), a CPU float sequence ``[T, B, C, H, W]`` in the weight's dtype that changes
-    over time (a static input runs the convolution once instead, :class:`~spikeforge.nn.SequentialState`)."""
+    """Whether :func:`spikeforge.kernels.cpu.conv_lif` can compute ``conv`` over ``x_seq``: stride 1, no dilation,
+    one group, zero padding given as numbers, at most ``kernels.cpu.CONV_MAX_TAPS_EVENTS`` weights per output (the
+    input's :func:`~spikeforge.kernels.cpu.conv_lif_plan` decides below that), a CPU float sequence ``[T, B, C, H,
+    W]`` in the weight's dtype that changes over time (a static input runs the convolution once instead,
+    :class:`~spikeforge.nn.SequentialState`)."""
     weight, bias = conv.weight, conv.bias
     geometry = (
         conv.stride == (1, 1)
@@ -484,7 +485,7 @@ def _conv_fusable(conv: torch.nn.Conv2d, x_seq: torch.Tensor) -> bool:
         and conv.groups == 1
         and conv.padding_mode == "zeros"
         and isinstance(conv.padding, tuple)
-        and weight[0].numel() <= kernels.cpu.CONV_MAX_TAPS
+        and weight[0].numel() <= kernels.cpu.CONV_MAX_TAPS_EVENTS
     )
     data = (
         x_seq.dim() == 5
@@ -511,8 +512,10 @@ def _fused_conv(
 ) -> tuple[torch.Tensor, NamedTuple] | None:
     """:func:`fused_synapse` for a ``Conv2d`` before a LIF-family layer: both in one CPU kernel
     (:func:`spikeforge.kernels.cpu.conv_lif`, the convolution's ``[T, B, C_out, H_o, W_o]`` output and its gradient
-    never held), or None where it does not apply (:func:`_conv_fusable`, and the neuron conditions of
-    :func:`fused_synapse`); ``kernels.backend_of(neuron)`` then says ``"cpu+conv"``."""
+    never held), or None where it does not apply (:func:`_conv_fusable`, the neuron conditions of
+    :func:`fused_synapse`) or is not expected to be faster for this input (many input channels and input that is not
+    sparse spikes: :func:`spikeforge.kernels.cpu.conv_lif_plan`); ``kernels.backend_of(neuron)`` then says
+    ``"cpu+conv"``."""
     if not _conv_fusable(conv, x_seq):
         return None
     weight, bias = conv.weight, conv.bias
@@ -524,11 +527,15 @@ def _fused_conv(
     if state is not None:
         neuron._check_state(state, like)
     with kernels.layer(neuron):
+        decay_ = beta(like)
+        how = kernels.cpu.conv_lif_plan(x_seq, weight, (ph, pw), decay_, params.threshold)
+        if not how.faster:
+            return None
         start = init(like, params) if state is None else state
         kernels.record(model, "cpu+conv")
         settings = kernel_settings(params, neuron.surrogate)
         z, v, last = kernels.cpu.conv_lif(
-            x_seq, weight, bias, (ph, pw), start.v, beta(like), params.threshold, settings
+            x_seq, weight, bias, (ph, pw), start.v, decay_, params.threshold, settings, how
         )
     _explain_non_finite(v, input=x_seq, weight=weight, bias=bias)
     return finish(z, v, start, last)

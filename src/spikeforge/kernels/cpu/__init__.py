@@ -19,7 +19,9 @@ from ._common import (
     usable_threads,
 )
 from ._conv_lif import MAX_TAPS as CONV_MAX_TAPS
+from ._conv_lif import MAX_TAPS_EVENTS as CONV_MAX_TAPS_EVENTS
 from ._conv_lif import conv_lif
+from ._conv_lif import plan as conv_lif_plan
 from ._event_lif import event_lif
 from ._izhikevich import izhikevich
 from ._li import li
@@ -31,12 +33,14 @@ from ._two_state import alif, cuba
 
 __all__ = [
     "CONV_MAX_TAPS",
+    "CONV_MAX_TAPS_EVENTS",
     "accepts",
     "adex",
     "alif",
     "available",
     "build_error",
     "conv_lif",
+    "conv_lif_plan",
     "cuba",
     "derivative_handle",
     "event_lif",

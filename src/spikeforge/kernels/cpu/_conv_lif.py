@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -44,12 +45,18 @@ from ._common import kernel, per_neuron, ptr, reset_args, spike_index, threads, 
 __all__ = ["conv_lif"]
 
 
-#: weights per output (``C_in * k_h * k_w``) up to which the direct convolution is used (``SequentialState`` fuses
-#: a ``Conv2d`` with the LIF layer after it). Measured against torch's convolution followed by the LIF kernel, a
-#: training step (3x3 on 34 x 34, 16 output channels, T = 20, B = 16, 1 thread, 2026-12-03 UTC), the fused pair's
-#: time over the unfused pair's: input uniform in [0, 0.3), 9 taps 0.80, 18 taps 0.94, 36 taps 0.97; binary input at
-#: 5% density, 18 taps 0.90, 36 taps 0.98, 72 taps 1.34
+#: weights per output (``C_in * k_h * k_w``) up to which the direct convolution is used for any input
+#: (``SequentialState`` fuses a ``Conv2d`` with the LIF layer after it). Measured with the per-plane kernel against
+#: torch's convolution followed by the LIF kernel, a training step (3x3 on 34 x 34, 16 output channels, T = 20,
+#: B = 16, 1 thread, 2026-12-03 UTC), the fused pair's time over the unfused pair's: input uniform in [0, 0.3), 9 taps
+#: 0.80, 18 taps 0.94, 36 taps 0.97; binary input at 5% density, 18 taps 0.90, 36 taps 0.98, 72 taps 1.34
 MAX_TAPS = 36
+
+#: ... and up to which the blocked kernel (:func:`blocked`) reads sparse binary input as events (at most
+#: :data:`EVENT_DENSITY_WIDE` dense): the pair runs otherwise. A training step with the input's gradient (3x3, T = 20,
+#: B = 16, 2 threads, 2026-12-03 12:55 UTC), fused over unfused: 144 taps (16 -> 32 on 17 x 17) 0.81 at 5% density
+#: and 1.21 at 15%; 288 taps (32 -> 64 on 8 x 8) 0.82 at 5%, 1.03 at 15%; 576 taps (64 -> 64 on 8 x 8) 0.88 at 10%
+MAX_TAPS_EVENTS = 576
 
 #: values the kernel may read past the padded input's end (its last plane's rows are computed in whole vectors)
 _SLACK = 16
@@ -66,13 +73,21 @@ def _padded(x: Tensor, ph: int, pw: int) -> Tensor:
     return xp
 
 
-#: binary input at most this dense is read as events: the current adds, per spike, its weights at the outputs it
-#: reaches, and the weight gradient sums per spike and kernel row one vector of dL/dc, instead of a multiply-add per
-#: tap and output over the zero-padded frames. Conv2d 2 -> 16, 3x3 on 34 x 34, T = 20, B = 16, 1 thread, caches
-#: flushed before each call (``python benchmarks/conv_lif_paths.py``, 2026-12-03 11:25 UTC), forward + backward:
-#: 11.4 against 19.6 ms at 1% density, 12.7 against 20.4 at 2%, 15.8 against 21.0 at 5%, 18.4 against 21.7 at 8%,
-#: 22.5 against 22.0 at 12%
+#: binary input at most this dense is read as events by the per-plane kernel: the current adds, per spike, its
+#: weights at the outputs it reaches, and the weight gradient sums per spike and kernel row one vector of dL/dc,
+#: instead of a multiply-add per tap and output over the zero-padded frames. Conv2d 2 -> 16, 3x3 on 34 x 34, T = 20,
+#: B = 16, 1 thread, caches flushed before each call (``python benchmarks/conv_lif_paths.py``, 2026-12-03 11:25 UTC),
+#: forward + backward: 11.4 against 19.6 ms at 1% density, 12.7 against 20.4 at 2%, 15.8 against 21.0 at 5%, 18.4
+#: against 21.7 at 8%, 22.5 against 22.0 at 12%
 EVENT_DENSITY = 0.09
+
+#: the same for the blocked kernel, where a spike costs one vector add per tap for all of a group's channels: the
+#: same workload (12:47 UTC) 14.2 against 19.0 ms at 5%, 15.5 / 19.0 at 10%, 16.6 / 18.6 at 15%, 18.6 / 18.7 at 20%,
+#: 20.4 / 18.9 at 30%
+EVENT_DENSITY_BLOCKED = 0.15
+
+#: the blocked kernel's limit with more than :data:`MAX_TAPS` taps (see :data:`MAX_TAPS_EVENTS`)
+EVENT_DENSITY_WIDE = 0.1
 
 
 @functools.lru_cache(maxsize=32)
@@ -84,18 +99,21 @@ def _where(chans: int, height: int, width: int, ph: int, pw: int) -> tuple[Tenso
     return ((rest // width + ph) * (width + 2 * pw) + rest % width + pw), idx // (height * width)
 
 
-def _events(x: Tensor, ph: int, pw: int, kw: int) -> tuple[Tensor, Tensor, Tensor] | None:
+Events = tuple[Tensor, Tensor, Tensor]
+
+
+def _events(x: Tensor, ph: int, pw: int, kw: int, limit: float) -> Events | None:
     """The spikes of binary ``x[T, B, C, H, W]`` as events: offsets (int64 ``[T * B + 1]``), positions in the padded
-    rows of their channel (int32) and channels (int32); None where ``x`` is not binary, denser than
-    :data:`EVENT_DENSITY`, or the kernel is wider than one vector."""
+    rows of their channel (int32) and channels (int32); None where ``x`` is not binary, denser than ``limit``, or the
+    kernel is wider than one vector."""
     steps, batch, chans, height, width = x.shape
     if kw > 64 // x.element_size() or x.numel() == 0:
         return None
     first = x[0]  # a cheap look at one step first: a dense input is not indexed at all
-    if int(torch.count_nonzero(first)) > 2 * EVENT_DENSITY * first.numel():
+    if int(torch.count_nonzero(first)) > 2 * limit * first.numel():
         return None
     total, binary, cols, offsets = spike_index(x.contiguous().view(steps * batch, -1))
-    if not binary or total > EVENT_DENSITY * x.numel():
+    if not binary or total > limit * x.numel():
         return None
     pos, chan = _where(chans, height, width, ph, pw)
     return offsets, pos[cols], chan[cols]
@@ -116,6 +134,31 @@ def blocked(dtype: torch.dtype, c_out: int, uniform: bool) -> bool:
     return BLOCKED and uniform and lanes > 0 and c_out % lanes == 0
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How :func:`conv_lif` reads an input: ``events`` (:func:`_events`) or None (the frames); ``faster``: whether
+    the fused kernel is expected to beat the convolution and the LIF kernel run apart (at most :data:`MAX_TAPS` taps
+    for any input, :data:`MAX_TAPS_EVENTS` for the blocked kernel from events)."""
+
+    events: Events | None
+    faster: bool
+
+
+def plan(
+    x_seq: Tensor, weight: Tensor, padding: tuple[int, int], beta: Tensor | float, threshold: Tensor | float
+) -> Plan:
+    """The :class:`Plan` for input ``x_seq [T, B, C_in, H, W]``, ``weight [C_out, C_in, k_h, k_w]`` and the neurons'
+    ``beta`` and ``threshold`` (as :func:`conv_lif` takes them): it indexes sparse binary input once, for the decision
+    and the kernel."""
+    taps = weight[0].numel()
+    block = blocked(weight.dtype, weight.shape[0], uniform_params(beta, threshold))
+    if taps > (MAX_TAPS_EVENTS if block else MAX_TAPS):
+        return Plan(None, False)
+    limit = EVENT_DENSITY if not block else EVENT_DENSITY_BLOCKED if taps <= MAX_TAPS else EVENT_DENSITY_WIDE
+    events = _events(x_seq.detach(), *padding, weight.shape[3], limit)
+    return Plan(events, taps <= MAX_TAPS or events is not None)
+
+
 def _scratch(dtype: torch.dtype, shape: tuple[int, ...], n_threads: int) -> Tensor:
     """Per-thread scratch for ``shape = (T, H_o, W_o, W_p, C_in, k_h, k_w)``."""
     return torch.empty(n_threads * kernel("clif_scratch", dtype)(*shape), dtype=dtype)
@@ -123,10 +166,9 @@ def _scratch(dtype: torch.dtype, shape: tuple[int, ...], n_threads: int) -> Tens
 
 class _ConvLIF(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, v0, beta, thr, padding, cfg, uniform):  # type: ignore[override]
+    def forward(ctx, x, weight, bias, v0, beta, thr, padding, cfg, uniform, events):  # type: ignore[override]
         ph, pw = padding
         c_out, _, kh, kw = weight.shape
-        events = _events(x.detach(), ph, pw, kw)
         xp = _padded(x.detach(), ph, pw) if events is None else None
         evo, evp, evc = (None, None, None) if events is None else events
         steps, batch, c_in, height, width = x.shape
@@ -209,7 +251,7 @@ class _ConvLIF(torch.autograd.Function):
             dv0 if need_v0 else None,
             dbeta,
             dthr,
-            *([None] * 3),
+            *([None] * 4),
         )
 
 
@@ -222,6 +264,7 @@ def conv_lif(
     beta: Tensor | float,
     threshold: Tensor | float,
     settings: Settings,
+    how: Plan | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """A stride-1 ``Conv2d`` (no dilation, one group, zero padding) and the LIF / IF layer after it (IF: ``beta =
     1``, ``v_leak = 0``) over a sequence, forward and backward, in one kernel.
@@ -233,6 +276,7 @@ def conv_lif(
         v0: membrane before the first step, ``[B, C_out, H_o, W_o]`` with ``H_o = H + 2 p_h - k_h + 1`` (as ``W_o``).
         beta, threshold: per-step decay and firing threshold, numbers or tensors broadcasting to ``v0``'s shape.
         settings: as for :func:`.lif`, with a built-in surrogate (``settings.custom`` None).
+        how: the input's :func:`plan` where the caller made it already (to decide whether to call this).
 
     Returns:
         ``(z[T, B, C_out, H_o, W_o], v_T[B, C_out, H_o, W_o], c_T)``: spikes, final membrane and the last step's
@@ -259,5 +303,6 @@ def conv_lif(
     else:  # one per neuron, through which autograd reduces a gradient to the parameter's own shape
         beta_n, thr_n = per_neuron(beta, step_shape, like), per_neuron(threshold, step_shape, like)
     cfg = settings.codes(True)
-    z, v, last = _ConvLIF.apply(x_seq, weight, bias, v0, beta_n, thr_n, tuple(padding), cfg, uniform)
+    events = (how or plan(x_seq, weight, padding, beta, threshold)).events
+    z, v, last = _ConvLIF.apply(x_seq, weight, bias, v0, beta_n, thr_n, tuple(padding), cfg, uniform, events)
     return z.view(steps, *step_shape), v.view(step_shape), last.view(step_shape)
