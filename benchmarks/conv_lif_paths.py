@@ -63,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     limits = _conv_lif.EVENT_DENSITY, _conv_lif.EVENT_DENSITY_BLOCKED, _conv_lif.EVENT_DENSITY_WIDE
-    block = _conv_lif.blocked(torch.float32, args.out_channels, True)
+    block = _conv_lif.blocked(torch.float32, args.out_channels)
     default = limits[0] if not block else limits[1] if 9 * args.in_channels <= _conv_lif.MAX_TAPS else limits[2]
     torch.manual_seed(0)
     weight = (torch.randn(args.out_channels, args.in_channels, 3, 3) * 1.5).requires_grad_()

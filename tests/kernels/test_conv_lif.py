@@ -26,7 +26,7 @@ def layout(request, monkeypatch):
     """The kernel under test: 5 output channels run the per-plane kernel, 16 (a multiple of the vector's lanes in
     both dtypes) the blocked one."""
     if request.param == "blocked":
-        if not _conv_lif.blocked(torch.float64, 16, True):
+        if not _conv_lif.blocked(torch.float64, 16):
             pytest.skip("the kernel library was built without AVX-512: no blocked kernel")
         monkeypatch.setattr(sys.modules[__name__], "C_OUT", 16)
     _conv_lif.RUNS.clear()
@@ -83,11 +83,11 @@ def _run(net, x, grad_input=False):
     return out, states[-1].v, grads
 
 
-def _check(fused, ref, x, grad_input=False, tol=1e-9, uniform=True):
+def _check(fused, ref, x, grad_input=False, tol=1e-9):
     _conv_lif.RUNS.clear()
     out, v, grads = _run(fused, x, grad_input)
     assert kernels.backend_of(fused[1]) == "cpu+conv"
-    layout = "blocked" if C_OUT == 16 and uniform else "planes"
+    layout = "blocked" if C_OUT == 16 else "planes"
     assert _conv_lif.RUNS == {f"forward {layout}": 1, f"backward {layout}": 1}
     out_r, v_r, grads_r = _run(ref, x, grad_input)
     assert kernels.backend_of(ref[1]) == "torch"
@@ -126,9 +126,9 @@ def test_row_widths(width, monkeypatch):
 
 def test_per_neuron_and_learnable_parameters_and_the_input_gradient():
     kw = {"per_neuron": True, "learn": True}
-    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, 0.04), grad_input=True, uniform=False)
-    kw = {"learn": True}  # learnable parameters are per neuron: the per-plane kernel
-    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, 0.04), grad_input=True, uniform=False)
+    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, 0.04), grad_input=True)
+    kw = {"learn": True}  # learnable, one per neuron
+    _check(_net("auto", **kw), _net("torch", **kw), _input(torch.float64, 0.04), grad_input=True)
     _check(_net("auto"), _net("torch"), _input(torch.float64, binary=False), grad_input=True)
 
 
@@ -261,7 +261,7 @@ def test_conv_lif_rejects_mismatched_shapes():
 def test_blocked_forward_gives_the_per_plane_bits(layout, dtype, reset):
     """The blocked kernel's forward (channels in vectors, bands of rows for a single sample) has the per-plane
     kernel's bits; its backward (bands, partial sums per band) is as close as rounding allows. A learnable (one-value)
-    decay takes the blocked forward and the per-plane backward, which reduces the parameter's gradient."""
+    decay gets its gradient from both."""
     if layout == "planes":
         pytest.skip("compares the two layouts itself")
     from spikeforge.kernels._settings import Settings
@@ -287,9 +287,8 @@ def test_blocked_forward_gives_the_per_plane_bits(layout, dtype, reset):
                     results.append(((z, v, last), torch.autograd.grad(loss, params)))
                 finally:
                     _conv_lif.BLOCKED = True
-                forward = "blocked" if block else "planes"
-                backward = "planes" if learn else forward
-                assert _conv_lif.RUNS == {f"forward {forward}": 1, f"backward {backward}": 1}
+                layout_ran = "blocked" if block else "planes"
+                assert _conv_lif.RUNS == {f"forward {layout_ran}": 1, f"backward {layout_ran}": 1}
             (out_b, grads_b), (out_p, grads_p) = results
             for a, b in zip(out_b, out_p, strict=True):
                 assert torch.equal(a, b)

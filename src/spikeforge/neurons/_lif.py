@@ -527,15 +527,14 @@ def _fused_conv(
     if state is not None:
         neuron._check_state(state, like)
     with kernels.layer(neuron):
-        decay_ = beta(like)
-        how = kernels.cpu.conv_lif_plan(x_seq, weight, (ph, pw), decay_, params.threshold)
+        how = kernels.cpu.conv_lif_plan(x_seq, weight, (ph, pw))
         if not how.faster:
             return None
         start = init(like, params) if state is None else state
         kernels.record(model, "cpu+conv")
         settings = kernel_settings(params, neuron.surrogate)
         z, v, last = kernels.cpu.conv_lif(
-            x_seq, weight, bias, (ph, pw), start.v, decay_, params.threshold, settings, how
+            x_seq, weight, bias, (ph, pw), start.v, beta(like), params.threshold, settings, how
         )
     _explain_non_finite(v, input=x_seq, weight=weight, bias=bias)
     return finish(z, v, start, last)

@@ -127,11 +127,11 @@ BLOCKED = True
 RUNS: Counter[str] = Counter()
 
 
-def blocked(dtype: torch.dtype, c_out: int, uniform: bool) -> bool:
-    """Whether the forward keeps ``c_out`` output channels in vectors here: uniform neuron parameters, ``c_out`` a
+def blocked(dtype: torch.dtype, c_out: int) -> bool:
+    """Whether the kernel keeps ``c_out`` output channels in vectors here (``sf_conv_blocked.c``): ``c_out`` a
     multiple of the vector's lanes (16 in float32, 8 in float64) and a library built with AVX-512."""
     lanes = kernel("clif_lanes", dtype)()
-    return BLOCKED and uniform and lanes > 0 and c_out % lanes == 0
+    return BLOCKED and lanes > 0 and c_out % lanes == 0
 
 
 @dataclass(frozen=True)
@@ -144,14 +144,11 @@ class Plan:
     faster: bool
 
 
-def plan(
-    x_seq: Tensor, weight: Tensor, padding: tuple[int, int], beta: Tensor | float, threshold: Tensor | float
-) -> Plan:
-    """The :class:`Plan` for input ``x_seq [T, B, C_in, H, W]``, ``weight [C_out, C_in, k_h, k_w]`` and the neurons'
-    ``beta`` and ``threshold`` (as :func:`conv_lif` takes them): it indexes sparse binary input once, for the decision
-    and the kernel."""
+def plan(x_seq: Tensor, weight: Tensor, padding: tuple[int, int]) -> Plan:
+    """The :class:`Plan` for input ``x_seq [T, B, C_in, H, W]`` and ``weight [C_out, C_in, k_h, k_w]``: it indexes
+    sparse binary input once, for the decision and the kernel."""
     taps = weight[0].numel()
-    block = blocked(weight.dtype, weight.shape[0], uniform_params(beta, threshold))
+    block = blocked(weight.dtype, weight.shape[0])
     if taps > (MAX_TAPS_EVENTS if block else MAX_TAPS):
         return Plan(None, False)
     limit = EVENT_DENSITY if not block else EVENT_DENSITY_BLOCKED if taps <= MAX_TAPS else EVENT_DENSITY_WIDE
@@ -183,7 +180,7 @@ class _ConvLIF(torch.autograd.Function):
         n_threads = threads(steps * n)
         scratch = _scratch(w.dtype, (steps, ho, wo, wp, c_in, kh, kw), n_threads)
         geometry = (steps, batch, c_in, hp, wp, c_out, kh, kw)  # the kernels' size arguments, in their order
-        block = blocked(w.dtype, c_out, uniform)
+        block = blocked(w.dtype, c_out)
         RUNS["forward blocked" if block else "forward planes"] += 1
         kernel("clif_fwd", w.dtype)(
             *(ptr(t) for t in (xp, evo, evp, evc, w, b, v0, beta, thr, z, v, last, scratch)),
@@ -211,7 +208,7 @@ class _ConvLIF(torch.autograd.Function):
         dv = None if dv is None else dv.contiguous()
         dlast = None if dlast is None else dlast.contiguous()
         # the blocked backward (bands of output rows) leaves partial sums per sample and band, the other per sample
-        block = blocked(dtype, c_out, ctx.uniform) and not (need_beta or need_thr)
+        block = blocked(dtype, c_out)
         parts = batch * (kernel("clif_parts", dtype)(steps, ho, wo) if block else 1)
         RUNS["backward blocked" if block else "backward planes"] += 1
         dwp = torch.empty((parts, c_out, taps), dtype=dtype)
@@ -303,6 +300,6 @@ def conv_lif(
     else:  # one per neuron, through which autograd reduces a gradient to the parameter's own shape
         beta_n, thr_n = per_neuron(beta, step_shape, like), per_neuron(threshold, step_shape, like)
     cfg = settings.codes(True)
-    events = (how or plan(x_seq, weight, padding, beta, threshold)).events
+    events = (how or plan(x_seq, weight, padding)).events
     z, v, last = _ConvLIF.apply(x_seq, weight, bias, v0, beta_n, thr_n, tuple(padding), cfg, uniform, events)
     return z.view(steps, *step_shape), v.view(step_shape), last.view(step_shape)

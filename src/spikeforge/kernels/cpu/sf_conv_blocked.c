@@ -1,20 +1,25 @@
-/* The conv_lif forward with the output channels in vectors (included by sf_kernels.c, before DEFINE_CONV_LIF's
-   instances, which call FWD##_blocked where the caller asks for it).
+/* conv_lif with the output channels in vectors (included by sf_kernels.c, before DEFINE_CONV_LIF's instances, whose
+   FWD and BWD call FWD##_blocked and BWD##_blocked where the caller asks for them).
 
-   Where the layer has uniform neuron parameters and a multiple of L output channels (L = 16 in float32, 8 in
-   float64: one 64-byte vector), a task takes a group of L channels of one sample over a band of output rows, and
-   keeps the current and the membrane as one vector per output position: c[y, x, 0:L]. A spike then adds each
+   Where the layer has a multiple of L output channels (L = 16 in float32, 8 in float64: one 64-byte vector), a task
+   takes a group of L channels of one sample over a band of output rows, and keeps the current, the membrane and
+   (per neuron) the decay and threshold as one vector per output position: c[y, x, 0:L]. A spike then adds each
    weight vector W[g L : g L + L, ci, ky, kx] to one vector of sums (one instruction for L outputs, where the
    per-plane kernel adds one scalar per output), and the dense current is the outer-product form of the
    convolution, a fused multiply-add of a weight vector with one input value per tap. Per output the operations
    and their order are those of the per-plane kernel (bias first, then one add per spike in the order of the
    events, or one fused multiply-add per tap in the order (ci, ky, kx)), and the LIF update is the same
-   expression, so the forward gives the same bits as the per-plane one, and the backward (which recomputes h per
-   plane) sees the spikes it returned.
+   expression, so the forward gives the same bits as the per-plane one.
    The spikes go to the [T, B, C_out, H_o, W_o] output through a bit matrix: the update leaves, per position, the
    L-bit mask of the channels that fired; L positions' masks are loaded as one vector of 16-bit words, and for
    channel l the positions whose word has bit l set are one test instruction, which writes L spikes of that
    channel's row as a masked move of ones.
+   The backward takes bands of rows small enough (SF_CLIF_BROWS) that a task's h, dL/dz and dL/dc over all steps
+   stay in the core's cache: it recomputes h as the forward did, gathers dL/dz into the band's layout (the next
+   step's rows prefetched meanwhile), runs sf_lif_bwd's recursion (LIFB##_lif) over the band as over any slice of
+   neurons, and sums the weight gradient per tap in vectors over the band's outputs (from the events: per spike,
+   the vectors of dL/dc it reached; from frames: dL/dc times the input value). Each (sample, band) writes its own
+   partial sums, which the caller adds, so the result does not depend on the thread count.
    Needs AVX-512 (F, BW, VL, DQ); elsewhere SF_CONV_BLOCKED is 0 and the caller never asks for it. */
 /* output rows per band of the blocked backward: its per-task h, dL/dz and dL/dc over all steps ([T, rows * wo, L]
    each) within about SF_BAND_BYTES, so that they stay in the core's cache; at least one row */
@@ -25,14 +30,15 @@
      SF_BAND_BYTES / (3 * (nt_) * (wo) * SF_LANES(T) * (long)sizeof(T) + 1))
 /* values of scratch per thread that FWD##_blocked takes (at most: a band is at most the whole plane) */
 #define SF_CLIF_BPER(T, ho, wo, wp, cin, kh, kw) \
-    ((((kh) - 1) * (wp) + (kw) - 1 + ((ho) + (kh) - 1) * (wp) + (ho) * (wo) + (cin) * (kh) * (kw) + 1) * SF_LANES(T) + \
+    ((((kh) - 1) * (wp) + (kw) - 1 + ((ho) + (kh) - 1) * (wp) + 3 * (ho) * (wo) + (cin) * (kh) * (kw) + 1) * \
+         SF_LANES(T) + \
      ((wo) + SF_LANES(T)) * 2 / (long)sizeof(T) + 1)
 
-/* ... and BWD##_blocked: two band buffers, membrane, weights, bias, h, dL/dz, dL/dc over T, three band vectors,
+/* ... and BWD##_blocked: two band buffers, membrane, weights, bias, h, dL/dz, dL/dc over T, seven band vectors,
    the accumulators */
 #define SF_CLIF_BPER_BWD(T, nt_, ho, wo, wp, cin, kh, kw) \
     ((2 * (((kh) - 1) * (wp) + (kw) - 1 + (SF_CLIF_BROWS(T, nt_, ho, wo) + (kh) - 1) * (wp)) + \
-      (4 + 3 * (nt_)) * SF_CLIF_BROWS(T, nt_, ho, wo) * (wo) + 2 * ((cin) * (kh) * (kw) + 1)) * SF_LANES(T))
+      (8 + 3 * (nt_)) * SF_CLIF_BROWS(T, nt_, ho, wo) * (wo) + 2 * ((cin) * (kh) * (kw) + 1)) * SF_LANES(T))
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
 #define SF_CONV_BLOCKED 1
 
@@ -147,21 +153,46 @@ SF_INLINE void FWD##_bdense(const T *x, const long *off, const T *wb, long taps,
     } \
     for (int u = 0; u < U; u++) SF_VSTORE(T, c + (i + u) * L, a[u]); \
 } \
-/* one band row's LIF update (sf_lif_fwd's expression) from its current c (wo vectors) and membrane v: the fired \
-   channels' masks into bits (forward) or h into hs (the backward's recomputation), where not NULL */ \
-SF_INLINE void FWD##_brow(const T *c, T *v, uint16_t *bits, T *hs, long wo, sf_vec_##T vlv, sf_vec_##T bv, \
-                          sf_vec_##T tv, sf_vec_##T vrv, const int reset) { \
+/* one band row's LIF update (sf_lif_fwd's expression) from its current c (wo vectors) and membrane v, with one \
+   decay and threshold (uni: the vectors bv, tv) or one per neuron (the row's vectors at bb, tb): the fired channels' \
+   masks into bits (forward) or h into hs (the backward's recomputation), where not NULL */ \
+SF_INLINE void FWD##_brow(const T *c, T *v, uint16_t *bits, T *hs, const T *bb, const T *tb, long wo, \
+                          sf_vec_##T vlv, sf_vec_##T bv, sf_vec_##T tv, sf_vec_##T vrv, const int reset, \
+                          const int uni) { \
     const long L = SF_LANES(T); \
     for (long x = 0; x < wo; x++) { \
-        sf_vec_##T h = (vlv + bv * (SF_VLOAD(T, v + x * L) - vlv)) + SF_VLOAD(T, c + x * L); \
-        __typeof__(h - tv >= 0) fire = h - tv >= 0; \
+        sf_vec_##T b = uni ? bv : SF_VLOAD(T, bb + x * L), t = uni ? tv : SF_VLOAD(T, tb + x * L); \
+        sf_vec_##T h = (vlv + b * (SF_VLOAD(T, v + x * L) - vlv)) + SF_VLOAD(T, c + x * L); \
+        __typeof__(h - t >= 0) fire = h - t >= 0; \
         sf_vec_##T s = __builtin_convertvector(fire & 1, sf_vec_##T); \
         sf_vec_##T vn = h; \
-        if (reset == 0) vn = h - s * tv; \
+        if (reset == 0) vn = h - s * t; \
         else if (reset == 1) vn = h - s * (h - vrv); \
         SF_VSTORE(T, v + x * L, vn); \
         if (bits) bits[x] = SF_BITS_##T(fire); \
         if (hs) SF_VSTORE(T, hs + x * L, h); \
+    } \
+} \
+/* the band's rows at one step (FWD##_brow with reset and uni constants): rows of c are wp vectors apart, of v, \
+   bb, tb and hs wo; the spikes of each row go out through bits into z (the channels' planes hw apart), where z is \
+   not NULL */ \
+static void FWD##_bstep(const T *c, T *v, uint16_t *bits, T *z, T *hs, const T *bb, const T *tb, long r, long wo, \
+                        long wp, long hw, sf_vec_##T vlv, sf_vec_##T bv, sf_vec_##T tv, sf_vec_##T vrv, int reset, \
+                        int uni) { \
+    const long L = SF_LANES(T); \
+    for (long yy = 0; yy < r; yy++) { \
+        const T *cy = c + yy * wp * L, *by = uni ? 0 : bb + yy * wo * L, *ty = uni ? 0 : tb + yy * wo * L; \
+        T *vy = v + yy * wo * L, *hy = hs ? hs + yy * wo * L : 0; \
+        switch ((reset >= 0 && reset <= 2 ? reset : 2) * 2 + (uni ? 1 : 0)) { \
+        case 0: FWD##_brow(cy, vy, bits, hy, by, ty, wo, vlv, bv, tv, vrv, 0, 0); break; \
+        case 1: FWD##_brow(cy, vy, bits, hy, by, ty, wo, vlv, bv, tv, vrv, 0, 1); break; \
+        case 2: FWD##_brow(cy, vy, bits, hy, by, ty, wo, vlv, bv, tv, vrv, 1, 0); break; \
+        case 3: FWD##_brow(cy, vy, bits, hy, by, ty, wo, vlv, bv, tv, vrv, 1, 1); break; \
+        case 4: FWD##_brow(cy, vy, bits, hy, by, ty, wo, vlv, bv, tv, vrv, 2, 0); break; \
+        default: FWD##_brow(cy, vy, bits, hy, by, ty, wo, vlv, bv, tv, vrv, 2, 1); \
+        } \
+        if (z) \
+            for (long x = 0; x < wo; x += L) sf_zchunk_##T(z + yy * wo + x, hw, bits + x, wo - x < L ? wo - x : L); \
     } \
 } \
 /* one task's geometry and sources: sample b, channels g L .. g L + L, output rows y0 .. y0 + r; c0 the band's sums \
@@ -194,14 +225,19 @@ static void FWD##_bcurrent(const FWD##_bsrc *s, long t) { \
         for (; x < s->wo; x++) FWD##_bdense(xt, s->off, s->wb, s->taps, s->bv, s->c0, i + x, 1); \
     } \
 } \
-/* the task's weight vectors, bias vector and starting membrane (p0: channel l's band starts at p0 + l * hw) */ \
-static void FWD##_bload(const T *wt, const T *bias, const T *v0, long g, long taps, long p0, long hw, long nv, \
-                        T *wb, T *bvp, T *vb) { \
+/* the task's weight vectors, bias vector, starting membrane and (not uni) decay and threshold per neuron (p0: \
+   channel l's band starts at p0 + l * hw) */ \
+static void FWD##_bload(const T *wt, const T *bias, const T *v0, const T *beta, const T *thr, int uni, long g, \
+                        long taps, long p0, long hw, long nv, T *wb, T *bvp, T *vb, T *bb, T *tb) { \
     const long L = SF_LANES(T); \
     for (long q = 0; q < taps; q++) \
         for (long l = 0; l < L; l++) wb[q * L + l] = wt[(g * L + l) * taps + q]; \
     for (long l = 0; l < L; l++) bvp[l] = bias ? bias[g * L + l] : (T)0; \
     SF_GATHER_##T(vb, v0 + p0, hw, nv); \
+    if (!uni) { /* the neurons' own decay and threshold, in the band's layout */ \
+        SF_GATHER_##T(bb, beta + p0, hw, nv); \
+        SF_GATHER_##T(tb, thr + p0, hw, nv); \
+    } \
 } \
 static void FWD##_offs(long *off, long cin, long hp, long wp, long kh, long kw) { \
     for (long ci = 0, q = 0; ci < cin; ci++) \
@@ -211,7 +247,7 @@ static void FWD##_offs(long *off, long cin, long hp, long wp, long kh, long kw) 
 static void FWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, \
                           const T *bias, const T *v0, const T *beta, const T *thr, T *z, T *v, T *clast, T *scratch, \
                           long per, long nt_, long nb, long cin, long hp, long wp, long co, long kh, long kw, T vl, \
-                          T vr, int reset, int threads) { \
+                          T vr, int reset, int uni, int threads) { \
     const long L = SF_LANES(T); \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw, ng = co / L; \
     /* bands only where samples x channel groups are too few to share out (each output is computed alike) */ \
@@ -226,30 +262,21 @@ static void FWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, c
                      vrv = SF_SPLAT_##T(vr); \
     _Pragma("omp parallel num_threads(threads)") \
     { \
-    /* per thread (SF_CLIF_BPER): the band's sums, its membrane, the weight vectors, the bias vector and the fired \
-       channels' masks of a row */ \
+    /* per thread (SF_CLIF_BPER): the band's sums, its membrane, the weight vectors, the bias vector, the decay \
+       and threshold per neuron (not uni) and the fired channels' masks of a row */ \
     T *c0 = scratch + (long)SF_THREAD_NUM() * per + room * L, *vb = c0 + (nc - room) * L, *wb = vb + R * wo * L; \
-    T *bvp = wb + taps * L; \
-    uint16_t *bits = (uint16_t *)(bvp + L); \
+    T *bvp = wb + taps * L, *bb = bvp + L, *tb = bb + R * wo * L; \
+    uint16_t *bits = (uint16_t *)(tb + R * wo * L); \
     _Pragma("omp for schedule(dynamic, 1)") \
     for (long task = 0; task < nb * ng * nband; task++) { \
         long b = task / (ng * nband), g = task / nband % ng, y0 = task % nband * R; \
         long r = ho - y0 < R ? ho - y0 : R, p0 = (b * co + g * L) * hw + y0 * wo; \
-        FWD##_bload(wt, bias, v0, g, taps, p0, hw, r * wo, wb, bvp, vb); \
+        FWD##_bload(wt, bias, v0, beta, thr, uni, g, taps, p0, hw, r * wo, wb, bvp, vb, bb, tb); \
         FWD##_bsrc s = {xp, evo, evp, evc, off, wb, SF_VLOAD(T, bvp), c0, nb, cin, hp, wp, kh, kw, taps, wo, \
                         nb * cin * hp * wp, nband, b, y0, r}; \
         for (long t = 0; t < nt_; t++) { \
             FWD##_bcurrent(&s, t); \
-            T *zt = z + t * n + p0; \
-            for (long yy = 0; yy < r; yy++) { \
-                switch (reset) { \
-                case 0: FWD##_brow(c0 + yy * wp * L, vb + yy * wo * L, bits, 0, wo, vlv, bev, tv, vrv, 0); break; \
-                case 1: FWD##_brow(c0 + yy * wp * L, vb + yy * wo * L, bits, 0, wo, vlv, bev, tv, vrv, 1); break; \
-                default: FWD##_brow(c0 + yy * wp * L, vb + yy * wo * L, bits, 0, wo, vlv, bev, tv, vrv, 2); \
-                } \
-                for (long x = 0; x < wo; x += L) \
-                    sf_zchunk_##T(zt + yy * wo + x, hw, bits + x, wo - x < L ? wo - x : L); \
-            } \
+            FWD##_bstep(c0, vb, bits, z + t * n + p0, 0, bb, tb, r, wo, wp, hw, vlv, bev, tv, vrv, reset, uni); \
         } \
         SF_SCATTER_##T(v + p0, vb, hw, r * wo); \
         if (clast) \
@@ -316,7 +343,7 @@ static void BWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, c
                           const T *bias, const T *v0, const T *beta, const T *thr, const T *dz, const T *dvT, \
                           const T *dcl, T *dwp, T *dbp, T *dxc, T *dv0, T *scratch, long per, long nt_, long nb, \
                           long cin, long hp, long wp, long co, long kh, long kw, T vl, T vr, int reset, int detach, \
-                          int surr, T k, int threads) { \
+                          int surr, T k, int uni, T *dbeta, T *dthr, int threads) { \
     const long L = SF_LANES(T); \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw, ng = co / L; \
     long R = SF_CLIF_BROWS(T, nt_, ho, wo), nband = (ho + R - 1) / R, S = R * wo * L; \
@@ -328,29 +355,23 @@ static void BWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, c
     _Pragma("omp parallel num_threads(threads)") \
     { \
     /* per thread (SF_CLIF_BPER_BWD): the band's sums and its dL/dc at one step (both with the room above), the \
-       membrane, the weight and bias vectors, then h, dL/dz and dL/dc over all steps, v0, dL/dv_T, dL/dv0 and the \
-       accumulators of the weight (taps) and bias gradients */ \
+       membrane, the weight and bias vectors, then h, dL/dz and dL/dc over all steps, v0, dL/dv_T, dL/dv0, the \
+       decay and threshold per neuron and their gradients, and the accumulators of the weight (taps) and bias \
+       gradients */ \
     T *c0 = scratch + (long)SF_THREAD_NUM() * per + room * L, *d0 = c0 + nc * L, *vb = d0 + (nc - room) * L; \
     T *wb = vb + S, *bvp = wb + taps * L, *hs = bvp + L, *dzb = hs + nt_ * S, *dh = dzb + nt_ * S, *v0b = dh + nt_ * S; \
-    T *dvb = v0b + S, *dv0b = dvb + S, *acc = dv0b + S; \
+    T *dvb = v0b + S, *dv0b = dvb + S, *bb = dv0b + S, *tb = bb + S, *dbb = tb + S, *dtb = dbb + S, *acc = dtb + S; \
     _Pragma("omp for schedule(dynamic, 1)") \
     for (long task = 0; task < nb * ng * nband; task++) { \
         long b = task / (ng * nband), g = task / nband % ng, band = task % nband, y0 = band * R; \
         long r = ho - y0 < R ? ho - y0 : R, p0 = (b * co + g * L) * hw + y0 * wo, nv = r * wo, sv = nv * L; \
-        FWD##_bload(wt, bias, v0, g, taps, p0, hw, nv, wb, bvp, vb); \
+        FWD##_bload(wt, bias, v0, beta, thr, uni, g, taps, p0, hw, nv, wb, bvp, vb, bb, tb); \
         memcpy(v0b, vb, sizeof(T) * (size_t)sv); \
         FWD##_bsrc s = {xp, evo, evp, evc, off, wb, SF_VLOAD(T, bvp), c0, nb, cin, hp, wp, kh, kw, taps, wo, \
                         nb * cin * hp * wp, nband, b, y0, r}; \
         for (long t = 0; t < nt_; t++) { /* h over all steps, as the forward computed it */ \
             FWD##_bcurrent(&s, t); \
-            for (long yy = 0; yy < r; yy++) { \
-                T *c = c0 + yy * wp * L, *vv = vb + yy * wo * L, *hh = hs + t * sv + yy * wo * L; \
-                switch (reset) { \
-                case 0: FWD##_brow(c, vv, 0, hh, wo, vlv, bev, tv, vrv, 0); break; \
-                case 1: FWD##_brow(c, vv, 0, hh, wo, vlv, bev, tv, vrv, 1); break; \
-                default: FWD##_brow(c, vv, 0, hh, wo, vlv, bev, tv, vrv, 2); \
-                } \
-            } \
+            FWD##_bstep(c0, vb, 0, 0, hs + t * sv, bb, tb, r, wo, wp, hw, vlv, bev, tv, vrv, reset, uni); \
         } \
         /* dL/dz and dL/dv_T in the band's layout: the L channels' values at a position gathered into one vector */ \
         if (dz) \
@@ -362,9 +383,11 @@ static void BWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, c
                 SF_GATHER_##T(dzb + t * sv, dz + t * n + p0, hw, nv); \
             } \
         if (dvT) SF_GATHER_##T(dvb, dvT + p0, hw, nv); \
-        LIFB##_lif(dz ? dzb : 0, dvT ? dvb : 0, hs, v0b, beta, thr, dh, dv0b, 0, 0, nt_, sv, vl, vr, reset, detach, \
-                   surr, k, 0, sv, 1); \
+        LIFB##_lif(dz ? dzb : 0, dvT ? dvb : 0, hs, v0b, uni ? beta : bb, uni ? thr : tb, dh, dv0b, dbeta ? dbb : 0, \
+                   dthr ? dtb : 0, nt_, sv, vl, vr, reset, detach, surr, k, 0, sv, uni); \
         SF_SCATTER_##T(dv0 + p0, dv0b, hw, nv); \
+        if (dbeta) SF_SCATTER_##T(dbeta + p0, dbb, hw, nv); \
+        if (dthr) SF_SCATTER_##T(dthr + p0, dtb, hw, nv); \
         if (dcl) { /* the last step's current is also an output (the state's i): its gradient joins dL/dc there */ \
             SF_GATHER_##T(dvb, dcl + p0, hw, nv); \
             for (long j = 0; j < sv; j++) dh[(nt_ - 1) * sv + j] += dvb[j]; \
@@ -424,12 +447,12 @@ static void BWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, c
 static void FWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, \
                           const T *bias, const T *v0, const T *beta, const T *thr, T *z, T *v, T *clast, T *scratch, \
                           long per, long nt_, long nb, long cin, long hp, long wp, long co, long kh, long kw, T vl, \
-                          T vr, int reset, int threads) {} \
+                          T vr, int reset, int uni, int threads) {} \
 static void BWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, \
                           const T *bias, const T *v0, const T *beta, const T *thr, const T *dz, const T *dvT, \
                           const T *dcl, T *dwp, T *dbp, T *dxc, T *dv0, T *scratch, long per, long nt_, long nb, \
                           long cin, long hp, long wp, long co, long kh, long kw, T vl, T vr, int reset, int detach, \
-                          int surr, T k, int threads) {}
+                          int surr, T k, int uni, T *dbeta, T *dthr, int threads) {}
 #endif
 DEFINE_CONV_BLOCKED(float, sf_clif_fwd_f32, sf_clif_bwd_f32, sf_elif_bwd_f32)
 DEFINE_CONV_BLOCKED(double, sf_clif_fwd_f64, sf_clif_bwd_f64, sf_elif_bwd_f64)

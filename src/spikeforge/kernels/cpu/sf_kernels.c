@@ -950,9 +950,9 @@ void FWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc
     if (threads < 1) threads = 1; \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
     long per = SCR(nt_, ho, wo, wp, cin, kh, kw); \
-    if (blocked && SF_CONV_BLOCKED && uni && co % SF_LANES(T) == 0) { /* sf_conv_blocked.c */ \
+    if (blocked && SF_CONV_BLOCKED && co % SF_LANES(T) == 0) { /* sf_conv_blocked.c */ \
         FWD##_blocked(xp, evo, evp, evc, wt, bias, v0, beta, thr, z, v, clast, scratch, per, nt_, nb, cin, hp, wp, co, \
-                      kh, kw, vl, vr, reset, threads); \
+                      kh, kw, vl, vr, reset, uni, threads); \
         return; \
     } \
     long off[taps > 0 ? taps : 1]; \
@@ -1057,10 +1057,10 @@ void BWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc
     if (threads < 1) threads = 1; \
     const long L = SF_LANES(T); \
     long ho = hp - kh + 1, wo = wp - kw + 1, taps = cin * kh * kw, hw = ho * wo, n = nb * co * hw; \
-    if (blocked && SF_CONV_BLOCKED && uni && co % L == 0 && !dbeta && !dthr) { /* sf_conv_blocked.c */ \
+    if (blocked && SF_CONV_BLOCKED && co % L == 0) { /* sf_conv_blocked.c */ \
         BWD##_blocked(xp, evo, evp, evc, wt, bias, v0, beta, thr, dz, dvT, dcl, dwp, dbp, dxc, dv0, scratch, \
                       SCR(nt_, ho, wo, wp, cin, kh, kw), nt_, nb, cin, hp, wp, co, kh, kw, vl, vr, reset, detach, \
-                      surr, k, threads); \
+                      surr, k, uni, dbeta, dthr, threads); \
         return; \
     } \
     long nr = SF_ROUND(T, (ho - 1) * wp + wo), xstep = nb * cin * hp * wp, room = FWD##_room(wp, kh, kw); \
