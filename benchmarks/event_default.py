@@ -39,12 +39,13 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from _machine import cpu_model, run_record, write_result  # noqa: E402
 
 from formats import write_heidelberg  # noqa: E402  (the tests' SHD-layout writer)
+from spikeforge import _choice  # noqa: E402
 from spikeforge.data._spike_series import spike_series  # noqa: E402
 from spikeforge.data._spikes import load_shd  # noqa: E402
 from spikeforge.learning import TrainConfig  # noqa: E402
 from spikeforge.learning.supervised import evaluate, fit  # noqa: E402
 from spikeforge.models import build_model  # noqa: E402
-from spikeforge.synapses import _choice, synapse_paths  # noqa: E402
+from spikeforge.synapses import synapse_paths  # noqa: E402
 
 T, CHANNELS, CLASSES, DT = 100, 700, 20, 0.001
 

@@ -97,7 +97,7 @@ def _package(mod: str) -> str:
 #: the layers of docs/architecture.md, bottom first: a part may import only parts of lower layers
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("units", "_files", "_tensorfile", "state", "init"),
-    ("kernels",),
+    ("kernels", "_choice"),
     ("surrogate",),
     ("neurons",),
     ("functional", "nn", "synapses", "encoding", "data", "sim", "viz", "graph"),

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import spikeforge as sf
-from spikeforge import kernels
+from spikeforge import _choice, kernels
 from spikeforge.kernels.cpu import _conv_lif
 from spikeforge.nn import SequentialState
 from spikeforge.surrogate import Surrogate
@@ -19,6 +19,18 @@ from spikeforge.surrogate import Surrogate
 pytestmark = pytest.mark.skipif(not kernels.cpu.available(), reason="no C compiler: compiled CPU kernels unavailable")
 
 T, B, C_IN, C_OUT, H, W = 6, 3, 2, 5, 9, 11
+
+
+def _chooser(faster: str):
+    """A path chooser whose clock says ``faster`` ("fused" or "apart") is the faster path (and still runs both)."""
+    return _choice.PathChooser(measure=lambda fn: (fn(), 1.0 if fn.__name__ == faster else 2.0)[1], reps=1)
+
+
+@pytest.fixture(autouse=True)
+def fused_is_faster(monkeypatch):
+    """The timed choice between the fused kernel and the pair run apart, decided for the fused kernel (the tests
+    check its results; ``test_the_pair_runs_apart_where_it_times_faster`` the other way)."""
+    monkeypatch.setattr(_choice, "CHOOSER", _chooser("fused"))
 
 
 @pytest.fixture(autouse=True, params=["planes", "blocked"])
@@ -88,7 +100,7 @@ def _check(fused, ref, x, grad_input=False, tol=1e-9):
     out, v, grads = _run(fused, x, grad_input)
     assert kernels.backend_of(fused[1]) == "cpu+conv"
     layout = "blocked" if C_OUT == 16 else "planes"
-    assert _conv_lif.RUNS == {f"forward {layout}": 1, f"backward {layout}": 1}
+    assert set(_conv_lif.RUNS) == {f"forward {layout}", f"backward {layout}"}  # (with the timed choice's runs)
     out_r, v_r, grads_r = _run(ref, x, grad_input)
     assert kernels.backend_of(ref[1]) == "torch"
     assert torch.equal(out, out_r)
@@ -325,3 +337,24 @@ def test_many_input_channels_fuse_only_from_sparse_spikes(layout, c_in):
             _check(*nets, x, grad_input=True)
         else:
             assert not _fused(nets[0], x)
+
+
+def test_the_pair_runs_apart_where_it_times_faster(monkeypatch):
+    """The fused kernel and the pair run apart are timed once per shape (forward and backward); where the pair is
+    faster it runs (backend "cpu"), with the reference's results, and the decision is reused."""
+    chooser = _chooser("apart")
+    monkeypatch.setattr(_choice, "CHOOSER", chooser)
+    x = _input(torch.float64, 0.05)
+    fused, ref = _net("auto"), _net("torch")
+    out, v, grads = _run(fused, x, grad_input=True)
+    assert kernels.backend_of(fused[1]) == "cpu"
+    assert len(chooser.decisions) == 1
+    ((key, decision),) = chooser.decisions.items()
+    assert decision["path"] == "apart" and key.startswith("conv lif float64") and "events" in key
+    out_r, v_r, grads_r = _run(ref, x, grad_input=True)
+    assert torch.equal(out, out_r)
+    torch.testing.assert_close(v, v_r, atol=1e-9, rtol=1e-9)
+    for g, g_r in zip(grads, grads_r, strict=True):
+        torch.testing.assert_close(g, g_r, atol=1e-9, rtol=1e-9)
+    _run(fused, x, grad_input=True)
+    assert len(chooser.decisions) == 1  # cached: timed once per shape

@@ -19,7 +19,7 @@ TOL = {torch.float32: 1e-4, torch.float64: 1e-11}
 @pytest.fixture(autouse=True)
 def tied_timing(monkeypatch):
     """Every fused-or-separate decision timed as a tie (both candidates still run): the fused kernel is taken."""
-    from spikeforge.synapses import _choice
+    from spikeforge import _choice
 
     monkeypatch.setattr(_choice, "CHOOSER", _choice.PathChooser(measure=lambda fn: (fn(), 1.0)[1], reps=1))
 
@@ -218,7 +218,7 @@ def test_if_fuses_too(reset):
 
 
 def test_the_pair_runs_separately_where_it_timed_faster(monkeypatch):
-    from spikeforge.synapses import _choice
+    from spikeforge import _choice
 
     chooser = _choice.PathChooser(measure=lambda fn: (fn(), 1.0 if fn.__name__ == "separate" else 2.0)[1], reps=1)
     monkeypatch.setattr(_choice, "CHOOSER", chooser)

@@ -5,9 +5,10 @@ import json
 import pytest
 import torch
 
+from spikeforge import _choice
+from spikeforge._choice import PathChooser, density_bucket
 from spikeforge.models import SYNAPSES, build_model
-from spikeforge.synapses import EventLinear, _choice, _event, synapse_paths
-from spikeforge.synapses._choice import PathChooser, density_bucket
+from spikeforge.synapses import EventLinear, _event, synapse_paths
 
 
 class FakeClock:

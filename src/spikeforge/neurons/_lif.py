@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import torch
 
-from .. import kernels
+from .. import _choice, kernels
 from .. import state as _state
 from .. import surrogate as _surrogate
 from ..init import Distribution
@@ -397,8 +398,8 @@ def fused_synapse(
     same spikes; gradients up to the order of additions), but no ``[T, B, out]`` current or gradient is ever held:
     the backward recomputes the current from the spikes. :class:`~spikeforge.nn.SequentialState` calls it (through
     ``forward_synapse``) for every synapse followed by such a layer; ``kernels.backend_of(neuron)`` then says
-    ``"cpu+events"``. A stride-1 ``torch.nn.Conv2d`` with few input channels before the layer fuses the same way
-    (:func:`_fused_conv`, ``"cpu+conv"``), for any input that changes over time.
+    ``"cpu+events"``. A stride-1 ``torch.nn.Conv2d`` before the layer fuses the same way (:func:`_fused_conv`,
+    ``"cpu+conv"``), for input that changes over time.
 
     Where it applies, the fused kernel and the pair run one after the other are timed against each other once per
     shape (``synapse.prefer_fused``: recomputing the current costs about one more gather, which short sequences
@@ -499,6 +500,47 @@ def _conv_fusable(conv: torch.nn.Conv2d, x_seq: torch.Tensor) -> bool:
     return geometry and data
 
 
+def _conv_prefers_fused(
+    conv: torch.nn.Conv2d,
+    x_seq: torch.Tensor,
+    how: Any,
+    fused: Callable[[], torch.Tensor],
+    apart: Callable[[], torch.Tensor],
+    tag: str,
+) -> bool:
+    """Whether the fused convolution + LIF kernel (``fused()``, its spikes) runs at least as fast here as the
+    convolution and the LIF kernel one after the other (``apart()``): both timed forward (and backward, to the
+    parameters and the input that want gradients, when gradients are on) by :data:`spikeforge._choice.CHOOSER`,
+    interleaved, once per layer shape, input path and density octave, neuron kind ``tag``, thread count; no margin:
+    the fused kernel, which holds no ``[T, B, C_out, H_o, W_o]`` current, is taken unless the pair is faster at all.
+    The first call of a shape runs each path four times."""
+    weight, bias = conv.weight, conv.bias
+    wants = [t for t in (weight, bias, x_seq) if t is not None and t.requires_grad]
+    train = torch.is_grad_enabled() and bool(wants)
+    density = how.density(x_seq)
+    reads = "frames" if density is None else f"events density_octave={_choice.density_bucket(density)}"
+    key = (
+        f"conv {tag} {str(x_seq.dtype).removeprefix('torch.')} input={list(x_seq.shape)} weight={list(weight.shape)} "
+        f"padding={list(conv.padding)} bias={int(bias is not None)} {reads} "
+        f"grads={''.join(str(int(t is not None and t.requires_grad)) for t in (weight, bias, x_seq)) if train else 0} "
+        f"threads={torch.get_num_threads()} cpus={os.cpu_count()} torch={torch.__version__}"
+    )
+
+    def timed(name: str, run: Callable[[], torch.Tensor]) -> Callable[[], None]:
+        def step() -> None:
+            out = run()
+            if train:
+                torch.autograd.grad(out.sum(), wants)
+
+        step.__name__ = name
+        return step
+
+    # timing runs kept out of any enclosing saved-tensor hooks (checkpoint_time expects its own tensors back)
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        path = _choice.CHOOSER.choose(key, {"fused": timed("fused", fused), "apart": timed("apart", apart)}, margin=0.0)
+    return path == "fused"
+
+
 def _fused_conv(
     neuron: NeuronModule,
     conv: torch.nn.Conv2d,
@@ -513,9 +555,9 @@ def _fused_conv(
     """:func:`fused_synapse` for a ``Conv2d`` before a LIF-family layer: both in one CPU kernel
     (:func:`spikeforge.kernels.cpu.conv_lif`, the convolution's ``[T, B, C_out, H_o, W_o]`` output and its gradient
     never held), or None where it does not apply (:func:`_conv_fusable`, the neuron conditions of
-    :func:`fused_synapse`) or is not expected to be faster for this input (many input channels and input that is not
-    sparse spikes: :func:`spikeforge.kernels.cpu.conv_lif_plan`); ``kernels.backend_of(neuron)`` then says
-    ``"cpu+conv"``."""
+    :func:`fused_synapse`), is no candidate for this input (many input channels and input that is not sparse spikes:
+    :func:`spikeforge.kernels.cpu.conv_lif_plan`) or timed slower here than the pair run apart
+    (:func:`_conv_prefers_fused`); ``kernels.backend_of(neuron)`` then says ``"cpu+conv"``."""
     if not _conv_fusable(conv, x_seq):
         return None
     weight, bias = conv.weight, conv.bias
@@ -528,13 +570,26 @@ def _fused_conv(
         neuron._check_state(state, like)
     with kernels.layer(neuron):
         how = kernels.cpu.conv_lif_plan(x_seq, weight, (ph, pw))
-        if not how.faster:
+        if not how.candidate:
             return None
         start = init(like, params) if state is None else state
-        kernels.record(model, "cpu+conv")
         settings = kernel_settings(params, neuron.surrogate)
+        decay_ = beta(like)
+        # the timing runs see the state and the neuron parameters detached (as in fused_synapse)
+        held = _state.detach([start.v, decay_, params.threshold])
+
+        def fused() -> torch.Tensor:
+            return kernels.cpu.conv_lif(x_seq, weight, bias, (ph, pw), *held, settings, how)[0]
+
+        def apart() -> torch.Tensor:
+            current = torch.nn.functional.conv2d(x_seq.flatten(0, 1), weight, bias, padding=(ph, pw))
+            return kernels.cpu.lif(current.view(*x_seq.shape[:2], *out), *held, settings)[0]
+
+        if not _conv_prefers_fused(conv, x_seq, how, fused, apart, model):
+            return None
+        kernels.record(model, "cpu+conv")
         z, v, last = kernels.cpu.conv_lif(
-            x_seq, weight, bias, (ph, pw), start.v, beta(like), params.threshold, settings, how
+            x_seq, weight, bias, (ph, pw), start.v, decay_, params.threshold, settings, how
         )
     _explain_non_finite(v, input=x_seq, weight=weight, bias=bias)
     return finish(z, v, start, last)

@@ -10,7 +10,7 @@ dense (a surrogate gradient reaches silent inputs too). Only the spike indices a
 by ``benchmarks/density.py`` on a 2-core CPU), the dense ``torch.nn.functional.linear`` otherwise, or when the
 input is not binary. ``mode="measure"`` (what the model builders use) decides by timing instead of by a fixed
 crossover: the first call of a shape, density octave, dtype and grad setting times both paths here, forward and
-backward, interleaved (:mod:`spikeforge.synapses._choice`), and that answer is reused; the event path is taken only
+backward, interleaved (:mod:`spikeforge._choice`), and that answer is reused; the event path is taken only
 where it measured clearly faster, never where it is slower; input denser than ``MEASURE_MAX`` goes dense untimed.
 ``"event"`` and ``"dense"`` force a path. Results equal the dense layer's up to the order of floating-point
 additions.
@@ -26,9 +26,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .. import _choice
 from ..kernels.cpu import build_error, kernel, library, threads
 from ..kernels.cpu import spike_index as _index
-from . import _choice
 
 __all__ = ["EventLinear", "event_linear", "synapse_paths"]
 
@@ -377,7 +377,7 @@ class EventLinear(nn.Linear):
     ) -> bool:
         """Whether the fused kernel of this layer and the neuron layer after it (``fused()``, its spikes) trains at
         least as fast here as the two run one after the other (``separate()``): both are timed forward and backward,
-        interleaved, once per shape, density octave and neuron kind ``tag`` (:mod:`._choice`, no margin: the fused
+        interleaved, once per shape, density octave and neuron kind ``tag`` (:mod:`spikeforge._choice`, no margin: the fused
         kernel, which keeps no ``[T, B, out]`` current, is taken unless the pair is faster at all). The first call
         of a shape runs each path four times, so its memory peak is the unfused pair's."""
         x2 = x.reshape(-1, x.shape[-1])

@@ -136,12 +136,16 @@ def blocked(dtype: torch.dtype, c_out: int) -> bool:
 
 @dataclass(frozen=True)
 class Plan:
-    """How :func:`conv_lif` reads an input: ``events`` (:func:`_events`) or None (the frames); ``faster``: whether
-    the fused kernel is expected to beat the convolution and the LIF kernel run apart (at most :data:`MAX_TAPS` taps
-    for any input, :data:`MAX_TAPS_EVENTS` for the blocked kernel from events)."""
+    """How :func:`conv_lif` reads an input: ``events`` (:func:`_events`) or None (the frames); ``candidate``:
+    whether the fused kernel may beat the convolution and the LIF kernel run apart (at most :data:`MAX_TAPS` taps for
+    any input, :data:`MAX_TAPS_EVENTS` for the blocked kernel from events; ``SequentialState`` then times the two)."""
 
     events: Events | None
-    faster: bool
+    candidate: bool
+
+    def density(self, x_seq: Tensor) -> float | None:
+        """The fraction of ``x_seq``'s values that are spikes, where it is read as events (else None)."""
+        return None if self.events is None else int(self.events[0][-1]) / max(1, x_seq.numel())
 
 
 def plan(x_seq: Tensor, weight: Tensor, padding: tuple[int, int]) -> Plan:
@@ -153,7 +157,7 @@ def plan(x_seq: Tensor, weight: Tensor, padding: tuple[int, int]) -> Plan:
         return Plan(None, False)
     limit = EVENT_DENSITY if not block else EVENT_DENSITY_BLOCKED if taps <= MAX_TAPS else EVENT_DENSITY_WIDE
     events = _events(x_seq.detach(), *padding, weight.shape[3], limit)
-    return Plan(events, taps <= MAX_TAPS or events is not None)
+    return Plan(events, candidate=taps <= MAX_TAPS or events is not None)
 
 
 def _scratch(dtype: torch.dtype, shape: tuple[int, ...], n_threads: int) -> Tensor:

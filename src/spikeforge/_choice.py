@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._files import atomic_path
+from ._files import atomic_path
 
 __all__ = ["CHOOSER", "PathChooser", "cache_file", "density_bucket", "wall_time"]
 
