@@ -2,12 +2,13 @@
 
 For each layer shape below (input channels -> output channels on H x H frames, 3x3, padding 1; T = 20, B = 16; binary
 input spikes at the given density) this times a training step (forward, a scalar loss, backward) of
-``SequentialState(Conv2d, LIF)`` as a user gets it by default, against the same pair with a no-op hook on the
-convolution (hooks see every layer, so the pair runs apart: torch's convolution, then the fused LIF kernel). Hidden
-layers also take the input's gradient, as inside a network. Both run round-robin in one process; prints the minima,
-their ratio and the backend each ran. The shapes span the thresholds of ``kernels.cpu.conv_lif_plan``: 18 taps (the
+``SequentialState(Conv2d, LIF)`` as a user gets it by default (fused where ``kernels.cpu.conv_lif_plan`` makes the
+fused kernel a candidate and a timing of both ways, once per shape, finds it faster), against the same pair with a
+no-op hook on the convolution (hooks see every layer, so the pair runs apart: torch's convolution, then the fused LIF
+kernel). Hidden layers also take the input's gradient, as inside a network. Both run round-robin in one process;
+prints the minima, their ratio and the backend the default ran. The shapes span the plan's thresholds: 18 taps (the
 first layer of an event-camera net), then 144, 288 and 576 taps from events (the blocked kernel, at most 10% dense),
-and a dense-ish 15% input with 144 taps, where the plan runs the pair.
+and 15% dense input with 144 taps, which the plan leaves to the pair.
 
     python benchmarks/conv_hidden.py [--rounds 8] [--threads 2]
 """

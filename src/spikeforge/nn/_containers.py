@@ -109,11 +109,12 @@ class SequentialState(nn.Sequential):
     training, an :class:`~spikeforge.synapses.EventLinear` on spike input (data, no gradient into it) that takes its
     event path, then a :class:`~spikeforge.LIF` or ``IF`` on a fused CPU backend (``LIF.forward_synapse``). The
     results are the pair's, and the ``[T, B, out]`` input current of the neurons is never held (nor its gradient):
-    the backward recomputes it from the spikes. Likewise a stride-1 ``torch.nn.Conv2d`` with few input channels
-    (``kernels.cpu.CONV_MAX_TAPS`` weights per output at most) before a LIF or IF layer on a fused CPU backend, for
-    any input that changes over time (``"cpu+conv"``, :func:`spikeforge.kernels.cpu.conv_lif`: the convolution's
-    output and its gradient are never held; the results are the pair's up to the convolution's rounding). Hooks on
-    either layer keep them apart.
+    the backward recomputes it from the spikes. Likewise a stride-1 ``torch.nn.Conv2d`` before a LIF or IF layer on
+    a fused CPU backend, for input that changes over time (``"cpu+conv"``, :func:`spikeforge.kernels.cpu.conv_lif`:
+    the convolution's output and its gradient are never held; the results are the pair's up to the convolution's
+    rounding), where it may be faster (``kernels.cpu.CONV_MAX_TAPS`` weights per output for any input, up to
+    ``CONV_MAX_TAPS_EVENTS`` from sparse spikes: :func:`spikeforge.kernels.cpu.conv_lif_plan`) and a timing of both
+    ways, once per shape on this machine, finds it so. Hooks on either layer keep them apart.
 
     >>> import torch
     >>> from spikeforge import LIF, LI
