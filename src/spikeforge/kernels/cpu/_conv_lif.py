@@ -8,26 +8,29 @@ For input frames ``x_t[B, C_in, H, W]``, weight ``W[C_out, C_in, k_h, k_w]``, bi
     h_t = v_{leak} + \beta (v_{t-1} - v_{leak}) + c_t, \quad z_t = H(h_t - \vartheta), \quad
     v_t = \mathrm{reset}(h_t, z_t)
 
-with :math:`\tilde x` the zero-padded input. The kernel computes one output plane (sample, channel) per task, step
-after step, the plane's current ``c_t`` in a per-thread scratch, so neither the ``[T, B, C_out, H_o, W_o]`` current
-nor its gradient exists: a training step holds two tensors of that size fewer than the unfused pair. A training
-forward keeps only the input and its padded copy (for few input channels a fraction of the output's size); the
-backward recomputes the plane's current and membrane over all steps, runs the LIF recursion of :mod:`._lif` over them
-and adds the weight gradient
+with :math:`\tilde x` the zero-padded input. The kernel computes the current step after step into a per-thread
+scratch, so neither the ``[T, B, C_out, H_o, W_o]`` current nor its gradient exists: a training step holds two
+tensors of that size fewer than the unfused pair. Its task is one output plane (sample, channel), or, where the
+output channels are a multiple of a vector's lanes and the library has AVX-512 (:func:`blocked`), a group of 16
+(float32) / 8 (float64) channels of one sample over a band of rows with the channels in vectors
+(``sf_conv_blocked.c``; the same operations per output, so the same bits). A training forward keeps only the input
+(its padded copy or its events); the backward recomputes the current and membrane over all steps, runs the LIF
+recursion of :mod:`._lif` over them and adds the weight gradient
 
 .. math:: \frac{\partial L}{\partial W_{o, i, k_y, k_x}} = \sum_{t, b, y, x} \frac{\partial L}{\partial c_{t,b,o,y,x}}
           \tilde x_{t, b, i, y + k_y, x + k_x}
 
-per task into its own partial sums (added over samples here), so the result does not depend on the thread count.
-For binary input at most :data:`EVENT_DENSITY` dense, the current and that sum come from the input's spikes
-(events) instead of the padded frames, which are then never made. Where the input
-needs a gradient (a hidden layer), the backward also writes ``dL/dc`` and hands it to torch's convolution input
-gradient.
+per task into its own partial sums (added here), so the result does not depend on the thread count. For binary input
+at most :data:`EVENT_DENSITY` (per plane) or :data:`EVENT_DENSITY_BLOCKED` dense, the current and that sum come from
+the input's spikes (events) instead of the padded frames, which are then never made (:func:`plan` decides, and
+whether the fused kernel is worth timing against the pair at all). Where the input needs a gradient (a hidden
+layer), the backward also writes ``dL/dc`` and hands it to torch's convolution input gradient.
 
-The convolution is the sum over taps ``(i, k_y, k_x)``, in that order, of fused multiply-adds on contiguous runs of
-the padded rows (vectorised, no im2col), which suits few input channels (:data:`MAX_TAPS`). It differs from torch's
-convolution by rounding only, and a spike that the rounding decides may differ. The forward and the backward's
-recomputation round alike, so the gradients belong to the spikes returned. Built-in surrogates only.
+From frames, the convolution is the sum over taps ``(i, k_y, k_x)``, in that order, of fused multiply-adds (on
+contiguous runs of the padded rows, or, blocked, a weight vector times one input value); from events, the bias plus
+one add per spike in the order of the events. It differs from torch's convolution by rounding only, and a spike that
+the rounding decides may differ. The forward and the backward's recomputation round alike, so the gradients belong to
+the spikes returned. Built-in surrogates only.
 """
 
 from __future__ import annotations
@@ -53,9 +56,12 @@ __all__ = ["conv_lif"]
 MAX_TAPS = 36
 
 #: ... and up to which the blocked kernel (:func:`blocked`) reads sparse binary input as events (at most
-#: :data:`EVENT_DENSITY_WIDE` dense): the pair runs otherwise. A training step with the input's gradient (3x3, T = 20,
-#: B = 16, 2 threads, 2026-12-03 12:55 UTC), fused over unfused: 144 taps (16 -> 32 on 17 x 17) 0.81 at 5% density
-#: and 1.21 at 15%; 288 taps (32 -> 64 on 8 x 8) 0.82 at 5%, 1.03 at 15%; 576 taps (64 -> 64 on 8 x 8) 0.88 at 10%
+#: :data:`EVENT_DENSITY_WIDE` dense): the pair runs otherwise. A training step with the input's gradient, fused
+#: over the pair run apart (``python benchmarks/conv_hidden.py``, 3x3, T = 20, B = 16, 2 threads, 2026-12-03 13:11
+#: UTC): 144 taps (16 -> 32 on 17 x 17) 0.93-0.94 at 5% density and 0.97-1.02 at 10%; 288 taps (32 -> 64 on 8 x 8)
+#: 0.79 at 5%; 576 taps (64 -> 64 on 8 x 8) 0.87 at 10%. Forward + backward alone at 144 taps, events against
+#: frames (``conv_lif_paths.py --in-channels 16 --out-channels 32 --size 17``, 1 thread): 15.4 / 33.5 ms at 5%,
+#: 23.1 / 34.7 at 15%, 36.2 / 35.3 at 30%; from frames the pair was faster (1.3-1.5x) beyond 36 taps
 MAX_TAPS_EVENTS = 576
 
 #: values the kernel may read past the padded input's end (its last plane's rows are computed in whole vectors)
@@ -82,8 +88,8 @@ def _padded(x: Tensor, ph: int, pw: int) -> Tensor:
 EVENT_DENSITY = 0.09
 
 #: the same for the blocked kernel, where a spike costs one vector add per tap for all of a group's channels: the
-#: same workload (12:47 UTC) 14.2 against 19.0 ms at 5%, 15.5 / 19.0 at 10%, 16.6 / 18.6 at 15%, 18.6 / 18.7 at 20%,
-#: 20.4 / 18.9 at 30%
+#: same workload (13:10 UTC) 13.4 against 19.1 ms at 1%, 15.4 / 19.3 at 5%, 15.7 / 21.4 at 10%, 17.2 / 19.4 at 15%,
+#: 18.5 / 19.1 at 20%, 21.3 / 19.6 at 30%
 EVENT_DENSITY_BLOCKED = 0.15
 
 #: the blocked kernel's limit with more than :data:`MAX_TAPS` taps (see :data:`MAX_TAPS_EVENTS`)
