@@ -284,29 +284,35 @@ def test_blocked_forward_gives_the_per_plane_bits(layout, dtype, reset):
     bias = torch.randn(16, dtype=dtype) * 0.2
     for batch, learn in ((1, False), (3, False), (3, True)):  # one sample: the forward splits the rows into bands
         v0 = torch.randn(batch, 16, H, W, dtype=dtype) * 0.3
+        beta = torch.tensor(0.9, dtype=dtype, requires_grad=True) if learn else 0.9
         for x in ((torch.rand(T, batch, C_IN, H, W) < 0.05).to(dtype), torch.rand(T, batch, C_IN, H, W, dtype=dtype)):
-            results = []
-            for block in (True, False):
-                _conv_lif.BLOCKED = block
-                _conv_lif.RUNS.clear()
-                try:
-                    params = [t.clone().requires_grad_() for t in (weight, bias, v0)]
-                    beta = torch.tensor(0.9, dtype=dtype, requires_grad=True) if learn else 0.9
-                    params += [beta] if learn else []
-                    z, v, last = kernels.cpu.conv_lif(x, params[0], params[1], (1, 1), params[2], beta, 0.7, settings)
-                    torch.manual_seed(1)
-                    loss = (z * torch.randn_like(z)).sum() + v.square().sum() + last.sum()
-                    results.append(((z, v, last), torch.autograd.grad(loss, params)))
-                finally:
-                    _conv_lif.BLOCKED = True
-                layout_ran = "blocked" if block else "planes"
-                assert _conv_lif.RUNS == {f"forward {layout_ran}": 1, f"backward {layout_ran}": 1}
-            (out_b, grads_b), (out_p, grads_p) = results
-            for a, b in zip(out_b, out_p, strict=True):
-                assert torch.equal(a, b)
             tol = 1e-12 if dtype == torch.float64 else 2e-5
-            for a, b in zip(grads_b, grads_p, strict=True):
-                torch.testing.assert_close(a, b, atol=tol * float(b.abs().max()), rtol=tol)
+            _compare_layouts(x, weight, bias, (1, 1), v0, beta, 0.7, settings, tol)
+
+
+def _compare_layouts(x, weight, bias, padding, v0, beta, thr, settings, tol):
+    """conv_lif with the blocked and with the per-plane kernel (checking which ran): the forward's outputs equal, the
+    gradients to the input, weight, bias, v0 and a learnable ``beta`` within ``tol`` (relative to the largest)."""
+    learn = isinstance(beta, torch.Tensor) and beta.requires_grad
+    results = []
+    for block in (True, False):
+        _conv_lif.BLOCKED = block
+        _conv_lif.RUNS.clear()
+        try:
+            params = [t.detach().clone().requires_grad_() for t in (x, weight, bias, v0)]
+            decay = beta.detach().clone().requires_grad_() if learn else beta
+            z, v, last = kernels.cpu.conv_lif(params[0], params[1], params[2], padding, params[3], decay, thr, settings)
+            torch.manual_seed(1)
+            loss = (z * torch.randn_like(z)).sum() + v.square().sum() + last.sum()
+            results.append(((z, v, last), torch.autograd.grad(loss, params + ([decay] if learn else []))))
+        finally:
+            _conv_lif.BLOCKED = True
+        ran = "blocked" if block else "planes"
+        assert _conv_lif.RUNS == {f"forward {ran}": 1, f"backward {ran}": 1}
+    (out_b, grads_b), (out_p, grads_p) = results
+    assert all(torch.equal(a, b) for a, b in zip(out_b, out_p, strict=True))
+    for a, b in zip(grads_b, grads_p, strict=True):
+        torch.testing.assert_close(a, b, atol=tol * (1 + float(b.abs().max())), rtol=tol)
 
 
 def test_blocked_backward_in_bands_of_rows(layout, monkeypatch):
@@ -361,7 +367,7 @@ def test_the_pair_runs_apart_where_it_times_faster(monkeypatch):
 
 
 def _layouts_agree(dtype, c_in, kernel, padding, size, steps, batch, density, per_neuron, reset, surrogate):
-    """Forward bits equal and gradients close between the blocked and the per-plane kernel on one configuration."""
+    """:func:`_compare_layouts` on one random configuration."""
     from spikeforge.kernels._settings import Settings
 
     lanes = 16 if dtype == torch.float32 else 8
@@ -375,25 +381,9 @@ def _layouts_agree(dtype, c_in, kernel, padding, size, steps, batch, density, pe
     if not per_neuron:
         beta, thr = 0.9, 0.7
     settings = Settings(reset=reset, v_reset=0.1, v_leak=0.05, surrogate=(surrogate, 2.0))
-    results = []
-    for block in (True, False):
-        _conv_lif.BLOCKED = block
-        _conv_lif.RUNS.clear()
-        try:
-            params = [t.clone().requires_grad_() for t in (x.to(dtype), weight, bias, v0)]
-            z, v, last = kernels.cpu.conv_lif(params[0], params[1], params[2], padding, params[3], beta, thr, settings)
-            torch.manual_seed(1)
-            loss = (z * torch.randn_like(z)).sum() + v.square().sum() + last.sum()
-            results.append(((z, v, last), torch.autograd.grad(loss, params)))
-        finally:
-            _conv_lif.BLOCKED = True
-        ran = "blocked" if block else "planes"
-        assert _conv_lif.RUNS == {f"forward {ran}": 1, f"backward {ran}": 1}
-    (out_b, grads_b), (out_p, grads_p) = results
-    assert all(torch.equal(a, b) for a, b in zip(out_b, out_p, strict=True))
-    tol = 1e-10 if dtype == torch.float64 else 1e-4
-    for a, b in zip(grads_b, grads_p, strict=True):
-        torch.testing.assert_close(a, b, atol=tol * (1 + float(b.abs().max())), rtol=tol)
+    _compare_layouts(
+        x.to(dtype), weight, bias, padding, v0, beta, thr, settings, 1e-10 if dtype == torch.float64 else 1e-4
+    )
 
 
 def test_the_layouts_agree_on_random_layers(layout):
