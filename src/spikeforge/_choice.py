@@ -29,9 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ._files import atomic_path
 
-__all__ = ["CHOOSER", "PathChooser", "cache_file", "density_bucket", "wall_time"]
+__all__ = ["CHOOSER", "PathChooser", "cache_file", "choose", "density_bucket", "machine", "wall_time"]
 
 #: environment variable that turns the cache file on (``1``) or names it (a path)
 ENV = "SPIKEFORGE_PATH_CACHE"
@@ -162,3 +164,17 @@ class PathChooser:
 
 #: the process-wide chooser the event-driven synapses ask (its file from :func:`cache_file` at import)
 CHOOSER = PathChooser(file=cache_file())
+
+
+def machine() -> str:
+    """The part of a decision's key that names this machine and run: torch's thread count, the CPU count, torch's
+    version."""
+    return f"threads={torch.get_num_threads()} cpus={os.cpu_count()} torch={torch.__version__}"
+
+
+def choose(key: str, candidates: dict[str, Callable[[], Any]], *, margin: float | None = None) -> str:
+    """:data:`CHOOSER`'s choice among ``candidates`` (:meth:`PathChooser.choose`), their timing runs kept out of any
+    enclosing saved-tensor hooks (``checkpoint_time`` recomputes a chunk and expects the tensors it saved the first
+    time, not the timing's)."""
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        return CHOOSER.choose(key, candidates, margin=margin)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -523,7 +522,7 @@ def _conv_prefers_fused(
         f"conv {tag} {str(x_seq.dtype).removeprefix('torch.')} input={list(x_seq.shape)} weight={list(weight.shape)} "
         f"padding={list(conv.padding)} bias={int(bias is not None)} {reads} "
         f"grads={''.join(str(int(t is not None and t.requires_grad)) for t in (weight, bias, x_seq)) if train else 0} "
-        f"threads={torch.get_num_threads()} cpus={os.cpu_count()} torch={torch.__version__}"
+        + _choice.machine()
     )
 
     def timed(name: str, run: Callable[[], torch.Tensor]) -> Callable[[], None]:
@@ -535,10 +534,7 @@ def _conv_prefers_fused(
         step.__name__ = name
         return step
 
-    # timing runs kept out of any enclosing saved-tensor hooks (checkpoint_time expects its own tensors back)
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
-        path = _choice.CHOOSER.choose(key, {"fused": timed("fused", fused), "apart": timed("apart", apart)}, margin=0.0)
-    return path == "fused"
+    return _choice.choose(key, {"fused": timed("fused", fused), "apart": timed("apart", apart)}, margin=0.0) == "fused"
 
 
 def _fused_conv(

@@ -19,7 +19,6 @@ additions.
 from __future__ import annotations
 
 import ctypes
-import os
 from collections.abc import Callable
 from typing import Literal
 
@@ -149,7 +148,7 @@ def _key(x2: torch.Tensor, weight: torch.Tensor, density: float, grads: tuple[bo
     return (
         f"linear {str(x2.dtype).removeprefix('torch.')} rows={rows} in={width} out={weight.shape[0]} "
         f"density_octave={_choice.density_bucket(density)} grads={''.join(str(int(g)) for g in grads)} "
-        f"threads={torch.get_num_threads()} cpus={os.cpu_count()} torch={torch.__version__}"
+        + _choice.machine()
     )
 
 
@@ -158,13 +157,6 @@ def _graded_head(x2: torch.Tensor) -> bool:
     shows there, and ``mode="measure"`` then goes dense without the full index pass."""
     first = x2[:8]
     return not bool(((first == 0) | (first == 1)).all())
-
-
-def _choose(key: str, candidates: dict, margin: float | None = None) -> str:
-    """:data:`_choice.CHOOSER`'s choice among ``candidates``, their timing runs kept out of any enclosing saved-tensor
-    hooks (``checkpoint_time`` recomputes a chunk and expects the tensors it saved the first time, not the timing's)."""
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
-        return _choice.CHOOSER.choose(key, candidates, margin=margin)
 
 
 def _train_candidates(x2, weight, bias, cols, offsets, x_grad: bool) -> dict:
@@ -267,7 +259,7 @@ def _train_events(
         key = _key(x2, weight, total / x2.numel(), grads)
         path = _choice.CHOOSER.cached(key)
         if path is None:
-            path = _choose(key, _train_candidates(x2, weight, bias, cols, offsets, x.requires_grad))
+            path = _choice.choose(key, _train_candidates(x2, weight, bias, cols, offsets, x.requires_grad))
         if path == "dense":
             return None
     return cols, offsets
@@ -394,7 +386,7 @@ class EventLinear(nn.Linear):
             return step
 
         candidates = {"fused": timed("fused", fused), "separate": timed("separate", separate)}
-        path = _choose(key, candidates, margin=0.0)
+        path = _choice.choose(key, candidates, margin=0.0)
         return path == "fused"
 
     def extra_repr(self) -> str:

@@ -133,10 +133,16 @@ BLOCKED = True
 RUNS: Counter[str] = Counter()
 
 
+@functools.cache
+def _lanes(dtype: torch.dtype) -> int:
+    """The blocked kernel's channels per group in ``dtype``, 0 where the library was built without it (asked once)."""
+    return int(kernel("clif_lanes", dtype)())
+
+
 def blocked(dtype: torch.dtype, c_out: int) -> bool:
     """Whether the kernel keeps ``c_out`` output channels in vectors here (``sf_conv_blocked.c``): ``c_out`` a
     multiple of the vector's lanes (16 in float32, 8 in float64) and a library built with AVX-512."""
-    lanes = kernel("clif_lanes", dtype)()
+    lanes = _lanes(dtype)
     return BLOCKED and lanes > 0 and c_out % lanes == 0
 
 

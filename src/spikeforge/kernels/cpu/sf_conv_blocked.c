@@ -39,6 +39,18 @@
 #define SF_CLIF_BPER_BWD(T, nt_, ho, wo, wp, cin, kh, kw) \
     ((2 * (((kh) - 1) * (wp) + (kw) - 1 + (SF_CLIF_BROWS(T, nt_, ho, wo) + (kh) - 1) * (wp)) + \
       (8 + 3 * (nt_)) * SF_CLIF_BROWS(T, nt_, ho, wo) * (wo) + 2 * ((cin) * (kh) * (kw) + 1)) * SF_LANES(T))
+/* the input offset of each tap q = (ci, ky, kx) in the padded frames: off[q] = ci * hp * wp + ky * wp + kx (both
+   conv kernels) */
+#define DEFINE_CONV_OFFSETS(FWD) \
+static void FWD##_offsets(long *off, long cin, long hp, long wp, long kh, long kw) { \
+    long q = 0; \
+    for (long ci = 0; ci < cin; ci++) \
+        for (long ky = 0; ky < kh; ky++) \
+            for (long kx = 0; kx < kw; kx++) off[q++] = ci * hp * wp + ky * wp + kx; \
+}
+DEFINE_CONV_OFFSETS(sf_clif_fwd_f32)
+DEFINE_CONV_OFFSETS(sf_clif_fwd_f64)
+
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
 #define SF_CONV_BLOCKED 1
 
@@ -239,11 +251,6 @@ static void FWD##_bload(const T *wt, const T *bias, const T *v0, const T *beta, 
         SF_GATHER_##T(tb, thr + p0, hw, nv); \
     } \
 } \
-static void FWD##_offs(long *off, long cin, long hp, long wp, long kh, long kw) { \
-    for (long ci = 0, q = 0; ci < cin; ci++) \
-        for (long ky = 0; ky < kh; ky++) \
-            for (long kx = 0; kx < kw; kx++) off[q++] = ci * hp * wp + ky * wp + kx; \
-} \
 static void FWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, \
                           const T *bias, const T *v0, const T *beta, const T *thr, T *z, T *v, T *clast, T *scratch, \
                           long per, long nt_, long nb, long cin, long hp, long wp, long co, long kh, long kw, T vl, \
@@ -257,7 +264,7 @@ static void FWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, c
     nband = (ho + R - 1) / R; \
     long room = (kh - 1) * wp + kw - 1, nc = room + (R + kh - 1) * wp; \
     long off[taps > 0 ? taps : 1]; \
-    FWD##_offs(off, cin, hp, wp, kh, kw); \
+    FWD##_offsets(off, cin, hp, wp, kh, kw); \
     const sf_vec_##T vlv = SF_SPLAT_##T(vl), bev = SF_SPLAT_##T(beta[0]), tv = SF_SPLAT_##T(thr[0]), \
                      vrv = SF_SPLAT_##T(vr); \
     _Pragma("omp parallel num_threads(threads)") \
@@ -349,7 +356,7 @@ static void BWD##_blocked(const T *xp, const int64_t *evo, const int32_t *evp, c
     long R = SF_CLIF_BROWS(T, nt_, ho, wo), nband = (ho + R - 1) / R, S = R * wo * L; \
     long room = (kh - 1) * wp + kw - 1, nc = room + (R + kh - 1) * wp; \
     long off[taps > 0 ? taps : 1]; \
-    FWD##_offs(off, cin, hp, wp, kh, kw); \
+    FWD##_offsets(off, cin, hp, wp, kh, kw); \
     const sf_vec_##T vlv = SF_SPLAT_##T(vl), bev = SF_SPLAT_##T(beta[0]), tv = SF_SPLAT_##T(thr[0]), \
                      vrv = SF_SPLAT_##T(vr); \
     _Pragma("omp parallel num_threads(threads)") \

@@ -938,12 +938,6 @@ long SCR(long nt_, long ho, long wo, long wp, long cin, long kh, long kw) { \
          bwd = SF_CLIF_BPER_BWD(T, nt_, ho, wo, wp, cin, kh, kw); \
     return plane > fwd ? (plane > bwd ? plane : bwd) : (fwd > bwd ? fwd : bwd); \
 } \
-static void FWD##_offsets(long *off, long cin, long hp, long wp, long kh, long kw) { \
-    long q = 0; \
-    for (long ci = 0; ci < cin; ci++) \
-        for (long ky = 0; ky < kh; ky++) \
-            for (long kx = 0; kx < kw; kx++) off[q++] = ci * hp * wp + ky * wp + kx; \
-} \
 void FWD(const T *xp, const int64_t *evo, const int32_t *evp, const int32_t *evc, const T *wt, const T *bias, \
          const T *v0, const T *beta, const T *thr, T *z, T *v, T *clast, T *scratch, long nt_, long nb, long cin, \
          long hp, long wp, long co, long kh, long kw, T vl, T vr, int reset, int uni, int blocked, int threads) { \
